@@ -1,0 +1,231 @@
+"""The server's configuration schema: the one contract between the OCR server and the operator.
+
+The operator renders an ``OcrService`` spec into this very model and writes it, as YAML, into the
+ConfigMap the server reads at start-up.  Because both sides use this module, a threshold the
+server does not know cannot be set, and a bad value is refused before any pod starts.
+
+Importing this module must stay cheap: pydantic and PyYAML only (no torch, no Flask, no OpenCV),
+because the operator imports it too.
+
+Keys are camelCase in YAML/JSON (Kubernetes style, identical to the CRD's field names); in Python
+they are snake_case attributes.  Environment variables override file values:
+``OCR__PREPROCESSING__CLAHE_CLIP_LIMIT=3.5`` sets ``preprocessing.claheClipLimit``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_ENV_VAR = "OCR_CONFIG"
+ENV_PREFIX = "OCR__"
+DEFAULT_MODEL_NAME = "crnn-en"
+DEFAULT_MODEL_VERSION = "1.0.0"
+
+
+class _Section(BaseModel):
+    """Base for every section: camelCase keys, unknown keys rejected, values re-validated on assignment."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=True,
+        frozen=False,
+    )
+
+
+class ModelSelection(_Section):
+    """Which recognizer to load: ``<modelsDir>/<name>-<version>/``."""
+
+    name: str = Field(DEFAULT_MODEL_NAME, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Model name.")
+    version: str = Field(
+        DEFAULT_MODEL_VERSION,
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$",
+        description="Semantic version of the model.",
+    )
+    models_dir: str | None = Field(
+        None, description="Folder holding model folders; default: the repository's/image's models/."
+    )
+
+
+class PreprocessingConfig(_Section):
+    """Thresholds of the OpenCV preprocessing stage (every one is a CRD field of the same name)."""
+
+    grayscale: bool = Field(True, description="Convert to one channel before anything else.")
+    clahe_enabled: bool = Field(True, description="Contrast-limited adaptive histogram equalisation on/off.")
+    clahe_clip_limit: float = Field(2.0, ge=0.1, le=40.0, description="CLAHE contrast clip limit.")
+    clahe_tile_size: int = Field(8, ge=1, le=64, description="CLAHE tile grid size (tiles per side).")
+    denoise_strength: int = Field(
+        0, ge=0, le=30, description="Non-local-means denoise filter strength h; 0 turns denoising off."
+    )
+    deskew: bool = Field(True, description="Estimate and undo page rotation.")
+    deskew_max_angle: float = Field(
+        10.0, ge=0.0, le=45.0, description="Largest rotation (degrees) deskew will correct."
+    )
+    max_side: int = Field(
+        2000, ge=256, le=10000, description="Longer image side is scaled down to at most this many pixels."
+    )
+    min_side: int = Field(
+        0, ge=0, le=4000, description="Images whose longer side is below this are scaled up to it; 0: never."
+    )
+    binarize: bool = Field(False, description="Binarise the page before detection and recognition.")
+    binarize_threshold: int = Field(
+        0, ge=0, le=255, description="Global threshold for binarisation; 0 means Otsu's automatic threshold."
+    )
+
+    @model_validator(mode="after")
+    def _sides_consistent(self) -> PreprocessingConfig:
+        if self.min_side and self.min_side > self.max_side:
+            raise ValueError(f"minSide ({self.min_side}) must not exceed maxSide ({self.max_side})")
+        return self
+
+
+class DetectionConfig(_Section):
+    """Text-line detector settings."""
+
+    detector: Literal["opencv"] = Field("opencv", description="Line detector implementation.")
+    min_line_height: int = Field(6, ge=1, le=500, description="Smaller components are ignored (pixels).")
+    max_line_height: int = Field(300, ge=2, le=5000, description="Taller components are ignored (pixels).")
+    min_line_width: int = Field(4, ge=1, le=5000, description="Narrower lines are dropped (pixels).")
+    merge_gap: float = Field(
+        1.2, ge=0.0, le=20.0, description="Horizontal gap, in line heights, under which word boxes merge."
+    )
+    adaptive_block_size: int = Field(
+        31, ge=3, le=255, description="Neighbourhood of the adaptive threshold (odd number of pixels)."
+    )
+    adaptive_c: float = Field(15.0, ge=-50.0, le=100.0, description="Constant subtracted in adaptive threshold.")
+    max_lines: int = Field(500, ge=1, le=5000, description="At most this many lines are recognised per page.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DetectionConfig:
+        if self.adaptive_block_size % 2 == 0:
+            raise ValueError(f"adaptiveBlockSize must be odd, got {self.adaptive_block_size}")
+        if self.min_line_height >= self.max_line_height:
+            raise ValueError("minLineHeight must be smaller than maxLineHeight")
+        return self
+
+
+class RecognitionConfig(_Section):
+    """Recognizer runtime settings."""
+
+    decoder: Literal["greedy", "beam"] = Field("greedy", description="CTC decoder.")
+    beam_width: int = Field(5, ge=1, le=100, description="Beam width when decoder is beam.")
+    batch_size: int = Field(32, ge=1, le=512, description="Line crops per inference batch.")
+    threads: int = Field(0, ge=0, le=64, description="Inference threads per worker; 0: cores / workers.")
+
+
+class LimitsConfig(_Section):
+    """Request limits that protect the server from hostile or oversize input."""
+
+    max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Max body bytes.")
+    max_pixels: int = Field(
+        40_000_000, ge=10_000, le=500_000_000, description="Max decoded pixels (decompression-bomb guard)."
+    )
+    max_images_per_request: int = Field(64, ge=1, le=1024, description="Max images in one recognize call.")
+    max_concurrent_requests: int = Field(
+        4, ge=1, le=1024, description="In-flight OCR requests per worker before shedding with 429."
+    )
+    request_timeout_seconds: int = Field(60, ge=1, le=3600, description="Worker timeout for one request.")
+
+
+class ServerConfig(_Section):
+    """Process settings used by gunicorn."""
+
+    workers: int = Field(1, ge=1, le=64, description="gunicorn worker processes.")
+    threads: int = Field(2, ge=1, le=64, description="Threads per worker.")
+    port: int = Field(8080, ge=1, le=65535, description="Listen port.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+
+class OcrConfig(_Section):
+    """The whole server configuration file."""
+
+    model: ModelSelection = Field(default_factory=ModelSelection)
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    def to_yaml(self) -> str:
+        """Serialise with camelCase keys, the format of the ConfigMap and of ``OCR_CONFIG`` files."""
+        return yaml.safe_dump(self.model_dump(by_alias=True, exclude_none=True), sort_keys=True)
+
+
+class ConfigError(Exception):
+    """The configuration file or environment holds a bad value; the message names the field."""
+
+
+def _snake_to_camel(name: str) -> str:
+    return to_camel(name.lower())
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``OCR__SECTION__FIELD=value`` variables into a nested camelCase dict (values stay strings;
+    pydantic coerces them, so ``"true"`` and ``"3.5"`` work)."""
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [p for p in key[len(ENV_PREFIX) :].split("__") if p]
+        if len(parts) != 2:
+            continue
+        section, field = _snake_to_camel(parts[0]), _snake_to_camel(parts[1])
+        out.setdefault(section, {})[field] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per bad field, ``section.field: message``, for start-up errors and operator conditions."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"{loc}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any] | None) -> OcrConfig:
+    """Validate a mapping (camelCase or snake_case keys) into an :class:`OcrConfig`."""
+    try:
+        return OcrConfig.model_validate(dict(data or {}))
+    except ValidationError as err:
+        raise ConfigError(f"invalid OCR configuration: {format_validation_error(err)}") from err
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> OcrConfig:
+    """Read the YAML file (``path`` or ``$OCR_CONFIG``; none means defaults), apply environment
+    overrides, validate.  Raises :class:`ConfigError` with a readable message on any bad value."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV_VAR) or None
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {p}: {err.strerror or err}") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {p} is not valid YAML: {err}") from err
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must hold a mapping at the top level")
+        data = loaded
+    return parse_config(_merge(data, env_overrides(environ)))
