@@ -1,0 +1,78 @@
+"""Turn arbitrary line crops into the network's input: pure numpy/OpenCV, shared by training and serving.
+
+The training pipeline calls the same :func:`prepare_line`, so what the model saw in training is
+exactly what it sees in production.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MIN_WIDTH = 16
+MAX_WIDTH = 2048
+
+
+class LineImageError(ValueError):
+    """The crop cannot be recognised (empty, zero-sized, wrong dtype)."""
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """uint8 single channel from gray, BGR, BGRA or 16-bit input."""
+    if img is None or not isinstance(img, np.ndarray):
+        raise LineImageError("line image must be a numpy array")
+    if img.size == 0 or min(img.shape[:2]) == 0:
+        raise LineImageError(f"line image is empty (shape {img.shape})")
+    if img.dtype != np.uint8:
+        if img.dtype == np.uint16:
+            img = (img / 257).astype(np.uint8)
+        elif np.issubdtype(img.dtype, np.floating):
+            img = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        else:
+            img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+        else:
+            img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
+    elif img.ndim != 2:
+        raise LineImageError(f"line image must be 2-D or 3-D, got shape {img.shape}")
+    return img
+
+
+def normalise_polarity(gray: np.ndarray) -> np.ndarray:
+    """Make text dark on light: invert when the border (background) is darker than the middle."""
+    h, w = gray.shape
+    if h < 3 or w < 3:
+        return gray
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float32)
+    if float(np.median(border)) < 100 and float(gray.mean()) < 128:
+        return 255 - gray
+    return gray
+
+
+def prepare_line(img: np.ndarray, height: int, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """Gray, dark-on-light, resized to ``height`` keeping the aspect ratio; float32 in [-1, 1].
+
+    Very long lines are squeezed to ``max_width`` rather than rejected (a receipt's longest lines
+    stay far below it at height 32); very short ones are padded to ``MIN_WIDTH``.
+    """
+    gray = normalise_polarity(to_gray(img))
+    h, w = gray.shape
+    new_w = round(w * height / h)
+    new_w = max(MIN_WIDTH, min(max_width, new_w))
+    interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
+    resized = cv2.resize(gray, (new_w, height), interpolation=interp)
+    return resized.astype(np.float32) / 127.5 - 1.0
+
+
+def pad_batch(lines: list[np.ndarray], pad_value: float = 1.0) -> np.ndarray:
+    """Stack prepared lines into ``(N, 1, H, W_max)``, right-padded with white."""
+    height = lines[0].shape[0]
+    width = max(line.shape[1] for line in lines)
+    batch = np.full((len(lines), 1, height, width), pad_value, dtype=np.float32)
+    for i, line in enumerate(lines):
+        batch[i, 0, :, : line.shape[1]] = line
+    return batch

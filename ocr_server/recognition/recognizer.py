@@ -1,0 +1,117 @@
+"""The recognizer the server calls: crops in, ``(text, confidence)`` out, batched on ONNX Runtime.
+
+Crops are sorted by width and batched so little padding is computed; results come back in the
+caller's order.  ONNX Runtime is used because it measured fastest on CPU (see the model card) and
+keeps torch out of the serving image.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .charset import Charset
+from .ctc import beam_decode, greedy_decode
+from .lines import pad_batch, prepare_line
+from .registry import ModelBundle
+
+
+@dataclass(frozen=True)
+class LineResult:
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    input_height: int
+    num_classes: int
+
+
+class Recognizer:
+    """Thread-safe: ONNX Runtime sessions may be run concurrently; no per-request state is stored."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        *,
+        decoder: str = "greedy",
+        beam_width: int = 5,
+        batch_size: int = 32,
+        threads: int = 0,
+    ) -> None:
+        import onnxruntime as ort  # imported here so that importing the package stays light
+
+        self.bundle = bundle
+        self.charset = Charset.from_file(bundle.charset_file)
+        self.decoder = decoder
+        self.beam_width = beam_width
+        self.batch_size = batch_size
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(bundle.onnx_file), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        out_classes = self._session.get_outputs()[0].shape[-1]
+        if isinstance(out_classes, int) and out_classes != self.charset.num_classes:
+            raise ValueError(
+                f"model {bundle.full_name}: network emits {out_classes} classes, charset has {self.charset.num_classes}"
+            )
+        self.info = ModelInfo(bundle.name, bundle.version, bundle.input_height, self.charset.num_classes)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Raw ``(N, T, C)`` softmax output for an already prepared batch."""
+        return self._session.run(None, {self._input: batch})[0]
+
+    def _decode(self, probs: np.ndarray) -> LineResult:
+        if self.decoder == "beam":
+            text, conf = beam_decode(probs, self.charset, self.beam_width)
+        else:
+            text, conf = greedy_decode(probs, self.charset)
+        return LineResult(text, round(conf, 4))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[LineResult]:
+        """Recognise line crops (gray or BGR uint8); raises ``LineImageError`` for an unusable crop."""
+        if not crops:
+            return []
+        prepared = [prepare_line(c, self.info.input_height) for c in crops]
+        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
+        results: list[LineResult | None] = [None] * len(prepared)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            probs = self.probabilities(pad_batch([prepared[i] for i in idx]))
+            for j, i in enumerate(idx):
+                # frames beyond this line's own width only saw padding
+                frames = max(1, int(np.ceil(prepared[i].shape[1] / self.downsample)))
+                results[i] = self._decode(probs[j, :frames])
+        return [r for r in results if r is not None]
+
+    @property
+    def downsample(self) -> int:
+        return int(self.bundle.meta.get("width_downsample", 4))
+
+    def warmup(self) -> None:
+        """One small inference so the first user request does not pay for lazy initialisation."""
+        self.recognize([np.full((self.info.input_height, 128), 255, dtype=np.uint8)])
+
+
+def load_recognizer(
+    name: str,
+    version: str,
+    models_dir: str | None = None,
+    *,
+    decoder: str = "greedy",
+    beam_width: int = 5,
+    batch_size: int = 32,
+    threads: int = 0,
+) -> Recognizer:
+    """Resolve ``name``/``version`` in the models folder and open it."""
+    from .registry import resolve_model
+
+    bundle = resolve_model(name, version, models_dir)
+    return Recognizer(bundle, decoder=decoder, beam_width=beam_width, batch_size=batch_size, threads=threads)
