@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The operator image: ghcr.io/ocr-crnn/ocr-operator:<version>
+#
+#   docker build -f docker/operator.Dockerfile -t ghcr.io/ocr-crnn/ocr-operator:0.1.0 .   (make image-operator)
+#
+# `pip install .[operator]` brings kopf and the Kubernetes client; of this repo's packages the operator
+# needs only ocr_server.config (the server's config schema, the one contract it renders into each
+# ConfigMap: pydantic + PyYAML, no Flask, no ONNX Runtime) and its own package operator/ocr_operator
+# (a plain folder outside the installed packages, put on PYTHONPATH). Runs as UID/GID 10001.
+# The chart's Deployment runs `python -m kopf run --module=ocr_operator.handlers ...`; the default
+# command below is the same thing for `docker run` (cluster-wide, standalone).
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+# Only the schema module of the server package: the operator must not carry (or import) the server.
+COPY ocr_server/__init__.py ocr_server/config.py ./ocr_server/
+RUN pip install ".[operator]" \
+ && python3 -c "import kopf, kubernetes, ocr_server.config"
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="ocr-operator" \
+      org.opencontainers.image.description="ocr-crnn kopf operator reconciling OcrService resources" \
+      org.opencontainers.image.source="https://github.com/ocr-crnn/ocr-crnn" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN groupadd --system --gid 10001 ocr \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin ocr
+COPY --from=build /opt/venv /opt/venv
+COPY --chown=root:root operator/ocr_operator /app/operator/ocr_operator
+WORKDIR /app
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app/operator \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# Byte-compile at build time: the root file system is read-only at run time.
+RUN python3 -m compileall -q /app/operator
+USER 10001:10001
+EXPOSE 8081
+CMD ["python3", "-m", "kopf", "run", "--module=ocr_operator.handlers", "--all-namespaces", "--standalone", \
+     "--liveness=http://0.0.0.0:8081/healthz"]
