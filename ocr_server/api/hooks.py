@@ -1,0 +1,67 @@
+"""Per-request bookkeeping: request id, one JSON access-log line, request metrics.
+
+Probe and scrape endpoints (``/health``, ``/ready``, ``/metrics``) log at debug level so the
+kubelet's probes do not drown the useful lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, g, request
+
+from .. import metrics
+from ..logging import REQUEST_ID_HEADER, request_id_from
+
+log = logging.getLogger("ocr_server.access")
+
+QUIET_ENDPOINTS = frozenset({"/health", "/ready", "/metrics"})
+
+
+def _endpoint() -> str:
+    """The matched route template (bounded label cardinality), or ``unmatched``."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Install before/after/teardown hooks on ``app``."""
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.started = time.perf_counter()
+        g.timings_ms = None
+        g.log_fields = {}
+        metrics.IN_FLIGHT.inc()
+        g.in_flight = True
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id") or request_id_from(None)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        endpoint = _endpoint()
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(seconds)
+        fields = {
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "endpoint": endpoint,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000.0, 2),
+            "bytes_in": request.content_length,
+            **g.get("log_fields", {}),
+        }
+        if g.get("timings_ms"):
+            fields["timings_ms"] = g.timings_ms
+        level = logging.DEBUG if endpoint in QUIET_ENDPOINTS and response.status_code < 400 else logging.INFO
+        log.log(level, "request", extra={"fields": fields})
+        return response
+
+    @app.teardown_request
+    def _teardown(_exc: BaseException | None) -> None:
+        if g.pop("in_flight", False):
+            metrics.IN_FLIGHT.dec()

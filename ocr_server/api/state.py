@@ -1,0 +1,26 @@
+"""What the views share within one worker, kept in ``app.extensions`` (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ..config import OcrConfig
+from ..limiter import ConcurrencyLimiter
+from ..service import OcrService
+
+EXTENSION_KEY = "ocr"
+
+
+@dataclass(frozen=True)
+class AppState:
+    config: OcrConfig
+    service: OcrService
+    limiter: ConcurrencyLimiter
+
+
+def get_state() -> AppState:
+    """The state of the app handling the current request."""
+    state: AppState = current_app.extensions[EXTENSION_KEY]
+    return state

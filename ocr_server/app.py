@@ -1,0 +1,67 @@
+"""The application factory: one Flask app per worker, configured from the validated config.
+
+``create_app()`` does no heavy work itself: it wires the blueprints, hooks and error handlers and
+starts loading the model in the background (``load_model="background"``), so under gunicorn each
+worker loads its own model after the fork.  Tests pass their own config and may load
+synchronously or inject a detector.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Flask
+
+from .api import ops, v1
+from .api.errors import register_error_handlers
+from .api.hooks import register_request_hooks
+from .api.state import EXTENSION_KEY, AppState
+from .config import OcrConfig, load_config
+from .limiter import ConcurrencyLimiter
+from .logging import configure_logging
+from .service import DetectorFactory, OcrService
+from .uploads import InMemoryRequest
+from .web import bp as web_bp
+
+# Room for multipart framing (boundaries, part headers) above the image bytes themselves, so an
+# image of exactly maxUploadBytes still fits; each image is then checked against the limit itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+LoadMode = Literal["background", "sync", "none"]
+
+
+def create_app(
+    config: OcrConfig | None = None,
+    *,
+    load_model: LoadMode = "background",
+    detector_factory: DetectorFactory | None = None,
+) -> Flask:
+    """Build the app.  ``config`` defaults to :func:`load_config` (``$OCR_CONFIG`` + env overrides)."""
+    config = config or load_config()
+    configure_logging(config.server.log_level)
+
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.limits.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+        OCR_MAX_UPLOAD_BYTES=config.limits.max_upload_bytes,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    service = OcrService(config, detector_factory=detector_factory) if detector_factory else OcrService(config)
+    app.extensions[EXTENSION_KEY] = AppState(
+        config=config,
+        service=service,
+        limiter=ConcurrencyLimiter(config.limits.max_concurrent_requests),
+    )
+    register_error_handlers(app)
+    register_request_hooks(app)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(v1.bp)
+    app.register_blueprint(web_bp)
+
+    if load_model == "background":
+        service.start_loading()
+    elif load_model == "sync":
+        service.load()
+    return app

@@ -1,0 +1,111 @@
+"""The server's one exception hierarchy: each error carries its HTTP status and a stable code.
+
+Every layer raises these (uploads, decoding, the pipeline, the concurrency limiter) without
+knowing about HTTP; :func:`ocr_server.api.errors.register_error_handlers` is the one place that
+turns them (and anything unexpected) into ``{"error": {"code", "message"}}``.  Keeping the mapping
+here, as data on the classes, means the OpenAPI document, the handlers and the tests agree.
+
+This module imports nothing but the standard library, so the pipeline can raise these errors
+without importing Flask.
+"""
+
+from __future__ import annotations
+
+
+class OcrError(Exception):
+    """Base of every error the server answers deliberately; the default is an internal error."""
+
+    status: int = 500
+    code: str = "internal_error"
+    default_message: str = "internal server error"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        self.message = message or self.default_message
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """The JSON body every error response carries."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(OcrError):
+    status = 400
+    code = "bad_request"
+    default_message = "the request is malformed"
+
+
+class MissingImage(BadRequest):
+    code = "missing_image"
+    default_message = "no image: send multipart field 'image' or a raw body with an image content type"
+
+
+class EmptyUpload(BadRequest):
+    code = "empty_upload"
+    default_message = "the uploaded image is empty (0 bytes)"
+
+
+class PayloadTooLarge(OcrError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "the upload exceeds the size limit"
+
+
+class TooManyPixels(PayloadTooLarge):
+    code = "too_many_pixels"
+    default_message = "the image has more pixels than the server accepts"
+
+
+class TooManyImages(PayloadTooLarge):
+    code = "too_many_images"
+    default_message = "too many images in one request"
+
+
+class UnsupportedMediaType(OcrError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "unsupported image type: send PNG, JPEG, BMP, TIFF or WebP"
+
+
+class UndecodableImage(OcrError):
+    status = 422
+    code = "undecodable_image"
+    default_message = "the image could not be decoded (truncated or corrupt)"
+
+
+class UnusableImage(UndecodableImage):
+    """Decoded fine, but the recognizer cannot use it (e.g. a line crop with no usable pixels)."""
+
+    code = "unusable_image"
+    default_message = "the image cannot be recognised"
+
+
+class Overloaded(OcrError):
+    """Every OCR slot of this worker is busy: shed now instead of queueing into a timeout."""
+
+    status = 429
+    code = "overloaded"
+    default_message = "the server is busy; retry shortly"
+
+
+class NotReady(OcrError):
+    status = 503
+    code = "not_ready"
+    default_message = "the model is not loaded yet"
+
+
+# Every concrete error class, for the OpenAPI test and the documentation.
+ALL_ERRORS: tuple[type[OcrError], ...] = (
+    OcrError,
+    BadRequest,
+    MissingImage,
+    EmptyUpload,
+    PayloadTooLarge,
+    TooManyPixels,
+    TooManyImages,
+    UnsupportedMediaType,
+    UndecodableImage,
+    UnusableImage,
+    Overloaded,
+    NotReady,
+)

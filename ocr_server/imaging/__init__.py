@@ -1,0 +1,1 @@
+"""Image decoding (with its hostile-input guards) and the OpenCV preprocessing stage."""

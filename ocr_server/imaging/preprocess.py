@@ -1,0 +1,190 @@
+"""The preprocessing stage: pure OpenCV functions of an image and a :class:`PreprocessingConfig`.
+
+Order, and why: convert to gray first (every later step is cheaper on one channel); scale to the
+size limits next (so denoise/CLAHE/deskew work on at most ``maxSide`` pixels); denoise before
+CLAHE (contrast enhancement would amplify the noise); estimate skew on the enhanced page and
+rotate; binarise last, when asked.  The result keeps the geometry (scale, rotation) so boxes
+found on the processed page map back to the caller's image.
+
+Every function is pure (no state, no config globals), hence safe under threaded workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..config import PreprocessingConfig
+
+Box = tuple[int, int, int, int]
+
+# Skew search: estimate on at most this many pixels per side; coarse step, then fine step.
+SKEW_ESTIMATE_SIDE = 1000
+SKEW_COARSE_STEP = 0.5
+SKEW_FINE_STEP = 0.1
+# Rotations smaller than this are not worth the interpolation blur they cost.
+SKEW_MIN_ANGLE = 0.3
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    """How the processed page relates to the input image: ``page = rotate(scale * input)``."""
+
+    scale: float
+    angle: float
+    matrix: np.ndarray | None  # the 2x3 rotation applied after scaling; None when not rotated
+
+    def to_source(self, box: Box, *, source_scale: float, width: int, height: int) -> Box:
+        """Map a page box back to an image of ``width`` x ``height`` that the input was
+        ``source_scale`` times (the enclosing axis-aligned box, clipped to the image)."""
+        x1, y1, x2, y2 = box
+        pts = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], dtype=np.float64)
+        if self.matrix is not None:
+            inv = cv2.invertAffineTransform(self.matrix)
+            pts = pts @ inv[:, :2].T + inv[:, 2]
+        pts /= self.scale * source_scale
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        return (
+            int(np.clip(np.floor(lo[0]), 0, width)),
+            int(np.clip(np.floor(lo[1]), 0, height)),
+            int(np.clip(np.ceil(hi[0]), 0, width)),
+            int(np.clip(np.ceil(hi[1]), 0, height)),
+        )
+
+
+@dataclass(frozen=True)
+class PreprocessedPage:
+    """``image`` is what recognition crops from (gray or BGR); ``gray`` is what detection reads."""
+
+    image: np.ndarray
+    gray: np.ndarray
+    geometry: PageGeometry
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """One uint8 channel from gray, BGR or BGRA."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def fit_scale(width: int, height: int, max_side: int, min_side: int = 0) -> float:
+    """Factor that brings the longer side within ``[min_side, max_side]`` (1.0 when it already is)."""
+    longest = max(width, height)
+    if longest > max_side:
+        return max_side / longest
+    if min_side and longest < min_side:
+        return min_side / longest
+    return 1.0
+
+
+def resize(image: np.ndarray, scale: float) -> np.ndarray:
+    """Scale by ``scale``: area averaging when shrinking (no aliasing), cubic when enlarging."""
+    if scale == 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC)
+
+
+def apply_clahe(image: np.ndarray, clip_limit: float, tile_size: int) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation; on colour pages, of the lightness only."""
+    clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tile_size, tile_size))
+    if image.ndim == 2:
+        return clahe.apply(image)
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    lab[:, :, 0] = clahe.apply(lab[:, :, 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def denoise(image: np.ndarray, strength: int) -> np.ndarray:
+    """Non-local-means denoising with filter strength ``h = strength``; 0 returns the input."""
+    if strength <= 0:
+        return image
+    if image.ndim == 2:
+        return cv2.fastNlMeansDenoising(image, None, h=float(strength))
+    return cv2.fastNlMeansDenoisingColored(image, None, float(strength), float(strength))
+
+
+def _ink_points(gray: np.ndarray) -> np.ndarray:
+    """Coordinates ``(N, 2)`` of dark-on-light ink on a page scaled to ``SKEW_ESTIMATE_SIDE``."""
+    scale = min(1.0, SKEW_ESTIMATE_SIDE / max(gray.shape))
+    small = resize(gray, scale)
+    ink = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 15, 15)
+    ys, xs = np.nonzero(ink)
+    return np.stack([xs, ys], axis=1).astype(np.float64)
+
+
+def _profile_score(points: np.ndarray, center: tuple[float, float], angle: float) -> float:
+    """Sharpness of the row profile after rotating the ink by ``angle``: text rows aligned with
+    the pixel rows concentrate ink into few rows, which maximises the sum of squared counts."""
+    m = cv2.getRotationMatrix2D(center, angle, 1.0)
+    rows = points @ m[1, :2] + m[1, 2]
+    counts = np.bincount(np.clip(rows, 0, None).astype(np.int64))
+    return float(np.dot(counts, counts))
+
+
+def estimate_skew(gray: np.ndarray, max_angle: float) -> float:
+    """Rotation in degrees (OpenCV's sign convention) that makes the text rows horizontal.
+
+    A projection-profile search, coarse then fine, within ``[-max_angle, max_angle]``; 0.0 when
+    the page has too little ink to tell or the best angle is below ``SKEW_MIN_ANGLE``.
+    """
+    if max_angle <= 0:
+        return 0.0
+    points = _ink_points(gray)
+    if len(points) < 100:
+        return 0.0
+    h, w = gray.shape[:2]
+    s = min(1.0, SKEW_ESTIMATE_SIDE / max(h, w))
+    center = (w * s / 2.0, h * s / 2.0)
+    coarse = np.arange(-max_angle, max_angle + 1e-9, SKEW_COARSE_STEP)
+    best = max(coarse, key=lambda a: _profile_score(points, center, float(a)))
+    fine = np.arange(best - SKEW_COARSE_STEP, best + SKEW_COARSE_STEP + 1e-9, SKEW_FINE_STEP)
+    fine = fine[np.abs(fine) <= max_angle + 1e-9]
+    best = max(fine, key=lambda a: _profile_score(points, center, float(a)))
+    return float(round(best, 2)) if abs(best) >= SKEW_MIN_ANGLE else 0.0
+
+
+def rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate about the centre, enlarging the canvas so no corner is cut; returns the image and
+    the 2x3 matrix used.  Edges are replicated so no dark border looks like ink."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    new_w, new_h = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    m[0, 2] += new_w / 2.0 - w / 2.0
+    m[1, 2] += new_h / 2.0 - h / 2.0
+    out = cv2.warpAffine(image, m, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, m
+
+
+def binarize(gray: np.ndarray, threshold: int) -> np.ndarray:
+    """Black ink on white: a global ``threshold``, or Otsu's automatic one when it is 0."""
+    flags = cv2.THRESH_BINARY | (cv2.THRESH_OTSU if threshold == 0 else 0)
+    return cv2.threshold(gray, threshold, 255, flags)[1]
+
+
+def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
+    """Run the configured steps on a gray or BGR uint8 page (see the module docstring for the order)."""
+    if image.ndim == 3 and (cfg.grayscale or cfg.binarize):
+        image = to_grayscale(image)
+    h, w = image.shape[:2]
+    scale = fit_scale(w, h, cfg.max_side, cfg.min_side)
+    image = resize(image, scale)
+    image = denoise(image, cfg.denoise_strength)
+    if cfg.clahe_enabled:
+        image = apply_clahe(image, cfg.clahe_clip_limit, cfg.clahe_tile_size)
+    gray = to_grayscale(image)
+    matrix = None
+    angle = estimate_skew(gray, cfg.deskew_max_angle) if cfg.deskew else 0.0
+    if angle:
+        image, matrix = rotate(image, angle)
+        gray = to_grayscale(image)
+    if cfg.binarize:
+        image = gray = binarize(gray, cfg.binarize_threshold)
+    return PreprocessedPage(image=image, gray=gray, geometry=PageGeometry(scale=scale, angle=angle, matrix=matrix))

@@ -1,0 +1,178 @@
+"""The OCR path without HTTP: bytes → decode → preprocess → detect → crop → recognize, timed per stage.
+
+Knows nothing of Flask, so the benchmarks and tests call exactly what the API calls.  The
+pipeline object holds only read-only collaborators (config, detector, recognizer), so one
+instance serves every thread of a worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .config import OcrConfig
+from .detection.base import Box, LineDetector
+from .errors import UndecodableImage, UnusableImage
+from .imaging.decode import decode_image
+from .imaging.preprocess import preprocess
+from .recognition.lines import LineImageError
+from .recognition.recognizer import LineResult
+
+# Crops get a margin of 10 % of the line height (at least 2 px): the recipe the recognizer was
+# trained with (see shared/README.md, lines.jsonl), so serving crops look like training crops.
+CROP_MARGIN_FRAC = 0.10
+CROP_MARGIN_MIN = 2
+
+
+class LineRecognizer(Protocol):
+    """What the pipeline needs of :class:`~ocr_server.recognition.recognizer.Recognizer`."""
+
+    def recognize(self, crops: list[np.ndarray]) -> list[LineResult]: ...
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One recognised line; ``box`` is ``(x1, y1, x2, y2)`` in the upright uploaded image's pixels."""
+
+    text: str
+    confidence: float
+    box: Box
+
+
+@dataclass
+class Timings:
+    """Milliseconds per stage, in the order the stages ran, plus ``total``."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    _start: float = field(default_factory=time.perf_counter, repr=False)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round((time.perf_counter() - t0) * 1000.0, 2)
+
+    def as_dict(self) -> dict[str, float]:
+        return {**self.stages, "total": round((time.perf_counter() - self._start) * 1000.0, 2)}
+
+
+@dataclass(frozen=True)
+class PageResult:
+    lines: list[OcrLine]
+    width: int
+    height: int
+    timings_ms: dict[str, float]
+
+    @property
+    def text(self) -> str:
+        return join_lines(self.lines)
+
+
+@dataclass(frozen=True)
+class LinesResult:
+    results: list[LineResult]  # in request order
+    timings_ms: dict[str, float]
+
+
+def join_lines(lines: list[OcrLine]) -> str:
+    """Page text: boxes on one printed row joined by a space, rows by newlines."""
+    parts: list[str] = []
+    prev: Box | None = None
+    for line in lines:
+        if prev is not None:
+            centre = (line.box[1] + line.box[3]) / 2.0
+            parts.append(" " if prev[1] <= centre <= prev[3] else "\n")
+        parts.append(line.text)
+        prev = line.box
+    return "".join(parts)
+
+
+def crop_line(page: np.ndarray, box: Box) -> np.ndarray | None:
+    """The box plus the training margin, clipped to the page; ``None`` for a degenerate box."""
+    x1, y1, x2, y2 = box
+    if x2 <= x1 or y2 <= y1:
+        return None
+    m = max(CROP_MARGIN_MIN, round(CROP_MARGIN_FRAC * (y2 - y1)))
+    h, w = page.shape[:2]
+    crop = page[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)]
+    return crop if crop.size else None
+
+
+class OcrPipeline:
+    """Runs a page or a batch of line images through the stages with the configured thresholds."""
+
+    def __init__(self, config: OcrConfig, detector: LineDetector, recognizer: LineRecognizer) -> None:
+        self.config = config
+        self.detector = detector
+        self.recognizer = recognizer
+
+    def read_page(self, data: bytes) -> PageResult:
+        """Full-page OCR of an encoded image (already checked by magic bytes and size)."""
+        pre_cfg = self.config.preprocessing
+        timings = Timings()
+        with timings.stage("decode"):
+            decoded = decode_image(
+                data,
+                max_pixels=self.config.limits.max_pixels,
+                gray=pre_cfg.grayscale or pre_cfg.binarize,
+                max_side=pre_cfg.max_side,
+            )
+        with timings.stage("preprocess"):
+            page = preprocess(decoded.pixels, pre_cfg)
+        with timings.stage("detect"):
+            boxes = self.detector.detect(page.gray)[: self.config.detection.max_lines]
+            crops, kept = [], []
+            for box in boxes:
+                crop = crop_line(page.image, box)
+                if crop is not None:
+                    crops.append(crop)
+                    kept.append(box)
+        with timings.stage("recognize"):
+            results = self._recognize(crops)
+        geometry = page.geometry
+        lines = [
+            OcrLine(
+                text=r.text,
+                confidence=r.confidence,
+                box=geometry.to_source(box, source_scale=decoded.scale, width=decoded.width, height=decoded.height),
+            )
+            for box, r in zip(kept, results, strict=True)
+        ]
+        return PageResult(lines=lines, width=decoded.width, height=decoded.height, timings_ms=timings.as_dict())
+
+    def read_lines(self, images: list[bytes]) -> LinesResult:
+        """Recognise pre-cropped line images (no preprocessing, no detection), in order."""
+        timings = Timings()
+        with timings.stage("decode"):
+            crops = []
+            for i, data in enumerate(images):
+                try:
+                    crops.append(decode_image(data, max_pixels=self.config.limits.max_pixels, gray=True).pixels)
+                except UndecodableImage as err:
+                    raise type(err)(f"image {i + 1}: {err.message}") from err
+        with timings.stage("recognize"):
+            results = self._recognize(crops)
+        return LinesResult(results=results, timings_ms=timings.as_dict())
+
+    def _recognize(self, crops: list[np.ndarray]) -> list[LineResult]:
+        try:
+            return self.recognizer.recognize(crops)
+        except LineImageError as err:
+            raise UnusableImage(str(err)) from err
+
+    def warmup(self) -> None:
+        """Run every stage once on a synthetic page so the first request pays no lazy set-up."""
+        page = np.full((400, 600), 255, dtype=np.uint8)
+        for row in range(40, 360, 40):
+            page[row : row + 14, 40 : 40 + 5 * (row % 100 + 20)] = 0
+        processed = preprocess(page, self.config.preprocessing)
+        boxes = self.detector.detect(processed.gray)
+        crops = [c for c in (crop_line(processed.image, b) for b in boxes[:4]) if c is not None]
+        self.recognizer.recognize(crops or [page[30:70, 30:300]])
