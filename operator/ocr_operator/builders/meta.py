@@ -1,0 +1,114 @@
+"""PURE naming, labels, owner references and the config hash shared by every child builder.
+
+One place decides what children are called and how they are labelled, so the builders, the apply
+layer (which deletes disabled children by name) and the drift watch (which selects children by
+label) cannot disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from ocr_operator.spec import API_VERSION, GROUP, KIND, OcrServiceSpec
+
+APP_NAME = "ocr-crnn"
+COMPONENT = "ocr-server"
+MANAGED_BY = "ocr-operator"
+FIELD_MANAGER = "ocr-operator"
+CONTAINER_NAME = "ocr-server"
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_VERSION = "app.kubernetes.io/version"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+MODEL_ANNOTATION = f"{GROUP}/model"
+MODEL_VERSION_ANNOTATION = f"{GROUP}/model-version"
+
+CONFIG_KEY = "config.yaml"
+CONFIG_DIR = "/etc/ocr"
+SERVER_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The identity of the OcrService the children belong to (all a builder needs of its body)."""
+
+    namespace: str
+    name: str
+    uid: str
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Owner:
+        meta = body.get("metadata") or {}
+        return cls(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
+
+    def reference(self) -> dict[str, Any]:
+        """The controller owner reference; the garbage collector deletes children with their owner."""
+        body = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": self.name, "uid": self.uid}}
+        return dict(kopf.build_owner_reference(body, controller=True, block_owner_deletion=True))
+
+
+def workload_name(owner: Owner) -> str:
+    """Deployment, Service, Ingress and HPA share the OcrService's name (what users look for)."""
+    return owner.name
+
+
+def configmap_name(owner: Owner) -> str:
+    return f"{owner.name}-config"
+
+
+def model_ref(spec: OcrServiceSpec) -> str:
+    """``crnn-en-1.0.0``: the model folder name the server loads and the MODEL column shows."""
+    return f"{spec.model.name}-{spec.model.version}"
+
+
+def selector_labels(owner: Owner) -> dict[str, str]:
+    """The Deployment selector (immutable) and Service selector: never add to these."""
+    return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: owner.name}
+
+
+def _label_value(value: str) -> str:
+    """Label values allow [A-Za-z0-9_.-] and 63 chars; a tag like ``1.0@sha256:…`` does not fit."""
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in value)[:63]
+    return cleaned.strip("_.-") or "unknown"
+
+
+def standard_labels(owner: Owner, spec: OcrServiceSpec) -> dict[str, str]:
+    """The recommended ``app.kubernetes.io/*`` labels on every child (and the pods)."""
+    return {
+        **selector_labels(owner),
+        LABEL_VERSION: _label_value(spec.image.tag),
+        LABEL_COMPONENT: COMPONENT,
+        LABEL_MANAGED_BY: MANAGED_BY,
+    }
+
+
+def object_meta(
+    owner: Owner,
+    spec: OcrServiceSpec,
+    name: str,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Metadata of a child: name, namespace, labels, owner reference, optional annotations."""
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": standard_labels(owner, spec),
+        "ownerReferences": [owner.reference()],
+    }
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def config_hash(content: str) -> str:
+    """Short content hash of the rendered config file; on the pod template it rolls pods on change."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]

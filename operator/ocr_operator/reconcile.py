@@ -1,0 +1,219 @@
+"""The one reconcile every handler calls: parse → build → apply → observe → status.
+
+:class:`Reconciler` owns the little state a level-based operator needs between events: a lock per
+OcrService (owner and child events arrive on different threads), the last status written (to skip
+no-op status patches) and the last rollout line logged (one line per rollout *step*, not per
+event).  It reaches Kubernetes only through :class:`~ocr_operator.apply.KubeApi` and an event sink,
+so tests can drive it with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ocr_operator.apply import ApplyError, KubeApi, apply_children, apply_deployment
+from ocr_operator.builders import DEPLOYMENT, ChildKind, Owner, build_children, child_name, service_url
+from ocr_operator.drift import drift_paths
+from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpec, parse_spec
+from ocr_operator.status import (
+    EventSpec,
+    Problem,
+    carried_problem,
+    compute_status,
+    condition_events,
+    observe_rollout,
+    rollout_line,
+    status_changed,
+)
+
+log = logging.getLogger("ocr_operator")
+
+EventSink = Callable[[Mapping[str, Any], EventSpec], None]
+LiveChildren = Mapping[ChildKind, Mapping[str, Any] | None]
+
+
+def utc_now() -> str:
+    """RFC 3339 timestamp in the form Kubernetes uses for condition times."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _autoscaling(spec: OcrServiceSpec) -> tuple[int, int] | None:
+    auto = spec.autoscaling
+    return (auto.min_replicas, auto.max_replicas) if auto.enabled else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a reconcile ended with: ``problem`` set means the spec must change before a retry helps."""
+
+    problem: Problem | None = None
+
+
+class Reconciler:
+    """Drives OcrServices towards their spec; safe to call from kopf's handler threads."""
+
+    def __init__(self, api: KubeApi, post_event: EventSink, clock: Callable[[], str] = utc_now) -> None:
+        self.api = api
+        self._post_event = post_event
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._last_status: dict[str, dict[str, Any]] = {}
+        self._last_line: dict[str, str] = {}
+        self.reconciles = 0
+
+    def _lock(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks[uid]
+
+    def forget(self, uid: str) -> None:
+        """Drop the memory of a deleted OcrService."""
+        with self._guard:
+            self._locks.pop(uid, None)
+            self._last_status.pop(uid, None)
+            self._last_line.pop(uid, None)
+
+    # -- the full reconcile (owner events) -------------------------------------------------------
+
+    def reconcile(self, body: Mapping[str, Any], live: LiveChildren) -> Outcome:
+        """Bring every child of ``body`` to its desired state and report the status.
+
+        Raises :class:`ApplyError` (not permanent) when the API failed in a way a retry may fix.
+        """
+        owner = Owner.from_body(body)
+        with self._lock(owner.uid):
+            with self._guard:
+                self.reconciles += 1
+            try:
+                spec = parse_spec(body.get("spec"))
+            except InvalidSpecError as err:
+                problem = Problem("InvalidSpec", f"invalid spec: {err}")
+                self._report(body, None, live.get(DEPLOYMENT), problem)
+                return Outcome(problem)
+            if spec.paused:
+                log.info("%s/%s: paused, not applying changes", owner.namespace, owner.name)
+                self._report(body, spec, live.get(DEPLOYMENT), None)
+                return Outcome()
+            try:
+                applied = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
+            except ApplyError as err:
+                if not err.permanent:
+                    raise
+                problem = Problem("ApplyFailed", str(err))
+                self._report(body, spec, live.get(DEPLOYMENT), problem)
+                return Outcome(problem)
+            self._report(body, spec, applied[DEPLOYMENT], None)
+            return Outcome()
+
+    # -- child events: drift restore and status refresh ------------------------------------------
+
+    def on_child_event(
+        self,
+        owner_body: Mapping[str, Any],
+        kind: ChildKind,
+        child: Mapping[str, Any] | None,
+    ) -> None:
+        """React to one child's event (``child`` is ``None`` when it was deleted): restore it if it
+        drifted from the spec, and refresh the status from the Deployment."""
+        owner = Owner.from_body(owner_body)
+        with self._lock(owner.uid):
+            try:
+                spec = parse_spec(owner_body.get("spec"))
+            except InvalidSpecError:
+                return  # the owner's own handler reported it; nothing to restore towards
+            live = child
+            if not spec.paused:
+                try:
+                    live = self._restore(owner, spec, kind, child)
+                except ApplyError as err:
+                    log.warning("%s/%s: could not restore %s: %s", owner.namespace, owner.name, kind.kind, err)
+                    if err.permanent:
+                        self._report(owner_body, spec, child, Problem("ApplyFailed", str(err)))
+                    return
+            if kind is DEPLOYMENT:
+                previous = self._previous(owner, owner_body)
+                problem = carried_problem(previous, (owner_body.get("metadata") or {}).get("generation"))
+                self._report(owner_body, spec, live, problem)
+
+    def _restore(
+        self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, child: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """Re-apply (or re-delete) one child when it no longer matches the spec; return it as it is now."""
+        desired = build_children(owner, spec).by_kind()[kind]
+        name = child_name(owner, kind)
+        where = f"{owner.namespace}/{owner.name}"
+        if desired is None:
+            if child is not None:
+                self.api.delete(kind, owner.namespace, name)
+                log.info("%s: deleted %s %s (disabled in the spec)", where, kind.kind, name)
+            return None
+        if child is None:
+            reason, detail = "ChildRestored", f"{kind.kind} {name} was deleted; recreated it"
+        else:
+            paths = drift_paths(desired, child)
+            if not paths:
+                return child
+            shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
+            reason, detail = "DriftCorrected", f"{kind.kind} {name} was changed by hand ({shown}); restored it"
+        if kind is DEPLOYMENT:
+            restored = apply_deployment(self.api, desired, child, _autoscaling(spec))
+        else:
+            restored = self.api.apply(kind, desired)
+        log.warning("%s: %s", where, detail)
+        self._post_event(self._owner_ref(owner), EventSpec("Warning", reason, detail))
+        return restored
+
+    # -- observe → status → log line + Events ------------------------------------------------------
+
+    @staticmethod
+    def _owner_ref(owner: Owner) -> dict[str, Any]:
+        """Enough of the OcrService for an Event's involvedObject."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"namespace": owner.namespace, "name": owner.name, "uid": owner.uid},
+        }
+
+    def _previous(self, owner: Owner, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The last status we wrote, else the one on the object (after an operator restart)."""
+        return self._last_status.get(owner.uid) or dict(body.get("status") or {})
+
+    def _report(
+        self,
+        body: Mapping[str, Any],
+        spec: OcrServiceSpec | None,
+        deployment: Mapping[str, Any] | None,
+        problem: Problem | None,
+    ) -> None:
+        owner = Owner.from_body(body)
+        previous = self._previous(owner, body)
+        status = compute_status(
+            generation=(body.get("metadata") or {}).get("generation"),
+            deployment=deployment,
+            previous=previous,
+            url=service_url(owner, spec) if spec is not None else previous.get("url"),
+            now=self._clock(),
+            paused=bool(spec and spec.paused),
+            problem=problem,
+        )
+        if deployment is not None:
+            line = rollout_line(owner.namespace, owner.name, observe_rollout(deployment))
+            if self._last_line.get(owner.uid) != line:
+                self._last_line[owner.uid] = line
+                log.info("%s", line)
+                message = line.split(": ", 1)[1]
+                self._post_event(self._owner_ref(owner), EventSpec("Normal", "Rollout", message))
+        if status_changed(previous, status):
+            patch = status.to_patch()
+            self.api.patch_status(owner.namespace, owner.name, patch)
+            self._last_status[owner.uid] = patch
+        for event in condition_events(previous, status):
+            if event.type == "Warning":
+                log.warning("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
+            self._post_event(self._owner_ref(owner), event)

@@ -1,0 +1,340 @@
+"""Typed view of an ``OcrService``: the pydantic models here ARE the CRD schema.
+
+``operator/hack/gen_crd.py`` renders these models into ``crds/ocrservices.ocr-crnn.io.yaml`` and a
+test fails when the file and the models disagree, so defaults, bounds, enums and descriptions are
+written once.  The server-config sections (preprocessing, detection, recognition, and the server
+and limits knobs) are the server's own models from ``ocr_server.config`` (reused or mirrored field
+by field), so the CRD cannot offer a threshold the server does not know or bound it differently.
+
+The API server applies the schema (defaults, min/max, CEL rules) before the operator ever sees an
+object; :func:`parse_spec` re-validates and adds the checks a schema cannot express (quantities
+compared across fields).  A spec that fails here is a user error: the caller reports it as the
+``Degraded`` condition and stops retrying (``kopf.PermanentError``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from kubernetes.utils import parse_quantity
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+
+from ocr_server.config import (
+    DetectionConfig,
+    LimitsConfig,
+    ModelSelection,
+    PreprocessingConfig,
+    RecognitionConfig,
+    ServerConfig,
+    format_validation_error,
+)
+
+GROUP = "ocr-crnn.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "OcrService"
+PLURAL = "ocrservices"
+SINGULAR = "ocrservice"
+SHORT_NAMES = ("ocrs",)
+
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/ocr-crnn/ocr-server"
+DEFAULT_IMAGE_TAG = "0.1.0"
+
+# A Kubernetes quantity as users write it (``500m``, ``1Gi``, ``2``); the API server and
+# kubernetes.utils.parse_quantity do the exact parsing, this only refuses obvious typos early.
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+# RFC 1123 host name, optionally with one leading wildcard label (what Ingress accepts).
+HOST_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Labels the operator sets itself; user labels may not override them (the selector depends on them).
+RESERVED_LABEL_PREFIX = "app.kubernetes.io/"
+
+
+class InvalidSpecError(ValueError):
+    """The spec passed the API server's schema but cannot be reconciled; the message says why."""
+
+
+def _cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry (a CEL rule the API server evaluates on write)."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def _validations(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+def _mirror(model: type[BaseModel], name: str) -> Any:
+    """Reuse a server-config field (type bounds, default, description) verbatim in a spec model,
+    so that e.g. ``spec.server.workers`` and the server's ``server.workers`` cannot drift apart."""
+    info: FieldInfo = model.model_fields[name]
+    return copy.deepcopy(info)
+
+
+def _quantity_to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_to_str),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+
+
+class _Spec(BaseModel):
+    """Base of the operator's own spec sections: camelCase like the CRD; unknown keys ignored so an
+    operator older than its CRD still reconciles the fields it knows."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class ImageSpec(_Spec):
+    """Container image of the OCR server."""
+
+    repository: str = Field(DEFAULT_IMAGE_REPOSITORY, min_length=1, description="Image repository.")
+    tag: str = Field(
+        DEFAULT_IMAGE_TAG,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$",
+        description="Image tag; changing it rolls the Deployment.",
+    )
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        "IfNotPresent", description="Kubernetes imagePullPolicy."
+    )
+
+
+class ModelSpec(_Spec):
+    """The recognizer model the server loads (baked into the image under models/<name>-<version>/)."""
+
+    name: str = _mirror(ModelSelection, "name")
+    version: str = _mirror(ModelSelection, "version")
+
+
+class Preprocessing(PreprocessingConfig):
+    """Thresholds of the server's OpenCV preprocessing stage (the server's own schema)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel("self.minSide == 0 || self.minSide <= self.maxSide", "minSide must not exceed maxSide", ".minSide")
+        )
+    )
+
+
+class Detection(DetectionConfig):
+    """Text-line detector settings (the server's own schema)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel("self.adaptiveBlockSize % 2 == 1", "adaptiveBlockSize must be odd", ".adaptiveBlockSize"),
+            _cel(
+                "self.minLineHeight < self.maxLineHeight",
+                "minLineHeight must be smaller than maxLineHeight",
+                ".minLineHeight",
+            ),
+        )
+    )
+
+
+class Recognition(RecognitionConfig):
+    """Recognizer runtime settings (the server's own schema)."""
+
+
+class ServerSpec(_Spec):
+    """gunicorn process settings and request limits of the server (its ``server`` and ``limits`` sections)."""
+
+    workers: int = _mirror(ServerConfig, "workers")
+    threads: int = _mirror(ServerConfig, "threads")
+    log_level: Literal["debug", "info", "warning", "error"] = _mirror(ServerConfig, "log_level")
+    max_upload_bytes: int = _mirror(LimitsConfig, "max_upload_bytes")
+    max_pixels: int = _mirror(LimitsConfig, "max_pixels")
+    max_images_per_request: int = _mirror(LimitsConfig, "max_images_per_request")
+    max_concurrent_requests: int = _mirror(LimitsConfig, "max_concurrent_requests")
+    request_timeout_seconds: int = _mirror(LimitsConfig, "request_timeout_seconds")
+
+
+class ResourceRequests(_Spec):
+    """Guaranteed CPU and memory per pod (the scheduler and the HPA's utilisation use these)."""
+
+    cpu: Quantity = Field("500m", description="CPU request, e.g. 500m.")
+    memory: Quantity = Field("512Mi", description="Memory request, e.g. 512Mi.")
+
+
+class ResourceLimits(_Spec):
+    """Upper bounds per pod; must not be below the requests."""
+
+    cpu: Quantity = Field("1000m", description="CPU limit, e.g. 1000m.")
+    memory: Quantity = Field("1Gi", description="Memory limit, e.g. 1Gi.")
+
+
+class ResourcesSpec(_Spec):
+    """Compute resources of each server pod."""
+
+    requests: ResourceRequests = Field(default_factory=ResourceRequests)
+    limits: ResourceLimits = Field(default_factory=ResourceLimits)
+
+
+class AutoscalingSpec(_Spec):
+    """HorizontalPodAutoscaler on CPU.  Off by default: it needs a metrics server in the cluster."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "self.minReplicas <= self.maxReplicas",
+                "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas",
+                ".minReplicas",
+            )
+        )
+    )
+
+    enabled: bool = Field(False, description="Create an HPA that owns the replica count; spec.replicas is ignored.")
+    min_replicas: int = Field(2, ge=1, le=1000, description="Lowest replica count the HPA may set.")
+    max_replicas: int = Field(10, ge=1, le=1000, description="Highest replica count the HPA may set.")
+    target_cpu_utilization_percentage: int = Field(
+        70,
+        ge=1,
+        le=100,
+        alias="targetCPUUtilizationPercentage",  # the name HPA v1 users know
+        description="Average CPU utilisation (percent of the request) the HPA aims for.",
+    )
+
+
+class IngressTLS(_Spec):
+    """TLS termination at the ingress."""
+
+    secret_name: str | None = Field(
+        None, max_length=253, description="Secret holding the certificate; set it to serve https."
+    )
+
+
+class IngressSpec(_Spec):
+    """HTTP(S) entry from outside the cluster."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel("!self.enabled || has(self.host)", "ingress.host is required when ingress.enabled is true", ".host")
+        )
+    )
+
+    enabled: bool = Field(False, description="Create an Ingress for the service.")
+    host: str | None = Field(None, max_length=253, pattern=HOST_PATTERN, description="Public host name.")
+    class_name: str | None = Field(None, max_length=253, description="IngressClass name; empty: cluster default.")
+    path: str = Field("/", pattern=r"^/.*$", max_length=1024, description="URL path prefix routed to the server.")
+    tls: IngressTLS = Field(default_factory=IngressTLS)
+    max_body_size: str | None = Field(
+        None,
+        pattern=r"^[0-9]+[kKmMgG]?$",
+        description="Largest request body the ingress accepts (nginx syntax, e.g. 8m); "
+        "default: server.maxUploadBytes rounded up to MiB, plus 1m for multipart overhead.",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Extra annotations on the Ingress."
+    )
+
+
+class ServiceSpec(_Spec):
+    """The Service in front of the server pods."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field("ClusterIP", description="Service type.")
+    port: int = Field(80, ge=1, le=65535, description="Service port (the pods listen on 8080).")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Extra annotations on the Service."
+    )
+
+
+class Toleration(_Spec):
+    """A pod toleration (same fields as the Kubernetes Toleration)."""
+
+    key: str | None = Field(None, max_length=317, description="Taint key; empty matches all keys with Exists.")
+    operator: Literal["Exists", "Equal"] | None = Field(None, description="Exists or Equal (default Equal).")
+    value: str | None = Field(None, max_length=63, description="Taint value for Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect to match; empty matches all."
+    )
+    toleration_seconds: int | None = Field(None, description="How long a NoExecute taint is tolerated.")
+
+
+class OcrServiceSpec(_Spec):
+    """Desired state of one OCR service: server pods, their config, Service, and optionally Ingress and HPA."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "!has(self.podLabels) || self.podLabels.all(k, !k.startsWith('app.kubernetes.io/'))",
+                "podLabels must not set app.kubernetes.io/ labels: the operator owns them",
+                ".podLabels",
+            )
+        )
+    )
+
+    replicas: int = Field(2, ge=1, le=1000, description="Server pods when autoscaling is disabled.")
+    paused: bool = Field(False, description="Stop applying changes; the status is still reported.")
+    image: ImageSpec = Field(default_factory=ImageSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    detection: Detection = Field(default_factory=Detection)
+    recognition: Recognition = Field(default_factory=Recognition)
+    server: ServerSpec = Field(default_factory=ServerSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    ingress: IngressSpec = Field(default_factory=IngressSpec)
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
+    progress_deadline_seconds: int = Field(
+        600, ge=30, le=7200, description="A rollout without progress for this long is reported as stuck."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Node labels the pods must run on."
+    )
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=64, description="Pod tolerations.")
+    affinity: dict[str, Any] = Field(
+        default_factory=dict, description="Pod affinity rules (a Kubernetes Affinity object, validated there)."
+    )
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Extra labels on the server pods."
+    )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Extra annotations on the server pods."
+    )
+
+
+def _quantity_order_errors(resources: ResourcesSpec) -> list[str]:
+    """Requests above limits pass the CRD schema (quantities are strings to CEL) but the API server
+    would refuse the Deployment; say so in the user's own terms instead."""
+    errors = []
+    for res in ("cpu", "memory"):
+        request = getattr(resources.requests, res)
+        limit = getattr(resources.limits, res)
+        try:
+            req_q, lim_q = Decimal(parse_quantity(request)), Decimal(parse_quantity(limit))
+        except ValueError as err:
+            errors.append(f"resources.{res}: {err}")
+            continue
+        if req_q > lim_q:
+            errors.append(f"resources.requests.{res} ({request}) exceeds resources.limits.{res} ({limit})")
+    return errors
+
+
+def parse_spec(raw: Mapping[str, Any] | None) -> OcrServiceSpec:
+    """Validate an OcrService ``spec`` (as stored, camelCase) into :class:`OcrServiceSpec`.
+
+    Raises :class:`InvalidSpecError` with one readable line per problem.
+    """
+    try:
+        spec = OcrServiceSpec.model_validate(dict(raw or {}))
+    except ValidationError as err:
+        raise InvalidSpecError(format_validation_error(err)) from err
+    errors = _quantity_order_errors(spec.resources)
+    if errors:
+        raise InvalidSpecError("; ".join(errors))
+    return spec

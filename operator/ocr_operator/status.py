@@ -1,0 +1,286 @@
+"""PURE status layer: observed Deployment (+ spec) → ``OcrService.status``, rollout line, Events.
+
+No I/O and no clock: the caller passes ``now``, the previous status and what it observed, so every
+rule below is a plain unit test.  The model classes double as the CRD's status schema (see ``crd``).
+
+Conditions (Kubernetes conventions: positive polarity for Ready, "abnormal-true" for Degraded):
+- ``Ready``: every desired replica runs the current pod template and is available.
+- ``Progressing``: a rollout is under way (True); finished (False, RolloutComplete); stuck past
+  ``progressDeadlineSeconds`` (False, ProgressDeadlineExceeded); paused (False, Paused).
+- ``Degraded``: the operator cannot converge: invalid spec, apply refused, or stuck rollout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ocr_operator.builders.meta import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
+
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Condition(_Status):
+    """One observation about the service, in the standard Kubernetes condition shape."""
+
+    type: str = Field(description="Ready, Progressing or Degraded.", max_length=64)
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason, stable for scripts.", max_length=128)
+    message: str = Field("", description="Human-readable detail.", max_length=4096)
+    last_transition_time: str | None = Field(
+        None, description="When status last changed.", json_schema_extra={"format": "date-time"}
+    )
+    observed_generation: int | None = Field(None, description="metadata.generation this condition describes.")
+
+
+class OcrServiceStatus(_Status):
+    """Observed state of the OCR service, computed by the operator from its Deployment."""
+
+    observed_generation: int | None = Field(None, description="The metadata.generation last reconciled.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Progressing and Degraded.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    replicas: int | None = Field(None, description="Desired replicas (the HPA's choice when autoscaling).")
+    ready_replicas: int | None = Field(None, description="Pods passing their readiness probe.")
+    updated_replicas: int | None = Field(None, description="Pods running the current pod template.")
+    available_replicas: int | None = Field(None, description="Ready pods that stayed ready minReadySeconds.")
+    model: str | None = Field(None, description="Model being served, <name>-<version>, once rolled out.")
+    model_version: str | None = Field(None, description="Version of the model being served.")
+    url: str | None = Field(None, description="Where clients send requests.")
+
+    def to_patch(self) -> dict[str, Any]:
+        """The dict written to the status subresource (camelCase, unset fields omitted)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the operator could not apply the current spec (reason is a condition/Event reason)."""
+
+    reason: Literal["InvalidSpec", "ApplyFailed"]
+    message: str
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Progress of the Deployment, distilled from its status."""
+
+    desired: int
+    updated: int
+    available: int
+    ready: int
+    total: int
+    observed: bool
+    stuck_message: str | None
+    target_model: str | None
+    target_model_version: str | None
+
+    @property
+    def complete(self) -> bool:
+        """All desired pods run the current template, none of an older one, all available."""
+        return (
+            self.observed
+            and self.updated >= self.desired
+            and self.total <= self.updated
+            and self.available >= self.desired
+        )
+
+    @property
+    def stuck(self) -> bool:
+        return self.stuck_message is not None
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """A Kubernetes Event to post on the OcrService."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+def observe_rollout(deployment: Mapping[str, Any]) -> Rollout:
+    """Read the rollout's progress from a live Deployment object."""
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    template_annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    stuck_message = None
+    for cond in status.get("conditions") or []:
+        if (
+            cond.get("type") == "Progressing"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            stuck_message = cond.get("message") or "rollout exceeded its progress deadline"
+    return Rollout(
+        desired=int(spec.get("replicas", 1)),
+        updated=int(status.get("updatedReplicas") or 0),
+        available=int(status.get("availableReplicas") or 0),
+        ready=int(status.get("readyReplicas") or 0),
+        total=int(status.get("replicas") or 0),
+        observed=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
+        stuck_message=stuck_message,
+        target_model=template_annotations.get(MODEL_ANNOTATION),
+        target_model_version=template_annotations.get(MODEL_VERSION_ANNOTATION),
+    )
+
+
+def rollout_line(namespace: str, name: str, rollout: Rollout) -> str:
+    """The one log line per rollout step, e.g.
+    ``default/invoices: rollout 2/3 updated, 1/3 available, model crnn-en-1.0.0``."""
+    state = "complete" if rollout.complete else ("stuck" if rollout.stuck else "")
+    suffix = f" ({state})" if state else ""
+    return (
+        f"{namespace}/{name}: rollout {rollout.updated}/{rollout.desired} updated, "
+        f"{rollout.available}/{rollout.desired} available, model {rollout.target_model or 'unknown'}{suffix}"
+    )
+
+
+def _condition(type_: str, ok: bool, reason: str, message: str, generation: int | None) -> Condition:
+    return Condition(
+        type=type_, status="True" if ok else "False", reason=reason, message=message, observed_generation=generation
+    )
+
+
+def _conditions(
+    rollout: Rollout | None, problem: Problem | None, paused: bool, generation: int | None
+) -> list[Condition]:
+    """The three conditions, before transition times are merged in."""
+    if rollout is None:
+        waiting = problem.message if problem else "waiting for the Deployment to be created"
+        reason = problem.reason if problem else "Creating"
+        return [
+            _condition("Ready", False, reason, waiting, generation),
+            _condition(
+                "Progressing", problem is None and not paused, "Paused" if paused else reason, waiting, generation
+            ),
+            _condition(
+                "Degraded",
+                problem is not None,
+                problem.reason if problem else "AsExpected",
+                problem.message if problem else "",
+                generation,
+            ),
+        ]
+    progress = f"rollout {rollout.updated}/{rollout.desired} updated, {rollout.available}/{rollout.desired} available"
+    if rollout.complete:
+        ready = _condition(
+            "Ready", True, "Available", f"{rollout.available}/{rollout.desired} replicas available", generation
+        )
+        progressing = _condition(
+            "Progressing",
+            False,
+            "Paused" if paused else "RolloutComplete",
+            "spec.paused is true: changes are not applied" if paused else progress,
+            generation,
+        )
+    elif rollout.stuck:
+        ready = _condition("Ready", False, "ProgressDeadlineExceeded", progress, generation)
+        progressing = _condition(
+            "Progressing", False, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation
+        )
+    else:
+        reason = (
+            "RollingOut" if rollout.updated < rollout.desired or rollout.total > rollout.updated else ("Unavailable")
+        )
+        ready = _condition("Ready", False, reason, progress, generation)
+        progressing = _condition("Progressing", True, "RollingOut", progress, generation)
+    if problem is not None:
+        degraded = _condition("Degraded", True, problem.reason, problem.message, generation)
+    elif rollout.stuck:
+        degraded = _condition("Degraded", True, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation)
+    else:
+        degraded = _condition("Degraded", False, "AsExpected", "", generation)
+    return [ready, progressing, degraded]
+
+
+def _merge_transition_times(new: list[Condition], previous: Mapping[str, Any] | None, now: str) -> list[Condition]:
+    """Keep ``lastTransitionTime`` when a condition's status did not change (Kubernetes semantics)."""
+    before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
+    merged = []
+    for cond in new:
+        old = before.get(cond.type)
+        same = old is not None and old.get("status") == cond.status and old.get("lastTransitionTime")
+        merged.append(cond.model_copy(update={"last_transition_time": old["lastTransitionTime"] if same else now}))
+    return merged
+
+
+def compute_status(
+    *,
+    generation: int | None,
+    deployment: Mapping[str, Any] | None,
+    previous: Mapping[str, Any] | None,
+    url: str | None,
+    now: str,
+    paused: bool = False,
+    problem: Problem | None = None,
+) -> OcrServiceStatus:
+    """The full status from what was observed.
+
+    ``model``/``modelVersion`` name what is *served*: they take the Deployment's target model once its
+    rollout completes and keep the previous value while a rollout is under way.
+    """
+    previous = previous or {}
+    rollout = observe_rollout(deployment) if deployment is not None else None
+    conditions = _merge_transition_times(_conditions(rollout, problem, paused, generation), previous, now)
+    model, model_version = previous.get("model"), previous.get("modelVersion")
+    if rollout is not None and rollout.complete and rollout.target_model:
+        model, model_version = rollout.target_model, rollout.target_model_version
+    return OcrServiceStatus(
+        observed_generation=generation,
+        conditions=conditions,
+        replicas=rollout.desired if rollout else None,
+        ready_replicas=rollout.ready if rollout else None,
+        updated_replicas=rollout.updated if rollout else None,
+        available_replicas=rollout.available if rollout else None,
+        model=model,
+        model_version=model_version,
+        url=url,
+    )
+
+
+def carried_problem(previous: Mapping[str, Any] | None, generation: int | None) -> Problem | None:
+    """An apply failure reported for this very generation: status refreshes from Deployment events
+    must keep it (only a successful reconcile of a new generation clears it)."""
+    for cond in (previous or {}).get("conditions") or []:
+        if (
+            cond.get("type") == "Degraded"
+            and cond.get("status") == "True"
+            and cond.get("reason") in ("InvalidSpec", "ApplyFailed")
+            and cond.get("observedGeneration") == generation
+        ):
+            return Problem(cond["reason"], cond.get("message") or "")
+    return None
+
+
+def status_changed(previous: Mapping[str, Any] | None, new: OcrServiceStatus) -> bool:
+    """Whether a status patch is needed (avoids one API write per watch event)."""
+    return dict(previous or {}) != new.to_patch()
+
+
+def condition_events(previous: Mapping[str, Any] | None, new: OcrServiceStatus) -> list[EventSpec]:
+    """Events for condition changes users care about: became (un)ready, degraded, recovered."""
+    before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
+    events: list[EventSpec] = []
+    for cond in new.conditions:
+        old = before.get(cond.type) or {}
+        if old.get("status") == cond.status and old.get("reason") == cond.reason:
+            continue
+        if cond.type == "Ready" and cond.status == "True":
+            events.append(EventSpec("Normal", "Ready", cond.message))
+        elif cond.type == "Degraded" and cond.status == "True":
+            events.append(EventSpec("Warning", cond.reason, cond.message))
+        elif cond.type == "Degraded" and old.get("status") == "True":
+            events.append(EventSpec("Normal", "Recovered", "the operator converges again"))
+    return events

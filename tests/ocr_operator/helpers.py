@@ -1,0 +1,58 @@
+"""Helpers for the operator's unit tests: a sample owner and a fake API that records calls."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from ocr_operator.apply import KubeApi
+from ocr_operator.builders import ChildKind, Owner
+from ocr_operator.spec import API_VERSION, KIND
+
+OWNER = Owner(namespace="default", name="invoices", uid="11111111-2222-3333-4444-555555555555")
+
+
+def owner_body(spec: Mapping[str, Any] | None = None, *, generation: int = 1, status: Any = None) -> dict[str, Any]:
+    """An OcrService as kopf hands it to a handler."""
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"namespace": OWNER.namespace, "name": OWNER.name, "uid": OWNER.uid, "generation": generation},
+        "spec": dict(spec or {}),
+    }
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+class FakeApi(KubeApi):
+    """Records calls instead of talking to a cluster; ``apply`` echoes the manifest as the live object."""
+
+    def __init__(self) -> None:
+        super().__init__(api_client=None)  # type: ignore[arg-type]
+        self.calls: list[tuple[str, str, str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.fail_apply: Exception | None = None
+
+    def apply(
+        self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True
+    ) -> dict[str, Any]:
+        self._count()
+        if self.fail_apply is not None:
+            raise self.fail_apply
+        self.calls.append(("apply", kind.kind, manager or self.field_manager, copy.deepcopy(dict(manifest))))
+        return copy.deepcopy(dict(manifest))
+
+    def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
+        self._count()
+        self.calls.append(("delete", kind.kind, name, None))
+        return True
+
+    def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
+        self._count()
+        return None
+
+    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self._count()
+        self.statuses.append(copy.deepcopy(dict(status)))
