@@ -93,9 +93,9 @@ app.kubernetes.io/component: operator
 {{- default .Release.Namespace .Values.sample.namespace }}
 {{- end }}
 
-{{/* Service port of the sample OcrService: spec.service.port, or the CRD's default 8080. */}}
+{{/* Service port of the sample OcrService: spec.service.port, or the CRD's default 80. */}}
 {{- define "ocr-crnn.sample.port" -}}
-{{- dig "service" "port" 8080 (.Values.sample.spec | default dict) | int }}
+{{- dig "service" "port" 80 (.Values.sample.spec | default dict) | int }}
 {{- end }}
 
 {{/*
@@ -169,9 +169,6 @@ operator-deployment.yaml, so `helm template` and `helm install` both stop before
 {{- if ne (len $op.watchNamespaces) (len (uniq $op.watchNamespaces)) }}
 {{- fail (printf "operator.watchNamespaces lists a namespace twice: %v" $op.watchNamespaces) }}
 {{- end }}
-{{- if and (not .Values.serviceAccount.create) .Values.rbac.create (not .Values.serviceAccount.name) }}
-{{- fail "rbac.create=true with serviceAccount.create=false needs serviceAccount.name: the bindings must name an existing ServiceAccount" }}
-{{- end }}
 {{- with .Values.sample.spec }}
 {{- $as := .autoscaling | default dict }}
 {{- if and $as.enabled $as.minReplicas $as.maxReplicas (gt (int $as.minReplicas) (int $as.maxReplicas)) }}
@@ -189,7 +186,7 @@ Labels the operator puts on every OcrService's Service (operator/ocr_operator/bu
 the name of the Service's HTTP port (builders/service.py): what the ServiceMonitor selects and scrapes.
 */}}
 {{- define "ocr-crnn.server.selectorLabels" -}}
-app.kubernetes.io/name: ocr-server
+app.kubernetes.io/component: ocr-server
 app.kubernetes.io/managed-by: ocr-operator
 {{- end }}
 
