@@ -19,7 +19,7 @@ from .api.state import EXTENSION_KEY, AppState
 from .config import OcrConfig, load_config
 from .limiter import ConcurrencyLimiter
 from .logging import configure_logging
-from .service import DetectorFactory, OcrService
+from .service import DetectorFactory, OcrService, RecognizerLoader
 from .uploads import InMemoryRequest
 from .web import bp as web_bp
 
@@ -35,12 +35,16 @@ def create_app(
     *,
     load_model: LoadMode = "background",
     detector_factory: DetectorFactory | None = None,
+    recognizer_loader: RecognizerLoader | None = None,
 ) -> Flask:
-    """Build the app.  ``config`` defaults to :func:`load_config` (``$OCR_CONFIG`` + env overrides)."""
+    """Build the app.  ``config`` defaults to :func:`load_config` (``$OCR_CONFIG`` + env overrides).
+
+    ``detector_factory``/``recognizer_loader`` replace how the detector and the model are made
+    (tests, experiments); by default the configured detector and the model bundle are loaded."""
     config = config or load_config()
     configure_logging(config.server.log_level)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the web blueprint serves its own static files
     app.request_class = InMemoryRequest
     app.config.update(
         MAX_CONTENT_LENGTH=config.limits.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
@@ -48,7 +52,8 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    service = OcrService(config, detector_factory=detector_factory) if detector_factory else OcrService(config)
+    overrides = {"detector_factory": detector_factory, "recognizer_loader": recognizer_loader}
+    service = OcrService(config, **{k: v for k, v in overrides.items() if v is not None})
     app.extensions[EXTENSION_KEY] = AppState(
         config=config,
         service=service,

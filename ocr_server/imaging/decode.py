@@ -13,16 +13,18 @@ preprocessing would shrink them anyway: the same result for a fraction of the de
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import TooManyPixels, UndecodableImage
 
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
+_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-f]+>")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,11 @@ def read_size(data: bytes, max_pixels: int) -> tuple[Image.Image, int, int]:
     """Open lazily (header only) and enforce the pixel limit; the image is not decoded yet."""
     try:
         img = Image.open(io.BytesIO(data), formats=PIL_FORMATS)
-    except Image.DecompressionBombError as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        # Pillow's own guard (above 2x its MAX_IMAGE_PIXELS; the warning when warnings are errors)
         raise TooManyPixels(f"image has too many pixels: {err}") from err
+    except UnidentifiedImageError as err:
+        raise UndecodableImage("image header is invalid (not a readable PNG, JPEG, BMP, TIFF or WebP)") from err
     except Exception as err:  # Pillow raises several types for a bad header
         raise UndecodableImage(f"image header cannot be read: {_reason(err)}") from err
     width, height = img.size
@@ -79,7 +84,7 @@ def decode_image(data: bytes, *, max_pixels: int, gray: bool = False, max_side: 
         img.load()
         ImageOps.exif_transpose(img, in_place=True)
         pixels = to_array(img, gray=gray)
-    except Image.DecompressionBombError as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise TooManyPixels(f"image has too many pixels: {err}") from err
     except Exception as err:  # truncated data, corrupt chunks, unsupported sub-formats
         raise UndecodableImage(f"image cannot be decoded: {_reason(err)}") from err
@@ -94,15 +99,18 @@ def to_array(img: Image.Image, *, gray: bool) -> np.ndarray:
     """uint8 numpy pixels in OpenCV's layout: gray ``(H, W)`` or BGR ``(H, W, 3)``.
 
     Transparent images are composited onto white (text on a transparent PNG would otherwise
-    turn into black on black); 16/32-bit and float images are scaled into 0..255.
+    turn into black on black); 16-bit images keep their scale, 32-bit and float ones are stretched.
     """
     mode = img.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
         arr = np.asarray(img, dtype=np.float32)
-        top = float(arr.max()) if arr.size else 0.0
-        if top > 255.0:
-            arr = arr * (255.0 / top)
-        out = np.clip(arr, 0, 255).astype(np.uint8)
+        if mode.startswith("I;16"):
+            arr = arr / 257.0  # the full 16-bit range onto 8 bits
+        else:  # 32-bit int or float: the range is whatever the file uses
+            top = float(arr.max()) if arr.size else 0.0
+            if top > 255.0:
+                arr = arr * (255.0 / top)
+        out = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
         return out if gray else np.repeat(out[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -116,5 +124,5 @@ def to_array(img: Image.Image, *, gray: bool) -> np.ndarray:
 
 def _reason(err: Exception) -> str:
     """A short, client-safe description of a decoder exception (no paths, no stack)."""
-    text = str(err).strip() or type(err).__name__
+    text = _OBJECT_REPR.sub("the image", str(err)).strip() or type(err).__name__
     return text[:200]

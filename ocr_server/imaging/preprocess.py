@@ -124,7 +124,7 @@ def _profile_score(points: np.ndarray, center: tuple[float, float], angle: float
     the pixel rows concentrate ink into few rows, which maximises the sum of squared counts."""
     m = cv2.getRotationMatrix2D(center, angle, 1.0)
     rows = points @ m[1, :2] + m[1, 2]
-    counts = np.bincount(np.clip(rows, 0, None).astype(np.int64))
+    counts = np.bincount((rows - rows.min()).astype(np.int64))
     return float(np.dot(counts, counts))
 
 

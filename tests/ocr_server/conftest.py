@@ -1,0 +1,77 @@
+"""Fixtures for the OCR server tests (the helpers live in ``server_support.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+from server_support import (
+    SERVER_CONFIG,
+    RunningServer,
+    SroiePage,
+    encode,
+    load_sroie_pages,
+    make_app,
+    model_installed,
+    raw_png,
+    start_server,
+    stop_server,
+    text_page,
+)
+
+
+@pytest.fixture(scope="session")
+def png_bomb() -> bytes:
+    return raw_png(10_000, 10_000)
+
+
+@pytest.fixture(scope="session")
+def page_png() -> bytes:
+    return encode(Image.fromarray(text_page()), "PNG")
+
+
+@pytest.fixture(scope="session")
+def sroie_pages() -> list[SroiePage]:
+    return load_sroie_pages()
+
+
+@pytest.fixture(scope="session")
+def sroie_page(sroie_pages: list[SroiePage]) -> SroiePage:
+    """A small receipt (fast to OCR on a shared 2-core machine)."""
+    return min(sroie_pages[:10], key=lambda p: p.width * p.height)
+
+
+@pytest.fixture(scope="session")
+def sroie_line_crops(sroie_page: SroiePage) -> list[bytes]:
+    """PNG crops of the page's ground-truth lines, cut as shared/README.md says (10 % margin)."""
+    img = Image.open(sroie_page.path).convert("L")
+    crops = []
+    for line in sroie_page.lines[:6]:
+        x1, y1, x2, y2 = line["box"]
+        m = max(2, round(0.1 * (y2 - y1)))
+        crops.append(encode(img.crop((max(0, x1 - m), max(0, y1 - m), x2 + m, y2 + m)), "PNG"))
+    return crops
+
+
+@pytest.fixture(scope="session")
+def require_model() -> None:
+    if not model_installed():
+        pytest.skip("the default model bundle (models/crnn-en-1.0.0/) is not installed yet")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, require_model: None) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("gunicorn"), SERVER_CONFIG)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture()
+def app():  # type: ignore[no-untyped-def]
+    return make_app({"limits": {"maxImagesPerRequest": 3, "maxUploadBytes": 200_000}})
+
+
+@pytest.fixture()
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
