@@ -7,8 +7,8 @@
 # needs only ocr_server.config (the server's config schema, the one contract it renders into each
 # ConfigMap: pydantic + PyYAML, no Flask, no ONNX Runtime) and its own package operator/ocr_operator
 # (a plain folder outside the installed packages, put on PYTHONPATH). Runs as UID/GID 10001.
-# The chart's Deployment runs `python -m kopf run --module=ocr_operator.handlers ...`; the default
-# command below is the same thing for `docker run` (cluster-wide, standalone).
+# It runs `python -m ocr_operator` (kopf, configured from WATCH_NAMESPACES, PEERING_NAME, LOG_LEVEL, ...:
+# see operator/ocr_operator/__main__.py), as the chart's Deployment does.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -44,5 +44,4 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN python3 -m compileall -q /app/operator
 USER 10001:10001
 EXPOSE 8081
-CMD ["python3", "-m", "kopf", "run", "--module=ocr_operator.handlers", "--all-namespaces", "--standalone", \
-     "--liveness=http://0.0.0.0:8081/healthz"]
+CMD ["python3", "-m", "ocr_operator"]

@@ -160,9 +160,6 @@ def operator_container(manifests: Sequence[Manifest]) -> dict[str, Any]:
     return container
 
 
-def operator_command(manifests: Sequence[Manifest]) -> str:
-    """The shell line the operator container runs (`exec python -m kopf run ...`)."""
-    container = operator_container(manifests)
-    assert container["command"] == ["/bin/sh", "-ec"]
-    (line,) = container["args"]
-    return line
+def operator_env(manifests: Sequence[Manifest]) -> dict[str, Any]:
+    """The operator container's environment: name → value (or valueFrom)."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in operator_container(manifests)["env"]}

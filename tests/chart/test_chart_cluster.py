@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -172,29 +173,24 @@ def test_restricted_namespace_rejects_a_root_operator_pod(k8s_cluster: LocalClus
 # ---- install, operator, upgrade, uninstall ----------------------------------------------------
 
 
-def operator_command() -> list[str]:
-    """How the operator is started locally: `python -m ocr_operator` when the package has a
-    __main__, else the same `kopf run` line the chart's Deployment uses."""
-    if (REPO_ROOT / "operator" / "ocr_operator" / "__main__.py").exists():
-        return [sys.executable, "-m", "ocr_operator"]
-    return [sys.executable, "-m", "kopf", "run", "--module=ocr_operator.handlers", "--standalone"]
-
-
 @contextmanager
 def local_operator(cluster: LocalCluster, namespaces: list[str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """The operator process on this machine, talking to the test cluster (KWOK runs no containers,
     so the in-cluster operator Deployment is only a stand-in)."""
+    with socket.socket() as sock:  # a free loopback port for kopf's liveness endpoint
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     env = {
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
         "WATCH_NAMESPACES": ",".join(namespaces),
+        "LIVENESS_ENDPOINT": f"http://127.0.0.1:{port}/healthz",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "operator")]),
     }
-    argv = operator_command()
-    if argv[2] == "kopf":
-        argv += [f"--namespace={ns}" for ns in namespaces]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ocr_operator"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
         try:
             yield proc
         finally:
@@ -289,7 +285,8 @@ def test_install_operator_upgrade_uninstall(k8s_cluster: LocalCluster, k8s_names
         cluster.kubectl("rollout", "status", "-n", ns, f"deployment/{fullname}", "--timeout=120s")
         new_rs = current_replicaset(cluster, ns, fullname)
         assert new_rs["metadata"]["name"] != old_rs["metadata"]["name"], "the pod template did not change"
-        assert "--verbose" in new_rs["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        new_env = {e["name"]: e.get("value") for e in new_rs["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert new_env["LOG_LEVEL"] == "debug"
         wait_for(
             "the old operator ReplicaSet scaled to 0",
             lambda: (

@@ -5,12 +5,7 @@ namespaced mode, sample OcrService, metrics, helm test hook)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +19,8 @@ from tests.chart.chart_tools import (
     VALUES_FILES,
     Manifest,
     one,
-    operator_command,
     operator_container,
+    operator_env,
     pod_specs,
     render,
     render_error,
@@ -105,6 +100,7 @@ def test_schema_rejects_unknown_top_level_key() -> None:
         ("metrics.serviceMonitor.interval=30", "interval"),
         ("operator.healthPort=80", "healthPort"),
         ("operator.peering.wrong=true", "wrong"),
+        ("operator.extraArgs={--verbose}", "extraArgs"),
     ],
 )
 def test_schema_rejects_wrong_types(setting: str, field: str) -> None:
@@ -195,19 +191,17 @@ def test_operator_deployment(rendered: list[Manifest], scenario: str) -> None:
     probe = container["livenessProbe"]["httpGet"]
     assert probe == {"path": "/healthz", "port": "health"}
     assert container["ports"] == [{"name": "health", "containerPort": 8081, "protocol": "TCP"}]
-    command = operator_command(rendered)
-    assert "--module=ocr_operator.handlers" in command
-    assert "--liveness=http://0.0.0.0:8081/healthz" in command
+    assert container["command"] == ["python", "-m", "ocr_operator"]
+    env = operator_env(rendered)
+    assert env["LIVENESS_ENDPOINT"] == "http://0.0.0.0:8081/healthz"
+    assert env["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     replicas = deployment["spec"]["replicas"]
-    if "--standalone" in command:
+    if "PEERING_NAME" not in env:  # standalone: one pod, and never two at once during a rollout
         assert replicas == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
-        assert "--peering" not in command
     else:
-        assert "--peering=" in command and "--priority=" in command
+        assert env["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+        assert "OPERATOR_PRIORITY" not in env, "a fixed priority would be the same in every replica"
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
-    # The shell line must parse (quotes balanced) and start kopf via exec (signals reach it).
-    argv = shlex.split(command)
-    assert argv[:5] == ["exec", "python", "-m", "kopf", "run"]
     sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     assert one(rendered, "ServiceAccount", sa)
 
@@ -219,11 +213,14 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
+def watched_and_peering(manifests: list[Manifest]) -> tuple[str, str | None]:
+    env = operator_env(manifests)
+    return env["WATCH_NAMESPACES"], env.get("PEERING_NAME")
+
+
 def test_cluster_wide_mode_by_default() -> None:
     manifests = render("default")
-    command = operator_command(manifests)
-    assert "--all-namespaces" in command and "--standalone" in command
-    assert env_of(operator_container(manifests))["WATCH_NAMESPACES"] == ""
+    assert watched_and_peering(manifests) == ("", None)  # cluster-wide, standalone
     assert not select(manifests, "Role") and not select(manifests, "RoleBinding")
     operator_role = one(manifests, "ClusterRole", "ocr-ocr-crnn-operator")
     kinds = {(g, r) for rule in operator_role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
@@ -252,10 +249,7 @@ def test_cluster_wide_mode_by_default() -> None:
 def test_namespaced_mode() -> None:
     manifests = render("namespaced")
     watched = ["ocr-chart-team-a", "ocr-chart-team-b"]
-    command = operator_command(manifests)
-    assert "--all-namespaces" not in command
-    assert [a for a in shlex.split(command) if a.startswith("--namespace=")] == [f"--namespace={n}" for n in watched]
-    assert env_of(operator_container(manifests))["WATCH_NAMESPACES"] == ",".join(watched)
+    assert watched_and_peering(manifests) == (",".join(watched), "ocr-ocr-crnn")
     roles = select(manifests, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == watched
     assert sorted(b["metadata"]["namespace"] for b in select(manifests, "RoleBinding")) == watched
@@ -282,10 +276,9 @@ def test_peering_with_replicas() -> None:
     manifests = render("ha")
     deployment = one(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 3
-    command = operator_command(manifests)
-    assert "--peering=ocr-peers" in command and "--standalone" not in command
+    assert watched_and_peering(manifests) == ("", "ocr-peers")
     # Distinct priorities: derived from the pod IP, which the downward API provides.
-    assert env_of(operator_container(manifests))["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert operator_env(manifests)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert one(manifests, "ClusterKopfPeering", "ocr-peers")
     role = one(manifests, "ClusterRole", "ocr-ocr-crnn-operator")
     peering_rule = {
@@ -301,22 +294,12 @@ def test_peering_with_replicas() -> None:
     )
 
 
-def test_peering_priority_is_distinct_per_pod_ip(tmp_path: Path) -> None:
-    """Run the container's shell line (kopf replaced by echo) for a few pod IPs: each gets its own
-    priority in 0..2**31-1, as kopf's peering needs."""
-    line = operator_command(render("ha"))
-    assert line.startswith("exec python -m kopf run ")
-    line = line.replace("exec python -m kopf run ", "exec echo ", 1)
-    (tmp_path / "python").symlink_to(sys.executable)  # the image's `python`
-    priorities = set()
-    for ip in ("10.244.0.5", "10.244.1.5", "10.244.0.6", "fd00::1:5"):
-        env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "POD_IP": ip}
-        out = subprocess.run(["/bin/sh", "-ec", line], env=env, capture_output=True, text=True, check=True).stdout
-        (arg,) = [a for a in out.split() if a.startswith("--priority=")]
-        priority = int(arg.removeprefix("--priority="))
-        assert 0 <= priority < 2**31
-        priorities.add(priority)
-    assert len(priorities) == 4
+def test_peering_priority_is_distinct_per_pod_ip() -> None:
+    """The contract the chart relies on: with POD_IP (and no OPERATOR_PRIORITY) in the environment,
+    `python -m ocr_operator` gives each replica its own priority."""
+    main = pytest.importorskip("ocr_operator.__main__")
+    priorities = {main.peering_priority({"POD_IP": ip}) for ip in ("10.244.0.5", "10.244.1.5", "fd00::1:5")}
+    assert len(priorities) == 3 and all(0 <= p < 2**31 for p in priorities)
 
 
 # ---- sample, tests, metrics ------------------------------------------------------------------

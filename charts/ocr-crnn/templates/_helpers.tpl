@@ -98,40 +98,6 @@ app.kubernetes.io/component: operator
 {{- dig "service" "port" 80 (.Values.sample.spec | default dict) | int }}
 {{- end }}
 
-{{/*
-The `kopf run` command line of the operator container, as one shell line. A shell is needed only
-for the peering priority: every replica gets a distinct priority from its own pod IP (kopf pauses
-every operator that sees a live peer of equal or higher priority, so equal priorities would pause
-them all).
-*/}}
-{{- define "ocr-crnn.operator.command" -}}
-{{- $args := list "exec python -m kopf run --module=ocr_operator.handlers" }}
-{{- $args = append $args (printf "--liveness=http://0.0.0.0:%d/healthz" (int .Values.operator.healthPort)) }}
-{{- $args = append $args (printf "--log-format=%s" .Values.operator.logFormat) }}
-{{- if eq .Values.operator.logLevel "debug" }}
-{{- $args = append $args "--verbose" }}
-{{- else if eq .Values.operator.logLevel "warning" }}
-{{- $args = append $args "--quiet" }}
-{{- end }}
-{{- if .Values.operator.watchNamespaces }}
-{{- range .Values.operator.watchNamespaces }}
-{{- $args = append $args (printf "--namespace=%s" .) }}
-{{- end }}
-{{- else }}
-{{- $args = append $args "--all-namespaces" }}
-{{- end }}
-{{- if .Values.operator.peering.enabled }}
-{{- $args = append $args (printf "--peering=%s" (include "ocr-crnn.peeringName" .)) }}
-{{- $args = append $args "--priority=\"$(python -c 'import ipaddress,os; print(int(ipaddress.ip_address(os.environ[\"POD_IP\"])) % 2**31)')\"" }}
-{{- else }}
-{{- $args = append $args "--standalone" }}
-{{- end }}
-{{- range .Values.operator.extraArgs }}
-{{- $args = append $args (. | squote) }}
-{{- end }}
-{{- join " " $args }}
-{{- end }}
-
 {{/* The restricted-profile securityContext of every container the chart runs. */}}
 {{- define "ocr-crnn.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
