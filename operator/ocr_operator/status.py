@@ -191,11 +191,13 @@ def _conditions(
             "Progressing", False, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation
         )
     else:
-        reason = (
-            "RollingOut" if rollout.updated < rollout.desired or rollout.total > rollout.updated else ("Unavailable")
-        )
+        rolling = not rollout.observed or rollout.updated < rollout.desired or rollout.total > rollout.updated
+        reason = "RollingOut" if rolling else "Unavailable"
         ready = _condition("Ready", False, reason, progress, generation)
-        progressing = _condition("Progressing", True, "RollingOut", progress, generation)
+        # All pods run the current template but some are not available (crashed, evicted): no rollout.
+        progressing = _condition(
+            "Progressing", rolling, "RollingOut" if rolling else "RolloutComplete", progress, generation
+        )
     if problem is not None:
         degraded = _condition("Degraded", True, problem.reason, problem.message, generation)
     elif rollout.stuck:

@@ -1,0 +1,178 @@
+"""The apply and reconcile layers against a fake API: which calls happen, in which situation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from ocr_operator.apply import HANDOVER_MANAGER, ApplyError, apply_children, owns_replicas
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, build_children
+from ocr_operator.builders.meta import FIELD_MANAGER
+from ocr_operator.reconcile import Reconciler
+from ocr_operator.spec import parse_spec
+from ocr_operator.status import EventSpec
+
+from tests.ocr_operator.helpers import OWNER, FakeApi, owner_body
+
+NOW = "2024-05-01T10:00:00Z"
+NO_CHILDREN: dict[Any, Any] = {}
+
+
+class Events:
+    def __init__(self) -> None:
+        self.posted: list[EventSpec] = []
+
+    def __call__(self, body: Any, event: EventSpec) -> None:
+        assert body["metadata"]["uid"] == OWNER.uid
+        self.posted.append(event)
+
+
+def reconciler(api: FakeApi) -> tuple[Reconciler, Events]:
+    events = Events()
+    return Reconciler(api, post_event=events, clock=lambda: NOW), events
+
+
+def managed(replicas_owner: str | None) -> dict[str, Any]:
+    fields = {"f:spec": {"f:replicas": {}}} if replicas_owner else {"f:spec": {}}
+    return {
+        "metadata": {
+            "managedFields": [{"manager": replicas_owner or FIELD_MANAGER, "operation": "Apply", "fieldsV1": fields}]
+        },
+        "spec": {"replicas": 4},
+    }
+
+
+def applied_kinds(api: FakeApi) -> list[tuple[str, str]]:
+    return [(verb, kind) for verb, kind, *_ in api.calls]
+
+
+def test_first_reconcile_applies_every_child_and_reports_status(fake_api: FakeApi) -> None:
+    rec, events = reconciler(fake_api)
+    outcome = rec.reconcile(owner_body({"ingress": {"enabled": True, "host": "ocr.example.com"}}), NO_CHILDREN)
+    assert outcome.problem is None
+    assert applied_kinds(fake_api) == [
+        ("apply", "ConfigMap"),
+        ("apply", "Service"),
+        ("apply", "Deployment"),
+        ("apply", "Ingress"),
+    ]
+    assert all(call[2] == FIELD_MANAGER for call in fake_api.calls)
+    (status,) = fake_api.statuses
+    assert status["url"] == "http://ocr.example.com/"
+    assert {c["type"]: c["reason"] for c in status["conditions"]}["Ready"] == "RollingOut"
+    assert [e.reason for e in events.posted] == ["Rollout"]
+
+
+def test_disabled_children_are_deleted_only_when_they_exist(fake_api: FakeApi) -> None:
+    children = build_children(OWNER, parse_spec({}))
+    apply_children(fake_api, OWNER, children, {INGRESS: {"metadata": {}}, HPA: None}, None)
+    assert ("delete", "Ingress") in applied_kinds(fake_api)
+    assert ("delete", "HorizontalPodAutoscaler") not in applied_kinds(fake_api)
+
+
+def test_owns_replicas_reads_managed_fields() -> None:
+    assert owns_replicas(managed(FIELD_MANAGER))
+    assert not owns_replicas(managed("kube-controller-manager"))
+    assert not owns_replicas(managed(None))
+
+
+def test_enabling_autoscaling_hands_replicas_over_before_dropping_them(fake_api: FakeApi) -> None:
+    spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 3}})
+    apply_children(fake_api, OWNER, build_children(OWNER, spec), {DEPLOYMENT: managed(FIELD_MANAGER)}, (2, 3))
+    deployment_calls = [c for c in fake_api.calls if c[1] == "Deployment"]
+    (_, _, manager, body), (_, _, manager2, body2) = deployment_calls
+    assert manager == HANDOVER_MANAGER and body["spec"] == {"replicas": 3}  # 4 clamped to maxReplicas
+    assert manager2 == FIELD_MANAGER and "replicas" not in body2["spec"]
+
+
+def test_new_autoscaled_deployment_starts_at_min_replicas(fake_api: FakeApi) -> None:
+    spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 3}})
+    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), NO_CHILDREN, (3, 10))
+    deployment_calls = [(c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[1] == "Deployment"]
+    assert deployment_calls == [(FIELD_MANAGER, None), (HANDOVER_MANAGER, 3)]
+    assert live[DEPLOYMENT]["spec"]["replicas"] == 3
+    assert ("apply", "HorizontalPodAutoscaler") in applied_kinds(fake_api)
+
+
+def test_hpa_already_owning_replicas_means_a_plain_apply(fake_api: FakeApi) -> None:
+    spec = parse_spec({"autoscaling": {"enabled": True}})
+    apply_children(
+        fake_api, OWNER, build_children(OWNER, spec), {DEPLOYMENT: managed("kube-controller-manager")}, (2, 10)
+    )
+    assert [c[2] for c in fake_api.calls if c[1] == "Deployment"] == [FIELD_MANAGER]
+
+
+def test_invalid_spec_is_reported_not_applied(fake_api: FakeApi) -> None:
+    rec, events = reconciler(fake_api)
+    outcome = rec.reconcile(owner_body({"resources": {"requests": {"cpu": "4"}}}), NO_CHILDREN)
+    assert outcome.problem is not None and outcome.problem.reason == "InvalidSpec"
+    assert fake_api.calls == []
+    degraded = next(c for c in fake_api.statuses[0]["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and "exceeds resources.limits.cpu" in degraded["message"]
+    assert [(e.type, e.reason) for e in events.posted] == [("Warning", "InvalidSpec")]
+
+
+def test_rejected_apply_is_permanent_and_transient_errors_propagate(fake_api: FakeApi) -> None:
+    rec, _ = reconciler(fake_api)
+    fake_api.fail_apply = ApplyError("apply Deployment default/invoices: 422 invalid", permanent=True, status=422)
+    outcome = rec.reconcile(owner_body({}), NO_CHILDREN)
+    assert outcome.problem is not None and outcome.problem.reason == "ApplyFailed"
+    fake_api.fail_apply = ApplyError("apply ConfigMap: 503", permanent=False, status=503)
+    with pytest.raises(ApplyError):
+        rec.reconcile(owner_body({}, generation=2), NO_CHILDREN)
+
+
+def test_paused_applies_nothing_but_reports(fake_api: FakeApi) -> None:
+    rec, _ = reconciler(fake_api)
+    assert rec.reconcile(owner_body({"paused": True}), NO_CHILDREN).problem is None
+    assert fake_api.calls == [] and len(fake_api.statuses) == 1
+
+
+def _live_deployment(spec: dict[str, Any], **status: int) -> dict[str, Any]:
+    dep = build_children(OWNER, parse_spec(spec)).deployment
+    dep["metadata"]["generation"] = 1
+    dep["status"] = {"observedGeneration": 1, **status}
+    return dep
+
+
+def test_child_event_without_drift_makes_no_api_write(fake_api: FakeApi) -> None:
+    rec, _ = reconciler(fake_api)
+    configmap = build_children(OWNER, parse_spec({})).configmap
+    rec.on_child_event(owner_body({}), CONFIGMAP, configmap)
+    assert fake_api.calls == [] and fake_api.statuses == []
+
+
+def test_deleted_child_is_restored_and_edited_child_corrected(fake_api: FakeApi) -> None:
+    rec, events = reconciler(fake_api)
+    rec.on_child_event(owner_body({}), INGRESS, None)  # disabled and gone: nothing to do
+    assert fake_api.calls == []
+    live = _live_deployment({}, replicas=2, updatedReplicas=2, availableReplicas=2, readyReplicas=2)
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:latest"
+    rec.on_child_event(owner_body({}), DEPLOYMENT, live)
+    assert applied_kinds(fake_api) == [("apply", "Deployment")]
+    drift = [e for e in events.posted if e.reason == "DriftCorrected"]
+    assert drift and "spec.template.spec.containers[0].image" in drift[0].message
+    rec.on_child_event(owner_body({}), DEPLOYMENT, None)
+    assert [e.reason for e in events.posted if e.type == "Warning"] == ["DriftCorrected", "ChildRestored"]
+
+
+def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.LogCaptureFixture) -> None:
+    rec, _ = reconciler(fake_api)
+    caplog.set_level(logging.INFO, logger="ocr_operator")
+    steps = [(0, 0), (2, 0), (2, 0), (2, 1), (2, 2), (2, 2)]
+    for updated, available in steps:
+        dep = _live_deployment(
+            {}, replicas=updated, updatedReplicas=updated, availableReplicas=available, readyReplicas=available
+        )
+        rec.on_child_event(owner_body({}), DEPLOYMENT, dep)
+    lines = [r.getMessage() for r in caplog.records if "rollout" in r.getMessage()]
+    assert lines == [
+        "default/invoices: rollout 0/2 updated, 0/2 available, model crnn-en-1.0.0",
+        "default/invoices: rollout 2/2 updated, 0/2 available, model crnn-en-1.0.0",
+        "default/invoices: rollout 2/2 updated, 1/2 available, model crnn-en-1.0.0",
+        "default/invoices: rollout 2/2 updated, 2/2 available, model crnn-en-1.0.0 (complete)",
+    ]
+    # Status written only when it changed: 4 distinct states, not 6 events.
+    assert len(fake_api.statuses) == 4
+    assert fake_api.statuses[-1]["model"] == "crnn-en-1.0.0"

@@ -1,0 +1,189 @@
+"""Pure status computation: Deployment observations → conditions, replicas, model, rollout line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocr_operator.builders.meta import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
+from ocr_operator.status import (
+    Problem,
+    carried_problem,
+    compute_status,
+    condition_events,
+    observe_rollout,
+    rollout_line,
+    status_changed,
+)
+
+T0, T1 = "2024-05-01T10:00:00Z", "2024-05-01T10:05:00Z"
+
+
+def deployment(
+    desired: int = 3,
+    updated: int = 3,
+    available: int = 3,
+    total: int | None = None,
+    generation: int = 2,
+    observed: int = 2,
+    model: str = "crnn-en-1.0.0",
+    stuck: bool = False,
+) -> dict[str, Any]:
+    conditions = []
+    if stuck:
+        conditions.append(
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "invoices-abc" has timed out progressing.',
+            }
+        )
+    return {
+        "metadata": {"generation": generation},
+        "spec": {
+            "replicas": desired,
+            "template": {
+                "metadata": {
+                    "annotations": {MODEL_ANNOTATION: model, MODEL_VERSION_ANNOTATION: model.rsplit("-", 1)[1]}
+                }
+            },
+        },
+        "status": {
+            "observedGeneration": observed,
+            "replicas": updated if total is None else total,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "readyReplicas": available,
+            "conditions": conditions,
+        },
+    }
+
+
+def conds(status: Any) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+def test_rollout_line_has_the_documented_format() -> None:
+    rollout = observe_rollout(deployment(desired=3, updated=2, available=1, total=4))
+    assert rollout_line("default", "invoices", rollout) == (
+        "default/invoices: rollout 2/3 updated, 1/3 available, model crnn-en-1.0.0"
+    )
+    done = observe_rollout(deployment())
+    assert rollout_line("default", "invoices", done).endswith("3/3 available, model crnn-en-1.0.0 (complete)")
+
+
+def test_complete_rollout_is_ready() -> None:
+    status = compute_status(generation=4, deployment=deployment(), previous=None, url="http://x/", now=T0)
+    assert conds(status) == {
+        "Ready": ("True", "Available"),
+        "Progressing": ("False", "RolloutComplete"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    patch = status.to_patch()
+    assert patch["observedGeneration"] == 4
+    assert (patch["replicas"], patch["readyReplicas"], patch["updatedReplicas"]) == (3, 3, 3)
+    assert (patch["model"], patch["modelVersion"], patch["url"]) == ("crnn-en-1.0.0", "1.0.0", "http://x/")
+    assert all(c["lastTransitionTime"] == T0 and c["observedGeneration"] == 4 for c in patch["conditions"])
+
+
+def test_rolling_update_is_progressing_and_keeps_serving_model() -> None:
+    previous = compute_status(generation=1, deployment=deployment(), previous=None, url=None, now=T0).to_patch()
+    rolling = deployment(updated=1, available=3, total=4, generation=3, observed=3, model="crnn-en-1.1.0")
+    status = compute_status(generation=2, deployment=rolling, previous=previous, url=None, now=T1)
+    assert conds(status) == {
+        "Ready": ("False", "RollingOut"),
+        "Progressing": ("True", "RollingOut"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    # Old pods still serve 1.0.0 until the rollout completes.
+    assert status.model == "crnn-en-1.0.0"
+    times = {c.type: c.last_transition_time for c in status.conditions}
+    assert times == {"Ready": T1, "Progressing": T1, "Degraded": T0}  # Degraded did not change
+
+
+def test_deployment_not_yet_observed_is_not_ready() -> None:
+    status = compute_status(
+        generation=2, deployment=deployment(generation=3, observed=2), previous=None, url=None, now=T0
+    )
+    assert conds(status)["Ready"] == ("False", "RollingOut")
+    assert conds(status)["Progressing"][0] == "True"
+    lost_pod = compute_status(generation=2, deployment=deployment(available=2), previous=None, url=None, now=T0)
+    assert conds(lost_pod)["Ready"] == ("False", "Unavailable")
+    assert conds(lost_pod)["Progressing"] == ("False", "RolloutComplete")
+
+
+def test_stuck_rollout_is_progressing_false_and_degraded() -> None:
+    stuck = deployment(updated=1, available=3, total=4, stuck=True)
+    status = compute_status(generation=2, deployment=stuck, previous=None, url=None, now=T0)
+    assert conds(status) == {
+        "Ready": ("False", "ProgressDeadlineExceeded"),
+        "Progressing": ("False", "ProgressDeadlineExceeded"),
+        "Degraded": ("True", "ProgressDeadlineExceeded"),
+    }
+    progressing = next(c for c in status.conditions if c.type == "Progressing")
+    assert "timed out" in progressing.message
+
+
+def test_invalid_spec_without_deployment() -> None:
+    problem = Problem("InvalidSpec", "invalid spec: resources.requests.cpu (2) exceeds resources.limits.cpu (1)")
+    status = compute_status(generation=1, deployment=None, previous=None, url=None, now=T0, problem=problem)
+    assert conds(status) == {
+        "Ready": ("False", "InvalidSpec"),
+        "Progressing": ("False", "InvalidSpec"),
+        "Degraded": ("True", "InvalidSpec"),
+    }
+    degraded = next(c for c in status.conditions if c.type == "Degraded")
+    assert "exceeds resources.limits.cpu" in degraded.message
+
+
+def test_invalid_spec_keeps_reporting_the_running_deployment() -> None:
+    problem = Problem("InvalidSpec", "bad")
+    status = compute_status(generation=5, deployment=deployment(), previous=None, url=None, now=T0, problem=problem)
+    assert conds(status)["Ready"] == ("True", "Available")  # the previous spec still serves
+    assert conds(status)["Degraded"] == ("True", "InvalidSpec")
+
+
+def test_paused_complete_rollout() -> None:
+    status = compute_status(generation=2, deployment=deployment(), previous=None, url=None, now=T0, paused=True)
+    assert conds(status)["Progressing"] == ("False", "Paused")
+    assert conds(status)["Ready"] == ("True", "Available")
+
+
+def test_waiting_for_creation() -> None:
+    status = compute_status(generation=1, deployment=None, previous=None, url="u", now=T0)
+    assert conds(status)["Ready"] == ("False", "Creating")
+    assert conds(status)["Progressing"] == ("True", "Creating")
+    assert status.replicas is None
+
+
+def test_status_changed_and_events() -> None:
+    first = compute_status(generation=1, deployment=deployment(available=1), previous=None, url=None, now=T0)
+    first_patch = first.to_patch()
+    same = compute_status(generation=1, deployment=deployment(available=1), previous=first_patch, url=None, now=T1)
+    assert not status_changed(first_patch, same)
+    ready = compute_status(generation=1, deployment=deployment(), previous=first_patch, url=None, now=T1)
+    assert status_changed(first_patch, ready)
+    assert [(e.type, e.reason) for e in condition_events(first_patch, ready)] == [("Normal", "Ready")]
+    stuck = compute_status(
+        generation=1, deployment=deployment(stuck=True, updated=1), previous=ready.to_patch(), url=None, now=T1
+    )
+    assert ("Warning", "ProgressDeadlineExceeded") in [
+        (e.type, e.reason) for e in condition_events(ready.to_patch(), stuck)
+    ]
+    recovered = compute_status(generation=1, deployment=deployment(), previous=stuck.to_patch(), url=None, now=T1)
+    reasons = [e.reason for e in condition_events(stuck.to_patch(), recovered)]
+    assert "Recovered" in reasons and "Ready" in reasons
+
+
+def test_carried_problem_only_for_the_same_generation() -> None:
+    failed = compute_status(
+        generation=3,
+        deployment=deployment(),
+        previous=None,
+        url=None,
+        now=T0,
+        problem=Problem("ApplyFailed", "422 Deployment is invalid"),
+    ).to_patch()
+    assert carried_problem(failed, 3) == Problem("ApplyFailed", "422 Deployment is invalid")
+    assert carried_problem(failed, 4) is None
+    assert carried_problem(None, 1) is None
