@@ -1,0 +1,341 @@
+"""Classical text-line detector: adaptive threshold → connected components → lines → reading order.
+
+Why this shape:
+
+* **Adaptive threshold** (not Otsu) because receipts are unevenly lit photos and thermal prints that
+  fade towards the edges; a local threshold keeps faint text.
+* **Connected components, not a fixed morphological kernel**, because one page mixes font sizes
+  (a shop name twice the body height): each component is joined to its neighbours by a gap measured
+  in *its own* height, so big and small text are segmented with the same rule.
+* **Joining through thin horizontal bands**: every character-sized component is drawn as a band
+  covering only the middle of its height, stretched sideways by half the allowed gap; bands that touch
+  belong to one line.  Two printed lines cannot touch this way because their middles are a full line
+  pitch apart, which is what makes the detector *never merge lines vertically*, while a slight skew
+  (a few degrees) only shifts neighbouring characters by a pixel or two, so skewed lines still chain.
+* **Small marks attach, never link**: dots, commas, hyphens and specks are too small to say which line
+  they belong to, so they may only join a line they sit inside; on their own (dotted separator rows,
+  noise) they never form a line.
+* **Gaps split lines**: the ground truth of receipts (and what reads best) splits an item name from a
+  price far to the right, so the allowed gap (``merge_gap`` line heights) is about a word space.
+
+Everything here is a pure function of the image and the config; the detector object holds only
+settings, so one instance is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..config import DetectionConfig
+from .base import Box
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Internal shape constants, measured on sroie-train (see ``bench/detection_eval.py --tune``).
+
+    They are ratios to the page's typical character height, so they hold at any resolution; the
+    operator-facing thresholds live in :class:`~ocr_server.config.DetectionConfig` instead.
+    """
+
+    small_frac: float = 0.45
+    """Components shorter than this × the median character height are marks (dots, dashes, specks)."""
+    flat_height: float = 0.7
+    flat_aspect: float = 1.6
+    """Shorter than ``flat_height`` units and wider than ``flat_aspect`` × tall: a dash or an equals bar,
+    so only a mark (separator rows of thick dashes must not link into lines)."""
+    tall_frac: float = 5.0
+    """Components taller than this × the median character height are logos, stamps or rules."""
+    band_frac: float = 0.22
+    """Half-height of a component's linking band, as a fraction of its height."""
+    gap_floor: float = 1.0
+    """Gaps are measured in at least this × the median height, so lower-case words (x-height) aren't split."""
+    band_cap: float = 1.5
+    """Band heights are computed from at most this × median height, so blobs spanning two lines can't bridge them."""
+    frame_fill: float = 0.08
+    """Large components with less ink than this fraction of their box are frames or table grids."""
+    attach_gap: float = 0.5
+    """A mark attaches to a line at most this many line heights to its left or right."""
+    pad_frac: float = 0.12
+    """Each returned box grows by this fraction of its height on every side (the ground truth's margin)."""
+    row_overlap: float = 0.5
+    """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
+    strong_c_factor: float = 5.0
+    """Hysteresis: a component is ink only if some pixel of it beats the threshold with this × ``adaptiveC``."""
+    rule_frac: float = 0.06
+    """Straight ink runs longer than this fraction of the page width (height) are table rules and erased."""
+    min_core_frac: float = 0.6
+    """A line needs one glyph at least this × the median height (rows of dots and dashes have none)."""
+    lone_core_frac: float = 0.75
+    """A one-glyph line needs that glyph at least this × the median height (noise specks are shorter)."""
+
+
+@dataclass(frozen=True)
+class Components:
+    """Bounding boxes (exclusive ends) and ink areas of connected components, one entry per component."""
+
+    x1: np.ndarray
+    y1: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    area: np.ndarray
+
+    @property
+    def h(self) -> np.ndarray:
+        return self.y2 - self.y1
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.x2 - self.x1
+
+    def __len__(self) -> int:
+        return int(self.x1.shape[0])
+
+    def subset(self, mask: np.ndarray) -> Components:
+        return Components(self.x1[mask], self.y1[mask], self.x2[mask], self.y2[mask], self.area[mask])
+
+
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """Validate the input and return a 2-D uint8 view (BGR/BGRA are converted, for robustness)."""
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        raise ValueError("detect() needs a non-empty numpy image")
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(image, code)
+    if image.ndim != 2:
+        raise ValueError(f"detect() needs a 2-D grayscale image, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"detect() needs uint8 pixels, got {image.dtype}")
+    return image
+
+
+def binarize(gray: np.ndarray, block_size: int, c: float) -> np.ndarray:
+    """Ink = 255 on 0, by a local mean threshold (robust to uneven lighting and faded thermal print)."""
+    return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block_size, c)
+
+
+def erase_rules(binary: np.ndarray, frac: float) -> np.ndarray:
+    """Remove long straight horizontal and vertical strokes (table rules, underlines, box edges).
+
+    Rules that touch text would otherwise weld a whole table row, or two rows, into one component.
+    A morphological opening with a long thin kernel keeps exactly those strokes; they are subtracted.
+    """
+    height, width = binary.shape
+    kw, kh = max(15, round(frac * width)), max(15, round(frac * height))
+    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
+    vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kh)))
+    return cv2.subtract(binary, cv2.bitwise_or(horiz, vert))
+
+
+def find_components(binary: np.ndarray, strong: np.ndarray | None = None) -> Components:
+    """8-connected components of the ink mask (background excluded).
+
+    With ``strong`` (a stricter ink mask), only components holding at least one strong pixel are kept:
+    hysteresis thresholding, which drops paper texture and JPEG noise (faint everywhere) but keeps
+    whole characters (whose strokes have a dark core).
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
+    keep = np.zeros(n, bool)
+    if strong is None:
+        keep[:] = True
+    else:
+        keep[np.unique(labels[(strong > 0) & (binary > 0)])] = True
+    keep[0] = False
+    s = stats[keep]
+    x1, y1, w, h, area = (s[:, i] for i in range(5))
+    return Components(x1, y1, x1 + w, y1 + h, area)
+
+
+def typical_char_height(comps: Components, cfg: DetectionConfig) -> float | None:
+    """Median height of character-like components, the page's unit of length; ``None`` if it has none.
+
+    Character-like: within the configured height range, not much wider than tall (a run of touching
+    characters still counts), and inked like a glyph rather than like a frame.
+    """
+    h, w = comps.h, comps.w
+    fill = comps.area / np.maximum(1, h * w)
+    ok = (h >= cfg.min_line_height) & (h <= cfg.max_line_height) & (w <= 4 * h) & (fill >= 0.1)
+    if not np.any(ok):
+        return None
+    return float(np.median(h[ok]))
+
+
+def classify(comps: Components, unit: float, cfg: DetectionConfig, t: Tuning) -> tuple[np.ndarray, np.ndarray]:
+    """Split components into *cores* (glyphs that can link a line) and *marks* (may only attach).
+
+    Dropped entirely: taller than the config or ``tall_frac`` units (logos, vertical rules), big and
+    sparse (frames, table grids), and marks wider than a glyph (separator dashes, underlines).
+    """
+    h, w = comps.h, comps.w
+    fill = comps.area / np.maximum(1, h * w)
+    too_tall = (h > cfg.max_line_height) | (h > t.tall_frac * unit)
+    frame = (h > 2 * unit) & (w > 2 * unit) & (fill < t.frame_fill)
+    keep = ~too_tall & ~frame
+    flat = (h < t.flat_height * unit) & (w > t.flat_aspect * h)
+    core = keep & (h >= t.small_frac * unit) & (h >= 2) & ~flat
+    mark = keep & ~core & (w <= 1.5 * unit) & (comps.area >= 2)
+    return core, mark
+
+
+def link_cores(cores: Components, shape: tuple[int, int], unit: float, merge_gap: float, t: Tuning) -> np.ndarray:
+    """Group ids of cores: each is drawn as a thin horizontal band stretched by half the allowed gap;
+    touching bands form one line (see the module docstring for why this never joins two lines)."""
+    height, width = shape
+    mask = np.zeros((height, width), np.uint8)
+    h = cores.h.astype(np.float64)
+    half = np.maximum(0.5, t.band_frac * np.minimum(h, t.band_cap * unit))
+    ext = merge_gap * np.maximum(h, t.gap_floor * unit) / 2.0
+    yc = (cores.y1 + cores.y2 - 1) / 2.0
+    bx1 = np.clip(np.round(cores.x1 - ext), 0, width - 1).astype(np.int32)
+    bx2 = np.clip(np.round(cores.x2 - 1 + ext), 0, width - 1).astype(np.int32)
+    by1 = np.clip(np.round(yc - half), 0, height - 1).astype(np.int32)
+    by2 = np.clip(np.round(yc + half), 0, height - 1).astype(np.int32)
+    for a, b, c, d in zip(bx1.tolist(), by1.tolist(), bx2.tolist(), by2.tolist(), strict=True):
+        cv2.rectangle(mask, (a, b), (c, d), 255, thickness=-1)
+    _, labels = cv2.connectedComponents(mask, connectivity=4, ltype=cv2.CV_32S)
+    cy = np.clip(np.round(yc), 0, height - 1).astype(np.int32)
+    cx = np.clip((cores.x1 + cores.x2 - 1) // 2, 0, width - 1)
+    _, gid = np.unique(labels[cy, cx], return_inverse=True)
+    return gid.reshape(-1)
+
+
+def group_boxes(comps: Components, gid: np.ndarray) -> np.ndarray:
+    """``(G, 4)`` union boxes of the components of each group id ``0..G-1``."""
+    n = int(gid.max()) + 1 if gid.size else 0
+    out = np.empty((n, 4), np.int64)
+    out[:, 0:2] = np.iinfo(np.int64).max
+    out[:, 2:4] = np.iinfo(np.int64).min
+    np.minimum.at(out[:, 0], gid, comps.x1)
+    np.minimum.at(out[:, 1], gid, comps.y1)
+    np.maximum.at(out[:, 2], gid, comps.x2)
+    np.maximum.at(out[:, 3], gid, comps.y2)
+    return out
+
+
+def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) -> np.ndarray:
+    """Boolean per group: does it look like text rather than a row of dots, a dash or a speck?
+
+    A line must hold a glyph of near full height; a line of one glyph needs an even taller one,
+    because an isolated speck of dirt is the commonest false line on a scanned page.
+    """
+    n = int(gid.max()) + 1
+    tallest = np.zeros(n)
+    np.maximum.at(tallest, gid, cores.h)
+    count = np.bincount(gid, minlength=n)
+    need = np.where(count == 1, t.lone_core_frac, t.min_core_frac) * unit
+    return tallest >= need
+
+
+def attach_marks(lines: np.ndarray, marks: Components, t: Tuning) -> np.ndarray:
+    """Grow each line box by the marks whose centre lies within its height and which are at most
+    ``attach_gap`` line heights beside it (the nearest line wins).  Unattached marks are dropped."""
+    if len(marks) == 0 or lines.shape[0] == 0:
+        return lines
+    lx1, ly1, lx2, ly2 = (lines[:, i][None, :] for i in range(4))
+    lh = ly2 - ly1
+    myc = ((marks.y1 + marks.y2) / 2.0)[:, None]
+    inside = (myc >= ly1) & (myc <= ly2)
+    dist = np.maximum(0, np.maximum(lx1 - marks.x2[:, None], marks.x1[:, None] - lx2))
+    ok = inside & (dist <= t.attach_gap * lh)
+    dist = np.where(ok, dist, np.iinfo(np.int64).max)
+    best = np.argmin(dist, axis=1)
+    has = ok[np.arange(len(marks)), best]
+    if not np.any(has):
+        return lines
+    out = lines.copy()
+    idx = best[has]
+    np.minimum.at(out[:, 0], idx, marks.x1[has])
+    np.minimum.at(out[:, 1], idx, marks.y1[has])
+    np.maximum.at(out[:, 2], idx, marks.x2[has])
+    np.maximum.at(out[:, 3], idx, marks.y2[has])
+    return out
+
+
+def filter_lines(lines: np.ndarray, cfg: DetectionConfig) -> np.ndarray:
+    """Drop lines outside the configured height range or narrower than ``min_line_width``."""
+    h = lines[:, 3] - lines[:, 1]
+    w = lines[:, 2] - lines[:, 0]
+    ok = (h >= cfg.min_line_height) & (h <= cfg.max_line_height) & (w >= cfg.min_line_width)
+    return lines[ok]
+
+
+def pad_boxes(lines: np.ndarray, shape: tuple[int, int], frac: float) -> np.ndarray:
+    """Grow boxes by ``frac`` × their height on every side, clipped to the image: the recognizer
+    (and the ground truth) want a little white around the ink."""
+    height, width = shape
+    pad = np.round((lines[:, 3] - lines[:, 1]) * frac).astype(np.int64)
+    out = lines.copy()
+    out[:, 0] = np.maximum(0, lines[:, 0] - pad)
+    out[:, 1] = np.maximum(0, lines[:, 1] - pad)
+    out[:, 2] = np.minimum(width, lines[:, 2] + pad)
+    out[:, 3] = np.minimum(height, lines[:, 3] + pad)
+    return out
+
+
+def reading_order(boxes: list[Box], row_overlap: float = 0.5) -> list[Box]:
+    """Top to bottom by rows, left to right within a row.
+
+    Boxes are taken by vertical centre; one joins the current row while its centre lies within
+    ``row_overlap`` × the row's mean height of the row's mean centre, so segments of one printed line
+    (item, quantity, price) read together even when their tops differ by a few pixels.
+    """
+    if not boxes:
+        return []
+    by_centre = sorted(boxes, key=lambda b: (b[1] + b[3], b[0]))
+    rows: list[list[Box]] = []
+    centre_sum = height_sum = 0.0
+    for box in by_centre:
+        yc, h = (box[1] + box[3]) / 2.0, float(box[3] - box[1])
+        if rows:
+            n = len(rows[-1])
+            if abs(yc - centre_sum / n) <= row_overlap * (height_sum / n):
+                rows[-1].append(box)
+                centre_sum += yc
+                height_sum += h
+                continue
+        rows.append([box])
+        centre_sum, height_sum = yc, h
+    return [b for row in rows for b in sorted(row, key=lambda b: b[0])]
+
+
+def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None = None) -> list[Box]:
+    """The whole detector as one pure function (see the module docstring for the reasoning)."""
+    t = tuning or Tuning()
+    gray = as_gray(gray)
+    shape = (int(gray.shape[0]), int(gray.shape[1]))
+    if min(shape) < 3:
+        return []
+    block = min(cfg.adaptive_block_size, (min(shape) // 2) * 2 + 1)
+    binary = binarize(gray, max(3, block), cfg.adaptive_c)
+    strong = binarize(gray, max(3, block), cfg.adaptive_c * t.strong_c_factor) if t.strong_c_factor > 1 else None
+    comps = find_components(erase_rules(binary, t.rule_frac) if t.rule_frac > 0 else binary, strong)
+    if len(comps) == 0:
+        return []
+    unit = typical_char_height(comps, cfg)
+    if unit is None:
+        return []
+    core_mask, mark_mask = classify(comps, unit, cfg, t)
+    cores = comps.subset(core_mask)
+    if len(cores) == 0:
+        return []
+    gid = link_cores(cores, shape, unit, cfg.merge_gap, t)
+    lines = group_boxes(cores, gid)[credible_groups(cores, gid, unit, t)]
+    lines = attach_marks(lines, comps.subset(mark_mask), t)
+    lines = filter_lines(lines, cfg)
+    lines = pad_boxes(lines, shape, t.pad_frac)
+    boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
+    return reading_order(boxes, t.row_overlap)[: cfg.max_lines]
+
+
+class OpenCVLineDetector:
+    """:class:`~ocr_server.detection.base.LineDetector` backed by :func:`detect_lines`; holds settings only."""
+
+    def __init__(self, cfg: DetectionConfig, tuning: Tuning | None = None) -> None:
+        self.cfg = cfg
+        self.tuning = tuning or Tuning()
+
+    def detect(self, gray: np.ndarray) -> list[Box]:
+        return detect_lines(gray, self.cfg, self.tuning)
