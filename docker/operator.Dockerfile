@@ -23,7 +23,8 @@ COPY pyproject.toml README.md ./
 # Only the schema module of the server package: the operator must not carry (or import) the server.
 COPY ocr_server/__init__.py ocr_server/config.py ./ocr_server/
 RUN pip install ".[operator]" \
- && python3 -c "import kopf, kubernetes, ocr_server.config"
+ && python3 -c "import kopf, kubernetes, ocr_server.config" \
+ && pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="ocr-operator" \

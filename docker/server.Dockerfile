@@ -26,7 +26,8 @@ RUN mkdir ocr_server && touch ocr_server/__init__.py \
 # Then the server itself (training/ is deliberately not copied: it never ships in this image).
 COPY ocr_server ./ocr_server
 RUN pip install --no-deps . \
- && python3 -c "import ocr_server.config"
+ && python3 -c "import ocr_server.config" \
+ && pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="ocr-server" \
