@@ -80,7 +80,8 @@ logconfig_dict = {
     },
     "loggers": {
         "gunicorn.error": {"level": _LOG_LEVEL, "handlers": ["console"], "propagate": False},
-        "gunicorn.access": {"level": _LOG_LEVEL, "handlers": ["console"], "propagate": False},
+        # the app writes its own access line (with request id and stage timings): silence gunicorn's
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
     },
     "root": {"level": _LOG_LEVEL, "handlers": ["console"]},
 }
@@ -95,13 +96,15 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     cores = available_cpus()
     per_worker = threads_per_worker(_cfg.recognition.threads, server.cfg.workers)
     server.log.info(
-        "ocr-server starting: model %s-%s, %d worker(s) x %d inference thread(s) on %d core(s), %d HTTP threads",
+        "ocr-server starting: model %s-%s, %d worker(s) x %d inference thread(s) on %d core(s), "
+        "%d HTTP threads per worker, metrics in %s",
         _cfg.model.name,
         _cfg.model.version,
         server.cfg.workers,
         per_worker,
         cores,
         server.cfg.threads,
+        _prom_dir,
     )
     if server.cfg.workers * per_worker > cores:
         server.log.warning(

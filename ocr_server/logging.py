@@ -50,6 +50,7 @@ def configure_logging(level: str = "info") -> logging.Logger:
         handler._ocr_json = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
+    logging.captureWarnings(True)  # library warnings become log records, not raw stderr text
     return logger
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _EXIF_ORIENTATION = 0x0112
 _SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-f]+>")
+
+# Pillow warns on open about images above its own default size; our limit (limits.maxPixels) is
+# checked right after, on every image, so the warning is noise (and a non-JSON line on stderr).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+"""The real server: gunicorn + the shipped model + the line detector, over loopback HTTP.
+
+Recognised text is only checked loosely (the model is retrained over time); shapes, statuses,
+boxes, headers and the server's survival are checked strictly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+from PIL import Image
+from server_support import RunningServer, SroiePage, encode, raw_png, text_page
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 60
+
+
+def post_image(server: RunningServer, path: str, data: bytes, name: str = "page.jpg", **kw) -> requests.Response:  # type: ignore[no-untyped-def]
+    return requests.post(f"{server.url}{path}", files={"image": (name, data)}, timeout=TIMEOUT, **kw)
+
+
+def test_operational_endpoints(server: RunningServer) -> None:
+    assert requests.get(f"{server.url}/health", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(f"{server.url}/ready", timeout=5)
+    assert ready.status_code == 200 and ready.json()["model"]["name"] == "crnn-en"
+    doc = requests.get(f"{server.url}/openapi.json", timeout=5).json()
+    assert {"/api/v1/ocr", "/api/v1/recognize", "/health", "/ready", "/metrics"} <= set(doc["paths"])
+    info = requests.get(f"{server.url}/api/v1/info", timeout=5).json()
+    assert info["ready"] is True and info["model"]["version"] == "1.0.0"
+    assert info["inference_threads"] == 1 and info["config"]["limits"]["maxConcurrentRequests"] == 1
+    page = requests.get(f"{server.url}/", timeout=5)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert requests.get(f"{server.url}/static/app.css", timeout=5).status_code == 200
+
+
+def test_ocr_of_a_real_receipt(server: RunningServer, sroie_page: SroiePage) -> None:
+    data = sroie_page.path.read_bytes()
+    response = post_image(server, "/api/v1/ocr", data, headers={"X-Request-ID": "receipt-1"})
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Request-ID"] == "receipt-1"
+    body = response.json()
+    assert body["model"] == {"name": "crnn-en", "version": "1.0.0"}
+    assert body["image"] == {"width": sroie_page.width, "height": sroie_page.height}
+    assert set(body["timings_ms"]) == {"decode", "preprocess", "detect", "recognize", "total"}
+    lines = body["lines"]
+    # the detector finds most of the ground-truth lines; each box lies inside the page
+    assert len(lines) >= len(sroie_page.lines) // 2
+    for line in lines:
+        x1, y1, x2, y2 = line["box"]
+        assert 0 <= x1 < x2 <= sroie_page.width and 0 <= y1 < y2 <= sroie_page.height
+        assert 0.0 <= line["confidence"] <= 1.0
+    assert sum(bool(line["text"].strip()) for line in lines) >= len(lines) // 2
+    assert body["text"].strip()
+    centres = [(b[1] + b[3]) / 2 for b in (line["box"] for line in lines)]
+    assert centres[0] < centres[-1]  # reading order runs down the page
+
+
+def test_ocr_raw_body(server: RunningServer, sroie_page: SroiePage) -> None:
+    response = requests.post(
+        f"{server.url}/api/v1/ocr",
+        data=sroie_page.path.read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200 and response.json()["lines"]
+
+
+def test_recognize_line_crops_in_order(server: RunningServer, sroie_line_crops: list[bytes]) -> None:
+    files = [("image", (f"line{i}.png", data)) for i, data in enumerate(sroie_line_crops)]
+    response = requests.post(f"{server.url}/api/v1/recognize", files=files, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == len(sroie_line_crops)
+    assert sum(bool(r["text"].strip()) for r in results) >= len(results) // 2
+
+
+def _jpeg() -> bytes:
+    return encode(Image.fromarray(text_page()), "JPEG")
+
+
+HOSTILE = {
+    # name: (endpoint, multipart file name, bytes factory, expected status, expected code)
+    "truncated jpeg": ("/api/v1/ocr", "scan.jpg", lambda: _jpeg()[:3000], 422, "undecodable_image"),
+    "png decompression bomb": ("/api/v1/ocr", "bomb.png", lambda: raw_png(10_000, 10_000), 413, "too_many_pixels"),
+    "jpeg bytes named .png": ("/api/v1/ocr", "photo.png", _jpeg, 200, None),
+    "png magic, garbage body": ("/api/v1/ocr", "x.png", lambda: b"\x89PNG\r\n\x1a\n" + b"junk" * 100, 422, None),
+    "wrong magic, right extension": ("/api/v1/ocr", "scan.jpg", lambda: b"GIF89a" + b"\0" * 500, 415, None),
+    "text file named .png": ("/api/v1/ocr", "notes.png", lambda: b"just some text\n" * 20, 415, None),
+    "empty file": ("/api/v1/ocr", "empty.png", lambda: b"", 400, "empty_upload"),
+    "zero-size image": ("/api/v1/ocr", "zero.png", lambda: raw_png(0, 0, rows=0), 422, "undecodable_image"),
+    "6 MB file": ("/api/v1/ocr", "big.jpg", lambda: b"\xff\xd8\xff" + b"\0" * (6 * 1024 * 1024), 413, None),
+    "too many images": ("/api/v1/recognize", None, None, 413, "too_many_images"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_input_gets_a_json_error_and_the_server_stays_up(server: RunningServer, case: str) -> None:
+    endpoint, name, make, status, code = HOSTILE[case]
+    if make is None:  # nine line images where the test server allows eight
+        crop = encode(Image.new("L", (60, 32), 255), "PNG")
+        files = [("image", (f"l{i}.png", crop)) for i in range(9)]
+        response = requests.post(f"{server.url}{endpoint}", files=files, timeout=TIMEOUT)
+    else:
+        response = post_image(server, endpoint, make(), name=name)
+    assert response.status_code == status, response.text
+    if status != 200:
+        error = response.json()["error"]
+        assert set(error) == {"code", "message"} and error["message"]
+        if code:
+            assert error["code"] == code
+        assert "Traceback" not in response.text
+    assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
+
+
+def test_empty_raw_body_is_400(server: RunningServer) -> None:
+    response = requests.post(f"{server.url}/api/v1/ocr", data=b"", headers={"Content-Type": "image/png"}, timeout=10)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "empty_upload"
+
+
+def test_saturation_is_shed_with_429_and_retry_after(server: RunningServer, sroie_pages: list[SroiePage]) -> None:
+    """The test server has one OCR slot: of several simultaneous pages, the extra ones get 429 at once."""
+    data = max(sroie_pages[:10], key=lambda p: p.width * p.height).path.read_bytes()
+    responses: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        r = post_image(server, "/api/v1/ocr", data)
+        with lock:
+            responses.append(r)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    statuses = sorted(r.status_code for r in responses)
+    assert len(statuses) == 4 and set(statuses) <= {200, 429}, statuses
+    assert 200 in statuses and 429 in statuses, statuses
+    shed = next(r for r in responses if r.status_code == 429)
+    assert shed.headers["Retry-After"] == "1" and shed.json()["error"]["code"] == "overloaded"
+    assert shed.elapsed.total_seconds() < 2.0  # answered at once, not after queueing
+    assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
+
+
+def test_metrics_after_traffic(server: RunningServer, sroie_page: SroiePage) -> None:
+    post_image(server, "/api/v1/ocr", sroie_page.path.read_bytes())
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert 'ocr_http_requests_total{endpoint="/api/v1/ocr",method="POST",status="200"}' in text
+    assert 'ocr_stage_duration_seconds_count{stage="recognize"}' in text
+    assert 'ocr_model_info{name="crnn-en",version="1.0.0"} 1.0' in text
+    assert "ocr_model_ready 1.0" in text
+    assert "ocr_requests_shed_total" in text
+
+
+def test_logs_are_json_lines_with_request_ids_and_no_image_bytes(server: RunningServer) -> None:
+    requests.get(f"{server.url}/api/v1/info", headers={"X-Request-ID": "log-check-7"}, timeout=5)
+    lines = server.logs().splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]  # every line parses as JSON
+    access = [e for e in entries if e.get("message") == "request"]
+    assert any(e["request_id"] == "log-check-7" and e["status"] == 200 for e in access)
+    ocr = [e for e in access if e["endpoint"] == "/api/v1/ocr" and e["status"] == 200]
+    assert ocr and set(ocr[0]["timings_ms"]) >= {"decode", "preprocess", "detect", "recognize", "total"}
+    assert max(len(line) for line in lines) < 5000  # no image content in the logs

@@ -1,0 +1,83 @@
+"""The upload page in headless Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from server_support import RunningServer, SroiePage
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(os.environ.get("OCR_WEB_SCREENSHOT", "/tmp/ocr-web-page.png"))
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    with sync_api.sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def test_upload_shows_lines_and_boxes(browser, server: RunningServer, sroie_page: SroiePage) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda req: (
+            external.append(req.url) if req.url.startswith("http") and not req.url.startswith(server.url) else None
+        ),
+    )
+    page.goto(server.url + "/")
+    page.wait_for_selector("#status.ready", timeout=30_000)
+    assert "crnn-en" in page.inner_text("#model")
+
+    page.set_input_files("#file", str(sroie_page.path))
+    page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+    lines = page.locator("#lines li")
+    boxes = page.locator("#boxes rect")
+    assert lines.count() >= len(sroie_page.lines) // 2
+    assert boxes.count() == lines.count()
+    assert sum(bool(t.strip()) for t in lines.all_inner_texts()) >= lines.count() // 2
+    assert "%" in lines.first.inner_text()  # confidence shown
+    assert "total" in page.inner_text("#timings")
+    # the boxes are drawn over the image: the first box lies inside the displayed image
+    image = page.locator("#image").bounding_box()
+    first = boxes.first.bounding_box()
+    assert image and first and first["width"] > 0 and first["height"] > 0
+    assert image["x"] <= first["x"] and first["x"] + first["width"] <= image["x"] + image["width"] + 1
+    assert image["y"] <= first["y"] and first["y"] + first["height"] <= image["y"] + image["height"] + 1
+    page.hover("#lines li >> nth=0")
+    assert "hot" in (boxes.first.get_attribute("class") or "")
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    assert not external, f"the page fetched outside the server: {external}"
+    page.close()
+
+
+def test_errors_are_shown_plainly(browser, server: RunningServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is a text file, not a picture\n", encoding="utf-8")
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(fake))
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    message = page.inner_text("#error")
+    assert "415" in message and "unsupported_media_type" in message
+    assert page.locator("#result").is_hidden()
+    page.close()
