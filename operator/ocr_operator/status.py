@@ -123,13 +123,15 @@ def observe_rollout(deployment: Mapping[str, Any]) -> Rollout:
             and cond.get("reason") == "ProgressDeadlineExceeded"
         ):
             stuck_message = cond.get("message") or "rollout exceeded its progress deadline"
+    observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
     return Rollout(
         desired=int(spec.get("replicas", 1)),
-        updated=int(status.get("updatedReplicas") or 0),
+        # Until the controller has seen the new template, its "updated" pods are the old template's.
+        updated=int(status.get("updatedReplicas") or 0) if observed else 0,
         available=int(status.get("availableReplicas") or 0),
         ready=int(status.get("readyReplicas") or 0),
         total=int(status.get("replicas") or 0),
-        observed=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
+        observed=observed,
         stuck_message=stuck_message,
         target_model=template_annotations.get(MODEL_ANNOTATION),
         target_model_version=template_annotations.get(MODEL_VERSION_ANNOTATION),

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Operator scale test: apply N OcrServices at once and time until all are served.
+
+    python bench/operator_scale.py                # starts a throw-away local cluster (tests/cluster)
+    python bench/operator_scale.py --count 100 --replicas 1 --kubeconfig .tools/cluster/kubeconfig
+
+Reports:
+- seconds from the first create until every OcrService has its ConfigMap, Service and Deployment
+  and ``Ready=True`` for its generation (KWOK makes the pods ready; no containers run);
+- the operator process's peak RSS (VmHWM);
+- API requests the operator's client made (exact, from its liveness endpoint) per reconcile and per
+  OcrService, and the API server's own request count over the run (all clients: controllers, KWOK,
+  kopf's watches and patches, this script) for scale.
+
+Targets from the issue: <= 30 s for 100 OcrServices on this machine, RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
+
+from kubernetes import client, config  # noqa: E402
+from ocr_operator.crd import CRD_NAME, CRD_PATH  # noqa: E402
+from ocr_operator.spec import GROUP, PLURAL, VERSION  # noqa: E402
+
+from tests.cluster.launcher import LocalCluster  # noqa: E402
+from tests.ocr_operator.operator_proc import OperatorProcess  # noqa: E402
+
+NAMESPACE = "bench-ocrs"
+_REQUESTS_RE = re.compile(r"^apiserver_request_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
+
+
+def kubectl(cluster: LocalCluster | None, kubeconfig: str, *args: str) -> str:
+    kubectl_bin = str(cluster.bin_dir / "kubectl") if cluster else "kubectl"
+    cmd = [kubectl_bin, f"--kubeconfig={kubeconfig}", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def apiserver_requests(cluster: LocalCluster | None, kubeconfig: str) -> float:
+    """Sum of apiserver_request_total over every label set (all clients)."""
+    metrics = kubectl(cluster, kubeconfig, "get", "--raw", "/metrics")
+    return sum(float(v) for v in _REQUESTS_RE.findall(metrics))
+
+
+def ready_count(custom: client.CustomObjectsApi) -> tuple[int, int]:
+    items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]
+    ready = 0
+    for obj in items:
+        status = obj.get("status") or {}
+        cond = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+        if cond.get("status") == "True" and status.get("observedGeneration") == obj["metadata"]["generation"]:
+            ready += 1
+    return ready, len(items)
+
+
+def children_count(api: client.ApiClient) -> int:
+    """OcrServices that have all three always-on children."""
+    selector = "app.kubernetes.io/managed-by=ocr-operator"
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+
+    def names(resp: Any) -> set[str]:
+        return {i["metadata"]["labels"]["app.kubernetes.io/instance"] for i in json.loads(resp.data)["items"]}
+
+    cms = names(core.list_namespaced_config_map(NAMESPACE, label_selector=selector, _preload_content=False))
+    svcs = names(core.list_namespaced_service(NAMESPACE, label_selector=selector, _preload_content=False))
+    deps = names(apps.list_namespaced_deployment(NAMESPACE, label_selector=selector, _preload_content=False))
+    return len(cms & svcs & deps)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with ExitStack() as stack:
+        cluster: LocalCluster | None = None
+        kubeconfig = args.kubeconfig
+        if not kubeconfig:
+            cluster = stack.enter_context(LocalCluster(nodes=args.nodes))
+            kubeconfig = str(cluster.kubeconfig)
+        api = config.new_client_from_config(config_file=kubeconfig)
+        stack.callback(api.close)
+        custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+
+        kubectl(cluster, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / CRD_PATH))
+        kubectl(cluster, kubeconfig, "wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+        core.create_namespace({"metadata": {"name": NAMESPACE}})
+        stack.callback(lambda: core.delete_namespace(NAMESPACE))
+        time.sleep(1)  # the namespace's default ServiceAccount (pods need it)
+
+        log_path = Path(tempfile.mkdtemp(prefix="operator-bench-")) / "operator.log"
+        operator = stack.enter_context(OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE))
+        before = operator.health()["reconciler"]
+        server_before = apiserver_requests(cluster, kubeconfig)
+
+        def create(i: int) -> None:
+            body = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "OcrService",
+                "metadata": {"name": f"ocr-{i:03d}"},
+                "spec": {"replicas": args.replicas},
+            }
+            custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(create, range(args.count)))
+        created_s = time.monotonic() - t0
+        ready = with_children = 0
+        while time.monotonic() - t0 < args.timeout:
+            ready, _ = ready_count(custom)
+            if ready == args.count:
+                with_children = children_count(api)
+                if with_children == args.count:
+                    break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        after = operator.health()["reconciler"]
+        server_after = apiserver_requests(cluster, kubeconfig)
+        reconciles = after["reconciles"] - before["reconciles"]
+        requests = after["apiRequests"] - before["apiRequests"]
+        return {
+            "count": args.count,
+            "replicas": args.replicas,
+            "all_ready": ready == args.count and with_children == args.count,
+            "ready": ready,
+            "create_seconds": round(created_s, 2),
+            "seconds_to_all_ready": round(elapsed, 2),
+            "operator_peak_rss_mb": round(operator.peak_rss_mb(), 1),
+            "reconciles": reconciles,
+            "operator_api_requests": requests,
+            "requests_per_reconcile": round(requests / max(reconciles, 1), 2),
+            "requests_per_ocrservice": round(requests / args.count, 2),
+            "apiserver_requests_all_clients": int(server_after - server_before),
+            "drift_corrections": operator.log().count("DriftCorrected") + operator.log().count("restored it"),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100, help="OcrServices to create at once")
+    parser.add_argument("--replicas", type=int, default=1, help="replicas per OcrService")
+    parser.add_argument("--nodes", type=int, default=4, help="KWOK nodes when starting a local cluster")
+    parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
+    parser.add_argument("--kubeconfig", default="", help="use this cluster instead of starting one")
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"OcrServices:                 {result['count']} x {result['replicas']} replica(s)")
+        print(f"all Ready with children:     {result['all_ready']} ({result['ready']}/{result['count']} Ready)")
+        print(
+            f"seconds until all Ready:     {result['seconds_to_all_ready']} (creates took {result['create_seconds']} s)"
+        )
+        print(f"operator peak RSS:           {result['operator_peak_rss_mb']} MiB")
+        print(f"reconciles (full):           {result['reconciles']}")
+        print(
+            f"operator API requests:       {result['operator_api_requests']} "
+            f"({result['requests_per_reconcile']}/reconcile, {result['requests_per_ocrservice']}/OcrService)"
+        )
+        print(f"API server requests (all):   {result['apiserver_requests_all_clients']}")
+        print(f"drift corrections:           {result['drift_corrections']}")
+    return 0 if result["all_ready"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

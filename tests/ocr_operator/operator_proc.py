@@ -1,0 +1,119 @@
+"""Run the real operator (``python -m ocr_operator``) as a subprocess against a test cluster.
+
+Why a subprocess and not kopf.testing.KopfRunner: it exercises the entry point as deployed, keeps
+kopf's global registry and threads out of the pytest process, and lets the benchmark measure the
+operator's own peak RSS (VmHWM).  Used by the k8s tests and by ``bench/operator_scale.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    """One operator process; ``start()`` returns once its liveness endpoint answers."""
+
+    def __init__(
+        self,
+        kubeconfig: Path | str,
+        log_path: Path,
+        namespaces: str = "",
+        peering: str = "",
+        priority: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.kubeconfig = str(kubeconfig)
+        self.log_path = log_path
+        self.namespaces = namespaces
+        self.peering = peering
+        self.priority = priority
+        self.extra_env = extra_env or {}
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    def start(self, timeout: float = 60.0) -> OperatorProcess:
+        env = {
+            **os.environ,
+            "KUBECONFIG": self.kubeconfig,
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "operator")]),
+            "WATCH_NAMESPACES": self.namespaces,
+            "PEERING_NAME": self.peering,
+            "LIVENESS_ENDPOINT": f"http://127.0.0.1:{self.port}/healthz",
+            "LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        if self.priority is not None:
+            env["OPERATOR_PRIORITY"] = str(self.priority)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ocr_operator"], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            try:
+                self.health()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"operator not healthy after {timeout}s:\n{self.log()[-4000:]}")
+
+    def health(self) -> dict[str, Any]:
+        """kopf's liveness endpoint: the probe results (reconciles, API requests)."""
+        with urllib.request.urlopen(self.health_url, timeout=5) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident set size so far (VmHWM), in MiB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("VmHWM not found")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (kopf leaves peering and finishes handlers), then SIGKILL if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,439 @@
+"""The operator for real: a local control plane (kube-apiserver, controllers, KWOK nodes) and the
+operator as a subprocess (``python -m ocr_operator``).
+
+Every test gets a fresh, PodSecurity-restricted namespace (so the pods must pass "restricted").
+Test names start with ``test_ocrs_``: the namespaces are then ``t-test-ocrs-*``, the glob the shared
+operator watches, which keeps it away from other suites' namespaces in the same cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from ocr_operator.apply import KubeApi
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, ChildKind
+from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
+from ocr_operator.crd import CRD_NAME, CRD_PATH
+from ocr_operator.spec import GROUP, PLURAL, VERSION
+
+from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
+
+pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
+
+NAMESPACE_GLOB = "t-test-ocrs-*"
+NAME = "invoices"
+ALL_KINDS = (CONFIGMAP, SERVICE, DEPLOYMENT, INGRESS, HPA)
+
+
+# ---- fixtures and helpers ------------------------------------------------------------------------
+
+
+def install_crd(cluster: Any) -> None:
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=ocr-operator-tests",
+        "-f",
+        str(REPO_ROOT / CRD_PATH),
+    )
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+
+
+@pytest.fixture(scope="module")
+def crd(k8s_cluster: Any) -> None:
+    install_crd(k8s_cluster)
+
+
+@pytest.fixture(scope="module")
+def operator(k8s_cluster: Any, crd: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    with OperatorProcess(k8s_cluster.kubeconfig, log_path, namespaces=NAMESPACE_GLOB) as proc:
+        yield proc
+
+
+class Cluster:
+    """What the tests do to the cluster, in their words."""
+
+    def __init__(self, api_client: client.ApiClient, namespace: str, operator: OperatorProcess | None) -> None:
+        self.custom = client.CustomObjectsApi(api_client)
+        self.kube = KubeApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.ns = namespace
+        self.operator = operator
+
+    # OcrService CRUD
+    def create(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "OcrService", "metadata": {"name": name}, "spec": spec}
+        return self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, body)
+
+    def patch(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
+        return self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.ns, PLURAL, name, {"spec": spec}, _content_type="application/merge-patch+json"
+        )
+
+    def get(self, name: str = NAME) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, name)
+
+    def delete(self, name: str = NAME) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, name)
+
+    def child(self, kind: ChildKind, name: str = NAME) -> dict[str, Any] | None:
+        return self.kube.get(kind, self.ns, f"{name}-config" if kind is CONFIGMAP else name)
+
+    # waiting
+    def wait(self, predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = predicate()
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                tail = self.operator.log()[-5000:] if self.operator else ""
+                state = json.dumps(self._safe_get(), indent=1)[:3000]
+                raise AssertionError(f"timed out waiting for {what}\nOcrService: {state}\noperator log:\n{tail}")
+            time.sleep(0.25)
+
+    def _safe_get(self) -> Any:
+        try:
+            return self.get()
+        except ApiException as err:
+            return f"<{err.status}>"
+
+    def condition(self, type_: str, name: str = NAME) -> dict[str, Any]:
+        for cond in (self.get(name).get("status") or {}).get("conditions") or []:
+            if cond["type"] == type_:
+                return cond
+        return {}
+
+    def wait_ready(self, generation: int | None = None, name: str = NAME) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
+            obj = self.get(name)
+            status = obj.get("status") or {}
+            want = generation or obj["metadata"]["generation"]
+            cond = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+            if cond.get("status") == "True" and status.get("observedGeneration") == want:
+                return obj
+            return None
+
+        return self.wait(ready, f"{name} Ready=True")
+
+    def operator_lines(self, needle: str) -> list[str]:
+        assert self.operator is not None
+        return [line for line in self.operator.log().splitlines() if needle in line]
+
+    def events(self) -> list[dict[str, Any]]:
+        evs = self.core.list_namespaced_event(self.ns, _preload_content=False)
+        return [e for e in json.loads(evs.data)["items"] if e["involvedObject"].get("kind") == "OcrService"]
+
+
+@pytest.fixture
+def kube(k8s_api: client.ApiClient, k8s_namespace: str, operator: OperatorProcess) -> Cluster:
+    return Cluster(k8s_api, k8s_namespace, operator)
+
+
+def template(dep: dict[str, Any]) -> dict[str, Any]:
+    return dep["spec"]["template"]
+
+
+# ---- apply → children → Ready ---------------------------------------------------------------------
+
+
+def test_ocrs_create_children_ready_and_printer_columns(kube: Cluster, k8s_cluster: Any) -> None:
+    created = kube.create({"replicas": 2, "ingress": {"enabled": True, "host": "ocr.example.com"}})
+    uid = created["metadata"]["uid"]
+    obj = kube.wait_ready()
+
+    for kind in (CONFIGMAP, SERVICE, DEPLOYMENT, INGRESS):
+        child = kube.child(kind)
+        assert child is not None, kind.kind
+        (ref,) = child["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("OcrService", NAME, uid, True)
+        labels = child["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "ocr-operator"
+        assert labels["app.kubernetes.io/instance"] == NAME
+    assert kube.child(HPA) is None  # autoscaling disabled by default
+
+    status = obj["status"]
+    assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"]) == (2, 2, 2)
+    assert (status["model"], status["modelVersion"]) == ("crnn-en-1.0.0", "1.0.0")
+    assert status["url"] == "http://ocr.example.com/"
+    pods = kube.core.list_namespaced_pod(kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}").items
+    assert len(pods) == 2  # admitted by PodSecurity "restricted"
+
+    out = k8s_cluster.kubectl("get", "ocrs", "-n", kube.ns).stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "URL", "AGE"]
+    assert out[1].split()[:5] == [NAME, "True", "2", "crnn-en-1.0.0", "http://ocr.example.com/"]
+
+    assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 2/2 updated, 2/2 available, model crnn-en-1.0.0")
+    reasons = {e["reason"] for e in kube.events()}
+    assert {"Rollout", "Ready"} <= reasons
+
+
+# ---- changes roll the pods ------------------------------------------------------------------------
+
+
+def test_ocrs_threshold_change_rolls_pods_and_logs_the_rollout(kube: Cluster) -> None:
+    kube.create({"replicas": 2})
+    kube.wait_ready()
+    dep_before = kube.child(DEPLOYMENT)
+    assert dep_before is not None
+    hash_before = template(dep_before)["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+    lines_before = len(kube.operator_lines(f"{kube.ns}/{NAME}: rollout"))
+
+    gen = kube.patch({"preprocessing": {"claheClipLimit": 3.5}})["metadata"]["generation"]
+    kube.wait(lambda: "claheClipLimit: 3.5" in kube.child(CONFIGMAP)["data"]["config.yaml"], "ConfigMap update")
+    dep = kube.child(DEPLOYMENT)
+    assert dep is not None
+    assert template(dep)["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] != hash_before
+    kube.wait_ready(gen)
+
+    lines = kube.operator_lines(f"{kube.ns}/{NAME}: rollout")[lines_before:]
+    assert lines, "no rollout lines logged after the change"
+    assert any("(complete)" not in line for line in lines), lines  # an intermediate step was reported
+    assert lines[-1].endswith("2/2 available, model crnn-en-1.0.0 (complete)"), lines
+
+
+def test_ocrs_model_version_change_is_a_rolling_update(kube: Cluster) -> None:
+    kube.create({"replicas": 2})
+    kube.wait_ready()
+    gen = kube.patch({"model": {"version": "1.1.0"}})["metadata"]["generation"]
+    obj = kube.wait_ready(gen)
+    assert (obj["status"]["model"], obj["status"]["modelVersion"]) == ("crnn-en-1.1.0", "1.1.0")
+    dep = kube.child(DEPLOYMENT)
+    assert dep is not None
+    assert template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == "crnn-en-1.1.0"
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    replicasets = kube.apps.list_namespaced_replica_set(
+        kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}", _preload_content=False
+    )
+    sizes = sorted(rs["spec"]["replicas"] for rs in json.loads(replicasets.data)["items"])
+    assert sizes == [0, 2]  # a new ReplicaSet took over, the old one was scaled down (not recreated)
+
+
+# ---- autoscaling and ingress toggles ------------------------------------------------------------
+
+
+def test_ocrs_autoscaling_and_ingress_toggle(kube: Cluster) -> None:
+    kube.create({"replicas": 3, "ingress": {"enabled": True, "host": "ocr.example.com"}})
+    kube.wait_ready()
+    assert kube.child(INGRESS) is not None
+
+    # Enable autoscaling: the HPA appears and owns replicas; the count is handed over, not reset to 1.
+    gen = kube.patch({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 5}})["metadata"]["generation"]
+    kube.wait(lambda: kube.child(HPA), "HPA created")
+    kube.wait_ready(gen)
+    time.sleep(3)  # > the test cluster's 2 s HPA sync period
+    dep = kube.child(DEPLOYMENT)
+    assert dep is not None and dep["spec"]["replicas"] == 3
+
+    # Disable both: HPA and Ingress are deleted, spec.replicas is honoured again.
+    gen = kube.patch({"replicas": 1, "autoscaling": {"enabled": False}, "ingress": {"enabled": False}})["metadata"][
+        "generation"
+    ]
+    kube.wait(lambda: kube.child(HPA) is None and kube.child(INGRESS) is None, "HPA and Ingress removed")
+    obj = kube.wait_ready(gen)
+    assert obj["status"]["replicas"] == 1
+    assert obj["status"]["url"] == f"http://{NAME}.{kube.ns}.svc/"
+
+
+# ---- drift ------------------------------------------------------------------------------------------
+
+
+def test_ocrs_deleted_and_edited_children_are_restored(kube: Cluster) -> None:
+    kube.create({"replicas": 1})
+    kube.wait_ready()
+
+    svc = kube.child(SERVICE)
+    assert svc is not None
+    kube.core.delete_namespaced_service(NAME, kube.ns)
+    kube.wait(
+        lambda: (kube.child(SERVICE) or {}).get("metadata", {}).get("uid") not in (None, svc["metadata"]["uid"]),
+        "Service recreated",
+    )
+
+    kube.core.patch_namespaced_config_map(
+        f"{NAME}-config",
+        kube.ns,
+        {"data": {"config.yaml": "server: {workers: 64}\n"}},
+        _content_type="application/merge-patch+json",
+    )
+    kube.wait(lambda: "workers: 1" in kube.child(CONFIGMAP)["data"]["config.yaml"], "ConfigMap restored")
+
+    kube.apps.patch_namespaced_deployment(
+        NAME,
+        kube.ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "ocr-server", "image": "evil:1"}]}}}},
+        _content_type="application/strategic-merge-patch+json",
+    )
+    kube.wait(
+        lambda: (
+            template(kube.child(DEPLOYMENT))["spec"]["containers"][0]["image"] == "ghcr.io/ocr-crnn/ocr-server:0.1.0"
+        ),
+        "Deployment image restored",
+    )
+    reasons = [e["reason"] for e in kube.events()]
+    assert "ChildRestored" in reasons and "DriftCorrected" in reasons
+    kube.wait_ready()
+
+
+def test_ocrs_delete_garbage_collects_children(kube: Cluster) -> None:
+    kube.create(
+        {
+            "replicas": 1,
+            "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2},
+            "ingress": {"enabled": True, "host": "a.example.com"},
+        }
+    )
+    kube.wait_ready()
+    assert all(kube.child(kind) is not None for kind in ALL_KINDS)
+    kube.delete()
+    kube.wait(lambda: all(kube.child(kind) is None for kind in ALL_KINDS), "children garbage-collected", 120)
+
+
+# ---- invalid input ------------------------------------------------------------------------------
+
+
+def test_ocrs_spec_the_schema_cannot_catch_is_degraded_without_retry_storm(kube: Cluster) -> None:
+    kube.create({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}})
+    cond = kube.wait(
+        lambda: kube.condition("Degraded").get("status") == "True" and kube.condition("Degraded"), "Degraded=True"
+    )
+    assert cond["reason"] == "InvalidSpec"
+    assert "resources.requests.cpu (2) exceeds resources.limits.cpu (1)" in cond["message"]
+    assert kube.child(DEPLOYMENT) is None
+    time.sleep(4)
+    attempts = [line for line in kube.operator_lines(kube.ns) if "exceeds resources.limits.cpu" in line]
+    assert len(attempts) <= 3, attempts  # reported once (log + kopf's permanent failure), not retried
+
+    gen = kube.patch({"resources": {"limits": {"cpu": "2"}}})["metadata"]["generation"]
+    kube.wait_ready(gen)
+    assert kube.condition("Degraded")["status"] == "False"
+
+
+def test_ocrs_paused_applies_nothing(kube: Cluster) -> None:
+    kube.create({"replicas": 1})
+    kube.wait_ready()
+    kube.patch({"paused": True, "preprocessing": {"denoiseStrength": 5}})
+    kube.wait(lambda: kube.condition("Progressing").get("reason") == "Paused", "Progressing=Paused")
+    assert "denoiseStrength: 0" in kube.child(CONFIGMAP)["data"]["config.yaml"]
+    kube.patch({"paused": False})
+    kube.wait(lambda: "denoiseStrength: 5" in kube.child(CONFIGMAP)["data"]["config.yaml"], "change applied")
+    kube.wait_ready()
+
+
+INVALID = [
+    (
+        {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
+        "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas",
+    ),
+    ({"ingress": {"enabled": True}}, "ingress.host is required when ingress.enabled is true"),
+    ({"preprocessing": {"minSide": 3000, "maxSide": 2000}}, "minSide must not exceed maxSide"),
+    ({"detection": {"adaptiveBlockSize": 30}}, "adaptiveBlockSize must be odd"),
+    ({"podLabels": {"app.kubernetes.io/name": "x"}}, "podLabels must not set app.kubernetes.io/ labels"),
+    ({"preprocessing": {"claheClipLimit": 100}}, "should be less than or equal to 40"),
+    ({"replicas": 0}, "should be greater than or equal to 1"),
+    ({"service": {"type": "ExternalName"}}, 'Unsupported value: "ExternalName"'),
+    ({"model": {"version": "latest"}}, "spec.model.version in body should match"),
+    ({"resources": {"limits": {"memory": "lots"}}}, "spec.resources.limits.memory in body should match"),
+]
+
+
+@pytest.mark.parametrize(("spec", "message"), INVALID, ids=[m[:40] for _, m in INVALID])
+def test_ocrs_invalid_objects_are_rejected_by_the_api_server(
+    k8s_api: client.ApiClient, k8s_namespace: str, crd: None, spec: dict[str, Any], message: str
+) -> None:
+    kube = Cluster(k8s_api, k8s_namespace, None)
+    with pytest.raises(ApiException) as err:
+        kube.create(spec)
+    assert err.value.status == 422
+    assert message in json.loads(err.value.body)["message"]
+
+
+def test_ocrs_name_must_be_a_dns_label(k8s_api: client.ApiClient, k8s_namespace: str, crd: None) -> None:
+    kube = Cluster(k8s_api, k8s_namespace, None)
+    with pytest.raises(ApiException) as err:
+        kube.create({}, name="9-invoices")
+    assert "metadata.name must be a DNS-1035 label" in json.loads(err.value.body)["message"]
+
+
+def test_ocrs_defaults_are_applied_by_the_api_server(k8s_api: client.ApiClient, k8s_namespace: str, crd: None) -> None:
+    kube = Cluster(k8s_api, k8s_namespace, None)
+    spec = kube.create({"paused": True})["spec"]
+    assert spec["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1000m", "memory": "1Gi"},
+    }
+    assert spec["autoscaling"] == {
+        "enabled": False,
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "targetCPUUtilizationPercentage": 70,
+    }
+    assert spec["preprocessing"]["claheClipLimit"] == 2.0 and spec["model"]["name"] == "crnn-en"
+
+
+# ---- the operator process itself ------------------------------------------------------------------
+
+
+def test_ocrs_liveness_endpoint_reports_the_reconciler(operator: OperatorProcess) -> None:
+    health = operator.health()
+    assert set(health["reconciler"]) == {"reconciles", "apiRequests"}
+
+
+def test_ha_peering_only_one_operator_works(
+    k8s_cluster: Any, k8s_api: client.ApiClient, k8s_namespace: str, crd: None, tmp_path: Path
+) -> None:
+    """Two replicas with kopf peering: the higher priority works, the other waits, then takes over."""
+    peering_crds = REPO_ROOT / "charts/ocr-crnn/crds/kopf-peering.yaml"
+    if not peering_crds.exists():
+        pytest.skip("kopf peering CRDs ship with the Helm chart (charts/ocr-crnn/crds/)")
+    k8s_cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=ocr-operator-tests", "-f", str(peering_crds)
+    )
+    k8s_cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
+    k8s_cluster.kubectl(
+        "create",
+        "-n",
+        k8s_namespace,
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "ocr-operator"}}),
+    )
+
+    common = {"kubeconfig": k8s_cluster.kubeconfig, "namespaces": k8s_namespace, "peering": "ocr-operator"}
+    high = OperatorProcess(log_path=tmp_path / "high.log", priority=200, **common).start()
+    low = OperatorProcess(log_path=tmp_path / "low.log", priority=100, **common).start()
+    try:
+        kube = Cluster(k8s_api, k8s_namespace, high)
+        kube.wait(
+            lambda: "Pausing operations" in low.log() or "Pausing all operators" in low.log(),
+            "low-priority operator pauses",
+            30,
+        )
+        kube.create({"replicas": 1})
+        kube.wait_ready()
+        assert f"{k8s_namespace}/{NAME}: rollout" in high.log()
+        assert f"{k8s_namespace}/{NAME}: rollout" not in low.log()
+
+        high.stop()  # leaves the peering; the stand-by resumes and takes over
+        gen = kube.patch({"replicas": 2})["metadata"]["generation"]
+        kube.operator = low
+        kube.wait_ready(gen)
+        assert f"{k8s_namespace}/{NAME}: rollout" in low.log()
+    finally:
+        high.stop()
+        low.stop()
