@@ -17,6 +17,8 @@ from ..logging import REQUEST_ID_HEADER, request_id_from
 log = logging.getLogger("ocr_server.access")
 
 QUIET_ENDPOINTS = frozenset({"/health", "/ready", "/metrics"})
+# The page loads only its own files; uploaded images are shown from blob: URLs.
+PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; frame-ancestors 'none'"
 
 
 def _endpoint() -> str:
@@ -41,6 +43,9 @@ def register_request_hooks(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         request_id = g.get("request_id") or request_id_from(None)
         response.headers[REQUEST_ID_HEADER] = request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         endpoint = _endpoint()
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         metrics.REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()

@@ -152,15 +152,31 @@ def estimate_skew(gray: np.ndarray, max_angle: float) -> float:
 
 def rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     """Rotate about the centre, enlarging the canvas so no corner is cut; returns the image and
-    the 2x3 matrix used.  Edges are replicated so no dark border looks like ink."""
+    the 2x3 matrix used.  The new corners are filled with the page's own border colour: a black
+    fill would look like ink, and replicated edges smear any text at the edge into streaks."""
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     new_w, new_h = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
     m[0, 2] += new_w / 2.0 - w / 2.0
     m[1, 2] += new_h / 2.0 - h / 2.0
-    out = cv2.warpAffine(image, m, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.warpAffine(
+        image,
+        m,
+        (new_w, new_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=_border_colour(image),
+    )
     return out, m
+
+
+def _border_colour(image: np.ndarray) -> tuple[float, ...]:
+    """Median colour of the outermost pixels (per channel), the best guess of the background."""
+    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(
+        -1, 1 if image.ndim == 2 else image.shape[2]
+    )
+    return tuple(float(v) for v in np.median(edge, axis=0))
 
 
 def binarize(gray: np.ndarray, threshold: int) -> np.ndarray:
