@@ -1,0 +1,194 @@
+"""Training samples: synthetic lines rendered on the fly, and real receipt lines from sroie-train.
+
+Both yield ``(image uint8 HxW gray, text, case_blind)``.  ``case_blind`` marks labels that are
+upper-case only by annotation convention (SROIE), for which the loss folds upper- and lower-case
+probabilities together so the network is not taught to shout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import pickle
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ocr_server.recognition.charset import Charset
+from ocr_server.recognition.lines import prepare_line
+
+from .fonts import FontFile, font_coverage
+from .render import augment, render_line
+from .text_sources import random_text
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CACHE_DIR = Path(__file__).resolve().parents[1] / "data-cache"
+
+
+def line_box(line: dict) -> list[int]:
+    """The line's axis-aligned box from its polygon.
+
+    sroie-train's ``box`` field has y clipped to the page *width* for about half of its lines
+    (y1 == y2), so the polygon is the reliable source; on sroie-dev both agree exactly.
+    """
+    poly = line.get("poly")
+    if poly and len(poly) >= 8:
+        xs, ys = poly[0::2], poly[1::2]
+        return [min(xs), min(ys), max(xs), max(ys)]
+    return list(line["box"])
+
+
+def crop_box(page: np.ndarray, box: list[int], margin: float = 0.1) -> np.ndarray:
+    """The line's box grown by ``margin`` of its height (at least 2 px), clipped to the page."""
+    x1, y1, x2, y2 = box
+    m = max(2, round((y2 - y1) * margin))
+    h, w = page.shape[:2]
+    return page[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)]
+
+
+def load_line_crops(root: Path, height: int = 32, limit_pages: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """Every labelled line of a ``pages.jsonl`` set, cropped and resized to ``height`` (uint8)."""
+    out: list[tuple[np.ndarray, str]] = []
+    with (root / "pages.jsonl").open(encoding="utf-8") as fh:
+        pages = [json.loads(line) for line in fh]
+    for page in pages[:limit_pages]:
+        img = cv2.imread(str(root / page["image"]), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            continue
+        for line in page["lines"]:
+            crop = crop_box(img, line_box(line))
+            if crop.size == 0 or min(crop.shape) < 4 or not line["text"].strip():
+                continue
+            w = max(8, round(crop.shape[1] * height / crop.shape[0]))
+            out.append((cv2.resize(crop, (w, height), interpolation=cv2.INTER_AREA), line["text"]))
+    return out
+
+
+def cached_line_crops(name: str, height: int = 32) -> list[tuple[np.ndarray, str]]:
+    """``load_line_crops`` of ``shared/data/<name>`` memoised on disk (decoding 500 pages takes a minute)."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    path = CACHE_DIR / f"{name}-h{height}.pkl"
+    if path.is_file():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    crops = load_line_crops(SHARED_DATA / name, height)
+    with path.open("wb") as fh:
+        pickle.dump(crops, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return crops
+
+
+@dataclass
+class MixConfig:
+    real_share: float = 0.4  # share of sroie-train lines in the stream
+    corpus_share: float = 0.25  # share of synthetic lines whose text comes from sroie-train labels
+    augment_strength: float = 1.0
+    real_augment_strength: float = 0.5
+    max_len: int = 48
+
+
+class LineStream(IterableDataset):
+    """Endless, seeded stream mixing synthetic and real lines (each DataLoader worker its own seed)."""
+
+    def __init__(
+        self,
+        charset: Charset,
+        fonts: list[FontFile],
+        real: list[tuple[np.ndarray, str]],
+        corpus: tuple[str, ...],
+        mix: MixConfig,
+        seed: int,
+    ) -> None:
+        self.charset, self.fonts, self.real, self.corpus, self.mix, self.seed = charset, fonts, real, corpus, mix, seed
+
+    def synthetic(self, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
+        for _ in range(10):
+            font = rng.choice(self.fonts)
+            cover = font_coverage(font.path)
+            text = self.charset.normalise(random_text(rng, self.corpus, self.mix.corpus_share, self.mix.max_len))
+            text = "".join(c for c in text if c in cover or c == " ").strip()
+            text = " ".join(text.split())
+            if not text:
+                continue
+            img = render_line(text, font.path, rng)
+            if img.size and min(img.shape) >= 4:
+                return augment(img, nrng, self.mix.augment_strength), text
+        return np.full((32, 32), 255, np.uint8), ""
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, str, bool]]:
+        info = get_worker_info()
+        wid = info.id if info else 0
+        rng = random.Random(self.seed * 1000 + wid)
+        nrng = np.random.default_rng(self.seed * 1000 + wid)
+        while True:
+            if self.real and rng.random() < self.mix.real_share:
+                img, text = self.real[rng.randrange(len(self.real))]
+                text = self.charset.normalise(text)
+                if not text:
+                    continue
+                yield augment(img, nrng, self.mix.real_augment_strength), text, True
+            else:
+                img, text = self.synthetic(rng, nrng)
+                if text:
+                    yield img, text, False
+
+
+def min_frames(label: list[int]) -> int:
+    """CTC needs one frame per label plus one blank between repeated labels."""
+    return len(label) + sum(1 for a, b in itertools.pairwise(label) if a == b)
+
+
+def collate(
+    samples: list[tuple[np.ndarray, str, bool]],
+    charset: Charset,
+    height: int = 32,
+    downsample: int = 4,
+    max_width: int = 1024,
+) -> dict[str, torch.Tensor]:
+    """Prepare, widen where CTC would be infeasible, pad to the batch's widest line."""
+    lines, labels, blind = [], [], []
+    for img, text, case_blind in samples:
+        label = charset.encode(text)
+        x = prepare_line(img, height, max_width)
+        need = (min_frames(label) + 2) * downsample
+        if x.shape[1] < need:
+            x = cv2.resize(x, (need, height), interpolation=cv2.INTER_LINEAR)
+        lines.append(x)
+        labels.append(label)
+        blind.append(case_blind)
+    width = max(x.shape[1] for x in lines)
+    batch = np.full((len(lines), 1, height, width), 1.0, np.float32)
+    for i, x in enumerate(lines):
+        batch[i, 0, :, : x.shape[1]] = x
+    return {
+        "images": torch.from_numpy(batch),
+        "targets": torch.tensor([i for lab in labels for i in lab], dtype=torch.long),
+        "target_lengths": torch.tensor([len(lab) for lab in labels], dtype=torch.long),
+        "input_lengths": torch.tensor([-(-x.shape[1] // downsample) for x in lines], dtype=torch.long),
+        "case_blind": torch.tensor(blind, dtype=torch.bool),
+        "texts": [s[1] for s in samples],  # type: ignore[dict-item]
+    }
+
+
+class BucketedBatches(IterableDataset):
+    """Batches of similar-width lines: a pool of ``pool`` batches is sorted by width and cut, so
+    little compute is spent on padding (line widths vary twentyfold)."""
+
+    def __init__(self, stream: LineStream, batch_size: int, pool: int = 8) -> None:
+        self.stream, self.batch_size, self.pool = stream, batch_size, pool
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        it = iter(self.stream)
+        rng = random.Random(self.stream.seed + 7)
+        while True:
+            samples = [next(it) for _ in range(self.batch_size * self.pool)]
+            samples.sort(key=lambda s: s[0].shape[1] / max(1, s[0].shape[0]))
+            batches = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
+            rng.shuffle(batches)
+            for b in batches:
+                yield collate(b, self.stream.charset)
