@@ -36,7 +36,8 @@ def test_health_info_openapi_and_page(client) -> None:  # type: ignore[no-untype
     page = client.get("/")
     assert page.status_code == 200 and b'id="drop"' in page.data
     assert b"http://" not in page.data and b"https://" not in page.data  # no CDN
-    assert client.get("/static/app.js").status_code == 200
+    with client.get("/static/app.js") as static:  # a streamed file response: close it
+        assert static.status_code == 200
 
 
 def test_not_ready_is_503_with_retry_after() -> None:
