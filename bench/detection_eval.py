@@ -37,34 +37,13 @@ from bench.common import (
 )
 from ocr_server.config import DetectionConfig, OcrConfig, PreprocessingConfig
 from ocr_server.detection.opencv import Tuning, detect_lines
+from ocr_server.imaging.preprocess import preprocess
 
 
 def preprocess_page(gray: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
-    """The server's preprocessing when it exists (``ocr_server.imaging.preprocess``), else the same
-    essentials here: max-side resize and CLAHE.  Deskew is always off: it would move the truth boxes."""
-    no_deskew = cfg.model_copy(update={"deskew": False})
-    try:
-        from ocr_server.imaging import preprocess as server_pre
-    except ImportError:
-        server_pre = None
-    fn = getattr(server_pre, "preprocess", None) if server_pre else None
-    if fn is not None:
-        out = fn(gray, no_deskew)
-        return getattr(out, "image", out)
-    return _fallback_preprocess(gray, no_deskew)
-
-
-def _fallback_preprocess(gray: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
-    import cv2
-
-    h, w = gray.shape[:2]
-    scale = min(1.0, cfg.max_side / max(h, w))
-    if scale < 1.0:
-        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    if cfg.clahe_enabled:
-        clahe = cv2.createCLAHE(clipLimit=cfg.clahe_clip_limit, tileGridSize=(cfg.clahe_tile_size,) * 2)
-        gray = clahe.apply(gray)
-    return gray
+    """The server's own preprocessing with deskew off (a rotation would move the truth boxes);
+    returns the gray page the detector reads."""
+    return preprocess(gray, cfg.model_copy(update={"deskew": False})).gray
 
 
 @dataclasses.dataclass
@@ -113,13 +92,14 @@ def parse_assignments(items: list[str]) -> dict[str, list[str]]:
 
 def split_settings(settings: dict[str, str]) -> tuple[dict[str, Any], dict[str, float]]:
     """Route each setting to the DetectionConfig (validated) or to Tuning."""
-    tuning_fields = {f.name for f in dataclasses.fields(Tuning)}
+    tuning_types = {f.name: f.type for f in dataclasses.fields(Tuning)}
     det: dict[str, Any] = {}
-    tun: dict[str, float] = {}
+    tun: dict[str, Any] = {}
     for key, value in settings.items():
         snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
-        if snake in tuning_fields:
-            tun[snake] = float(value)
+        if snake in tuning_types:
+            is_bool = tuning_types[snake] in (bool, "bool")
+            tun[snake] = value.lower() in ("1", "true", "yes") if is_bool else float(value)
         else:
             det[snake] = value
     return det, tun

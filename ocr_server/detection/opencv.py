@@ -47,7 +47,13 @@ class Tuning:
     flat_aspect: float = 1.6
     """Shorter than ``flat_height`` units and wider than ``flat_aspect`` × tall: a dash or an equals bar,
     so only a mark (separator rows of thick dashes must not link into lines)."""
-    tall_frac: float = 5.0
+    outlier_ratio: float = 1.8
+    """A core taller than this × its line's median core is split off the line (0 disables)."""
+    drop_outliers: bool = True
+    """Non-zero: split-off outliers are dropped rather than kept as lines of their own."""
+    blob_frac: float = 2.5
+    """A line of at most two shapes, all taller than this × the median height, is a logo or a stamp."""
+    tall_frac: float = 4.0
     """Components taller than this × the median character height are logos, stamps or rules."""
     band_frac: float = 0.22
     """Half-height of a component's linking band, as a fraction of its height."""
@@ -55,7 +61,7 @@ class Tuning:
     """Gaps are measured in at least this × the median height, so lower-case words (x-height) aren't split."""
     band_cap: float = 1.5
     """Band heights are computed from at most this × median height, so blobs spanning two lines can't bridge them."""
-    frame_fill: float = 0.08
+    frame_fill: float = 0.15
     """Large components with less ink than this fraction of their box are frames or table grids."""
     attach_gap: float = 0.5
     """A mark attaches to a line at most this many line heights to its left or right."""
@@ -65,7 +71,7 @@ class Tuning:
     """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
     strong_c_factor: float = 5.0
     """Hysteresis: a component is ink only if some pixel of it beats the threshold with this × ``adaptiveC``."""
-    rule_frac: float = 0.06
+    rule_frac: float = 0.1
     """Straight ink runs longer than this fraction of the page width (height) are table rules and erased."""
     min_core_frac: float = 0.6
     """A line needs one glyph at least this × the median height (rows of dots and dashes have none)."""
@@ -202,6 +208,20 @@ def link_cores(cores: Components, shape: tuple[int, int], unit: float, merge_gap
     return gid.reshape(-1)
 
 
+def size_outliers(cores: Components, gid: np.ndarray, ratio: float) -> np.ndarray:
+    """Cores much taller than the median core of their group: punch holes, stamps, handwriting or a
+    blot that bridged into a text line.  They are split off and relinked on their own."""
+    h = cores.h.astype(np.float64)
+    order = np.lexsort((h, gid))
+    sorted_gid = gid[order]
+    starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
+    counts = np.diff(np.r_[starts, len(order)])
+    medians = h[order][starts + (counts - 1) // 2]
+    group_median = np.empty(int(gid.max()) + 1)
+    group_median[sorted_gid[starts]] = medians
+    return h > ratio * group_median[gid]
+
+
 def group_boxes(comps: Components, gid: np.ndarray) -> np.ndarray:
     """``(G, 4)`` union boxes of the components of each group id ``0..G-1``."""
     n = int(gid.max()) + 1 if gid.size else 0
@@ -216,17 +236,23 @@ def group_boxes(comps: Components, gid: np.ndarray) -> np.ndarray:
 
 
 def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) -> np.ndarray:
-    """Boolean per group: does it look like text rather than a row of dots, a dash or a speck?
+    """Boolean per group: does it look like text rather than a row of dots, a speck or a logo?
 
     A line must hold a glyph of near full height; a line of one glyph needs an even taller one,
-    because an isolated speck of dirt is the commonest false line on a scanned page.
+    because an isolated speck of dirt is the commonest false line on a scanned page.  One or two
+    shapes several times the text height, alone, are a logo, a stamp or a punch hole: words set that
+    large have more letters.
     """
     n = int(gid.max()) + 1
+    h = cores.h.astype(np.float64)
     tallest = np.zeros(n)
-    np.maximum.at(tallest, gid, cores.h)
+    np.maximum.at(tallest, gid, h)
+    shortest = np.full(n, np.inf)
+    np.minimum.at(shortest, gid, h)
     count = np.bincount(gid, minlength=n)
     need = np.where(count == 1, t.lone_core_frac, t.min_core_frac) * unit
-    return tallest >= need
+    blob = (count <= 2) & (shortest > t.blob_frac * unit)
+    return (tallest >= need) & ~blob
 
 
 def attach_marks(lines: np.ndarray, marks: Components, t: Tuning) -> np.ndarray:
@@ -322,6 +348,15 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     if len(cores) == 0:
         return []
     gid = link_cores(cores, shape, unit, cfg.merge_gap, t)
+    if t.outlier_ratio > 0:
+        outliers = size_outliers(cores, gid, t.outlier_ratio)
+        if np.any(outliers):
+            normal = link_cores(cores.subset(~outliers), shape, unit, cfg.merge_gap, t)
+            gid = np.empty(len(cores), np.int64)
+            gid[~outliers] = normal
+            gid[outliers] = normal.max(initial=-1) + 1 + np.arange(int(outliers.sum()))
+            if t.drop_outliers:
+                cores, gid = cores.subset(~outliers), normal
     lines = group_boxes(cores, gid)[credible_groups(cores, gid, unit, t)]
     lines = attach_marks(lines, comps.subset(mark_mask), t)
     lines = filter_lines(lines, cfg)
