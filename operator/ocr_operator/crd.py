@@ -12,8 +12,10 @@ Conversion rules (pydantic JSON Schema → Kubernetes OpenAPI v3 subset):
 - ``const`` becomes a one-value ``enum``; ``additionalProperties: false`` is dropped (the API server
   prunes unknown fields) and ``additionalProperties: true`` becomes
   ``x-kubernetes-preserve-unknown-fields``;
-- every optional object gets ``default: {}`` so the API server applies the nested defaults even when
-  the user leaves the whole section out (``kubectl get -o yaml`` then shows the effective spec).
+- a section built by ``default_factory`` gets that factory's value, fully spelled out, as its default:
+  the API server validates a default against the section's CEL rules *without* applying nested
+  defaults first, so ``default: {}`` would fail (``no such key: enabled``); and ``kubectl get -o yaml``
+  then shows the effective spec.  ``None`` values are left out of defaults (they mean "unset").
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import copy
 from typing import Any
 
 import yaml
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import core_schema
 
 from ocr_operator.spec import API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, OcrServiceSpec
 from ocr_operator.status import OcrServiceStatus
@@ -74,6 +78,25 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
+class _FactoryDefaults(GenerateJsonSchema):
+    """pydantic leaves ``default_factory`` values out of JSON schemas; Kubernetes needs them."""
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> dict[str, Any]:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            schema = {**schema, "default": factory()}  # type: ignore[typeddict-item]
+            schema.pop("default_factory")  # type: ignore[misc]
+        return super().default_schema(schema)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """Inline a ``$ref`` (keeping sibling keys such as a field's description)."""
     if "$ref" not in node:
@@ -121,27 +144,23 @@ def to_structural(node: dict[str, Any], defs: dict[str, Any], *, keep_defaults: 
                 out["additionalProperties"] = to_structural(value, defs, keep_defaults=keep_defaults)
         elif key == "anyOf" and not node.get("x-kubernetes-int-or-string"):
             raise ValueError(f"cannot express anyOf in a structural schema: {node}")
-        elif key == "default" and not keep_defaults:
-            continue
+        elif key == "default":
+            if keep_defaults:
+                out["default"] = _drop_none(copy.deepcopy(value))
         else:
             out[key] = copy.deepcopy(value)
-    if keep_defaults and out.get("type") == "object" and "properties" in out:
-        required = set(out.get("required", []))
-        for name, sub in out["properties"].items():
-            if sub.get("type") == "object" and "properties" in sub and "default" not in sub and name not in required:
-                sub["default"] = {}
     return out
 
 
 def _model_schema(model: type[Any], *, keep_defaults: bool) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema = model.model_json_schema(by_alias=True, mode="validation", schema_generator=_FactoryDefaults)
     return to_structural(schema, schema.get("$defs", {}), keep_defaults=keep_defaults)
 
 
 def openapi_schema() -> dict[str, Any]:
     """The ``openAPIV3Schema`` of the one served version."""
     spec = _model_schema(OcrServiceSpec, keep_defaults=True)
-    spec["default"] = {}
+    spec["default"] = _drop_none(OcrServiceSpec().model_dump(mode="json", by_alias=True))
     status = _model_schema(OcrServiceStatus, keep_defaults=False)
     return {
         "type": "object",

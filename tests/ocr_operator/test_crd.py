@@ -138,9 +138,17 @@ def test_issue_defaults_are_in_the_schema() -> None:
     assert props["image"]["properties"]["tag"]["default"] == "0.1.0"
     assert props["model"]["properties"]["name"]["default"] == "crnn-en"
     assert props["model"]["properties"]["version"]["default"] == "1.0.0"
-    # Optional sections default to {} so nested defaults apply when a user omits them.
-    for section in ("image", "model", "preprocessing", "server", "resources", "autoscaling", "ingress", "service"):
-        assert props[section]["default"] == {}, section
+    # Sections default to their full default value (CEL rules see every field even when omitted).
+    assert props["autoscaling"]["default"] == {
+        "enabled": False,
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "targetCPUUtilizationPercentage": 70,
+    }
+    assert props["ingress"]["default"]["enabled"] is False and "host" not in props["ingress"]["default"]
+    for section in ("image", "model", "preprocessing", "detection", "server", "resources", "service"):
+        leaves = {k: v["default"] for k, v in props[section]["properties"].items() if "properties" not in v}
+        assert {k: props[section]["default"][k] for k in leaves} == leaves, section
 
 
 def test_cel_rules_cover_the_cross_field_constraints() -> None:
