@@ -1,0 +1,1 @@
+"""Local Kubernetes control plane for tests: build script, launcher, fixtures."""
