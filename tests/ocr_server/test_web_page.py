@@ -53,8 +53,7 @@ def test_upload_shows_lines_and_boxes(browser, server: RunningServer, sroie_page
     boxes = page.locator("#boxes rect")
     assert lines.count() >= len(sroie_page.lines) // 2
     assert boxes.count() == lines.count()
-    assert sum(bool(t.strip()) for t in lines.all_inner_texts()) >= lines.count() // 2
-    assert "%" in lines.first.inner_text()  # confidence shown
+    assert all("%" in t for t in lines.all_inner_texts())  # every line shows its confidence
     assert "total" in page.inner_text("#timings")
     # the boxes are drawn over the image: the first box lies inside the displayed image
     image = page.locator("#image").bounding_box()
