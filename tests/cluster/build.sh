@@ -297,6 +297,12 @@ main() {
     check_only "${tools[@]}" || die "some binaries are missing or stale; run: tests/cluster/build.sh"
     return 0
   fi
+  if [[ -z $FORCE$SYNC ]] && check_only "${tools[@]}" > /dev/null; then
+    # Everything is current: no Go toolchain needed (e.g. a CI cache restored .tools).
+    log "all binaries current in $BIN_DIR (versions.env); nothing to build"
+    smoke_test $(for tool in "${tools[@]}"; do binaries_of "$tool"; done)
+    return 0
+  fi
   find_go
   mkdir -p "$BIN_DIR"
   if [[ -n $SYNC ]]; then sync_kubernetes_module; sync_etcd_module; fi
