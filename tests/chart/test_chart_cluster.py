@@ -104,8 +104,10 @@ def install_crds(cluster: LocalCluster) -> None:
 
 
 def pod_from_template(owner: Manifest) -> Manifest:
-    """The Pod a workload would create, for a dry run that Pod Security admission enforces."""
+    """The Pod a workload would create, for a dry run that Pod Security admission enforces. It runs as
+    the namespace's default ServiceAccount: the chart's own does not exist during a dry run."""
     template = owner["spec"]["template"]
+    spec = {k: v for k, v in template["spec"].items() if k != "serviceAccountName"}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -114,7 +116,7 @@ def pod_from_template(owner: Manifest) -> Manifest:
             "namespace": owner["metadata"]["namespace"],
             "labels": template["metadata"].get("labels", {}),
         },
-        "spec": template["spec"],
+        "spec": spec,
     }
 
 
@@ -309,7 +311,16 @@ def test_install_operator_upgrade_uninstall(k8s_cluster: LocalCluster, k8s_names
 
         # -- uninstall (while the operator still runs, so it can handle the sample's deletion).
         cluster.helm("uninstall", release, "-n", ns, "--wait", "--timeout", "3m")
-        wait_for("the release's objects gone", lambda: not released_objects(cluster, ns, release), timeout=120)
+        leftovers: list[str] = []
+
+        def nothing_left() -> bool:
+            leftovers[:] = released_objects(cluster, ns, release)
+            return not leftovers
+
+        try:
+            wait_for("the release's objects gone", nothing_left, timeout=120)
+        except AssertionError as err:
+            raise AssertionError(f"{err}: still there: {leftovers}") from None
         wait_for(
             "the sample's children garbage-collected",
             lambda: (

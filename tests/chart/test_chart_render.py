@@ -328,6 +328,8 @@ def test_helm_test_pod_calls_the_sample_health() -> None:
     manifests = render("autoscaling-off")
     pod = one(manifests, "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    # Gone once it passed (helm uninstall does not delete hook Pods); a failed one stays for its logs.
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
     env = env_of(pod["spec"]["containers"][0])
     assert env["HEALTH_URL"] == "http://ocr-fixed.ocr-system.svc:9000/health"
     assert pod["spec"]["restartPolicy"] == "Never"
