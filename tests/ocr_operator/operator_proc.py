@@ -47,6 +47,7 @@ class OperatorProcess:
         self.extra_env = extra_env or {}
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.command = [sys.executable, "-m", "ocr_operator"]
 
     @property
     def health_url(self) -> str:
@@ -62,14 +63,15 @@ class OperatorProcess:
             "LIVENESS_ENDPOINT": f"http://127.0.0.1:{self.port}/healthz",
             "LOG_LEVEL": "info",
             "PYTHONUNBUFFERED": "1",
+            # kopf's peering identity; without it, two local processes share user@host and
+            # each mistakes the other for itself.
+            "POD_ID": f"ocr-operator-{self.port}",
             **self.extra_env,
         }
         if self.priority is not None:
             env["OPERATOR_PRIORITY"] = str(self.priority)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ocr_operator"], env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(self.command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

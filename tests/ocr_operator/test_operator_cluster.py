@@ -419,11 +419,15 @@ def test_ha_peering_only_one_operator_works(
     low = OperatorProcess(log_path=tmp_path / "low.log", priority=100, **common).start()
     try:
         kube = Cluster(k8s_api, k8s_namespace, high)
-        kube.wait(
-            lambda: "Pausing operations" in low.log() or "Pausing all operators" in low.log(),
-            "low-priority operator pauses",
-            30,
-        )
+        custom = client.CustomObjectsApi(k8s_api)
+
+        def peers() -> dict[str, Any]:
+            obj = custom.get_namespaced_custom_object("kopf.dev", "v1", k8s_namespace, "kopfpeerings", "ocr-operator")
+            return obj.get("status") or {}
+
+        kube.wait(lambda: len(peers()) == 2, "both operators in the peering object", 30)
+        assert sorted(p["priority"] for p in peers().values()) == [100, 200]
+        # The stand-by starts paused (peering is mandatory) and stays so while a higher priority lives.
         kube.create({"replicas": 1})
         kube.wait_ready()
         assert f"{k8s_namespace}/{NAME}: rollout" in high.log()
@@ -433,6 +437,7 @@ def test_ha_peering_only_one_operator_works(
         gen = kube.patch({"replicas": 2})["metadata"]["generation"]
         kube.operator = low
         kube.wait_ready(gen)
+        assert "Resuming operations after the pause" in low.log()
         assert f"{k8s_namespace}/{NAME}: rollout" in low.log()
     finally:
         high.stop()
