@@ -45,22 +45,33 @@ class ApplyError(Exception):
     """An API call failed. ``permanent``: the request itself is wrong (the spec must change), so
     retrying would only storm the API server; otherwise a later retry may succeed."""
 
-    def __init__(self, message: str, *, permanent: bool, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, status: int | None = None, namespace_terminating: bool = False
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.status = status
+        # The namespace is being deleted with everything in it: nothing to restore, nothing to report.
+        self.namespace_terminating = namespace_terminating
 
 
 def _api_error(action: str, err: ApiException) -> ApplyError:
-    detail = err.reason or ""
+    detail, causes = err.reason or "", []
     try:
         body = json.loads(err.body or "{}")
         detail = body.get("message") or detail
-    except (TypeError, ValueError):
+        causes = (body.get("details") or {}).get("causes") or []
+    except (TypeError, ValueError, AttributeError):
         pass
+    terminating = any(c.get("reason") == "NamespaceTerminating" for c in causes)
     # 400/422: the object is invalid; 403: not allowed. Neither improves by retrying the same request.
-    permanent = err.status in (400, 403, 422)
-    return ApplyError(f"{action}: {err.status} {detail}".strip(), permanent=permanent, status=err.status)
+    permanent = err.status in (400, 403, 422) and not terminating
+    return ApplyError(
+        f"{action}: {err.status} {detail}".strip(),
+        permanent=permanent,
+        status=err.status,
+        namespace_terminating=terminating,
+    )
 
 
 @dataclass

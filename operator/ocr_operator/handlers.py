@@ -93,6 +93,21 @@ def _live_children(owner: Owner, indexes: Mapping[str, Any]) -> dict[ChildKind, 
     return live
 
 
+class _QuietChildEvents(logging.Filter):
+    """Drop kopf's "Handler '<kind>_drift' succeeded." line: it fires on every child status update
+    (each pod becoming ready) and would bury the one-line-per-rollout-step log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Handler '") and message.endswith("_drift' succeeded."))
+
+
+def _quiet_child_events() -> None:
+    kopf_objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, _QuietChildEvents) for f in kopf_objects.filters):
+        kopf_objects.addFilter(_QuietChildEvents())
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Operator-wide settings, and the one Reconciler shared by all handlers."""
@@ -107,6 +122,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # Re-establish watches now and then: a silently dead connection would stop drift detection.
     settings.watching.server_timeout = 600
     settings.watching.client_timeout = 630
+    _quiet_child_events()
     memo.reconciler = Reconciler(KubeApi(_api_client()), post_event=_post_event)
 
 

@@ -103,6 +103,8 @@ class Reconciler:
             try:
                 applied = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
             except ApplyError as err:
+                if err.namespace_terminating:
+                    return Outcome()
                 if not err.permanent:
                     raise
                 problem = Problem("ApplyFailed", str(err))
@@ -132,6 +134,8 @@ class Reconciler:
                 try:
                     live = self._restore(owner, spec, kind, child)
                 except ApplyError as err:
+                    if err.namespace_terminating:
+                        return
                     log.warning("%s/%s: could not restore %s: %s", owner.namespace, owner.name, kind.kind, err)
                     if err.permanent:
                         self._report(owner_body, spec, child, Problem("ApplyFailed", str(err)))

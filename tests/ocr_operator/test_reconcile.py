@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -176,3 +177,44 @@ def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.Log
     # Status written only when it changed: 4 distinct states, not 6 events.
     assert len(fake_api.statuses) == 4
     assert fake_api.statuses[-1]["model"] == "crnn-en-1.0.0"
+
+
+def _api_exception(status: int, body: dict[str, Any]) -> Any:
+    from kubernetes.client.rest import ApiException
+
+    err = ApiException(status=status, reason="x")
+    err.body = json.dumps(body)
+    return err
+
+
+def test_api_errors_are_classified() -> None:
+    from ocr_operator.apply import _api_error
+
+    invalid = _api_error("apply", _api_exception(422, {"message": "Deployment is invalid"}))
+    assert invalid.permanent and "422 Deployment is invalid" in str(invalid)
+    busy = _api_error("apply", _api_exception(503, {"message": "unavailable"}))
+    assert not busy.permanent
+    terminating = _api_error(
+        "apply",
+        _api_exception(403, {"message": "forbidden", "details": {"causes": [{"reason": "NamespaceTerminating"}]}}),
+    )
+    assert terminating.namespace_terminating and not terminating.permanent
+
+
+def test_terminating_namespace_is_not_reported(fake_api: FakeApi) -> None:
+    rec, events = reconciler(fake_api)
+    fake_api.fail_apply = ApplyError("apply: 403", permanent=False, status=403, namespace_terminating=True)
+    assert rec.reconcile(owner_body({}), NO_CHILDREN).problem is None
+    rec.on_child_event(owner_body({}), DEPLOYMENT, None)
+    assert fake_api.statuses == [] and events.posted == []
+
+
+def test_child_event_success_lines_are_filtered() -> None:
+    from ocr_operator.handlers import _QuietChildEvents
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", logging.INFO, __file__, 1, msg, None, None)
+
+    quiet = _QuietChildEvents()
+    assert not quiet.filter(record("Handler 'deployments_drift' succeeded."))
+    assert quiet.filter(record("Handler 'reconcile_ocrservice' succeeded."))
