@@ -12,6 +12,10 @@ Reports:
   OcrService, and the API server's own request count over the run (all clients: controllers, KWOK,
   kopf's watches and patches, this script) for scale.
 
+``--baseline`` applies the same ConfigMaps, Services and Deployments directly (no CRD, no operator)
+and times until all Deployments are available: the cluster's own floor (scheduler, controllers,
+KWOK) on this machine, to read the operator's share of the figure against.
+
 Targets from the issue: <= 30 s for 100 OcrServices on this machine, RSS <= 150 MB.
 """
 
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,14 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 from kubernetes import client, config  # noqa: E402
+from ocr_operator.apply import KubeApi  # noqa: E402
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, SERVICE, Owner, build_children  # noqa: E402
 from ocr_operator.crd import CRD_NAME, CRD_PATH  # noqa: E402
-from ocr_operator.spec import GROUP, PLURAL, VERSION  # noqa: E402
+from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec  # noqa: E402
 
 from tests.cluster.launcher import LocalCluster  # noqa: E402
 from tests.ocr_operator.operator_proc import OperatorProcess  # noqa: E402
 
 NAMESPACE = "bench-ocrs"
-_REQUESTS_RE = re.compile(r"^apiserver_request_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
+_REQUESTS_RE = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
+_LABEL_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
 def kubectl(cluster: LocalCluster | None, kubeconfig: str, *args: str) -> str:
@@ -49,10 +57,15 @@ def kubectl(cluster: LocalCluster | None, kubeconfig: str, *args: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def apiserver_requests(cluster: LocalCluster | None, kubeconfig: str) -> float:
-    """Sum of apiserver_request_total over every label set (all clients)."""
+def apiserver_requests(cluster: LocalCluster | None, kubeconfig: str) -> Counter[str]:
+    """apiserver_request_total summed per "VERB resource[/subresource]" (all clients)."""
     metrics = kubectl(cluster, kubeconfig, "get", "--raw", "/metrics")
-    return sum(float(v) for v in _REQUESTS_RE.findall(metrics))
+    counts: Counter[str] = Counter()
+    for labels, value in _REQUESTS_RE.findall(metrics):
+        lab = dict(_LABEL_RE.findall(labels))
+        resource = lab.get("resource", "") + (f"/{lab['subresource']}" if lab.get("subresource") else "")
+        counts[f"{lab.get('verb', '?')} {resource}"] += int(float(value))
+    return counts
 
 
 def ready_count(custom: client.CustomObjectsApi) -> tuple[int, int]:
@@ -80,6 +93,52 @@ def children_count(api: client.ApiClient) -> int:
     return len(cms & svcs & deps)
 
 
+def available_count(api: client.ApiClient) -> int:
+    resp = client.AppsV1Api(api).list_namespaced_deployment(NAMESPACE, _preload_content=False)
+    items = json.loads(resp.data)["items"]
+    return sum(
+        1
+        for d in items
+        if (d.get("status") or {}).get("observedGeneration", 0) >= d["metadata"]["generation"]
+        and (d.get("status") or {}).get("availableReplicas", 0) >= d["spec"]["replicas"]
+        and (d.get("status") or {}).get("updatedReplicas", 0) >= d["spec"]["replicas"]
+    )
+
+
+def run_baseline(args: argparse.Namespace, api: client.ApiClient) -> dict[str, Any]:
+    """The same children without the operator: the floor set by the cluster itself."""
+    kube = KubeApi(api)
+    spec = parse_spec({"replicas": args.replicas})
+
+    def apply(i: int) -> None:
+        children = build_children(Owner(NAMESPACE, f"ocr-{i:03d}", "none"), spec)
+        for kind, manifest in (
+            (CONFIGMAP, children.configmap),
+            (SERVICE, children.service),
+            (DEPLOYMENT, children.deployment),
+        ):
+            manifest["metadata"].pop("ownerReferences")  # no owner: the garbage collector would delete them
+            kube.apply(kind, manifest)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(apply, range(args.count)))
+    created_s = time.monotonic() - t0
+    done = 0
+    while time.monotonic() - t0 < args.timeout and done < args.count:
+        done = available_count(api)
+        time.sleep(0.5)
+    return {
+        "count": args.count,
+        "replicas": args.replicas,
+        "baseline": True,
+        "all_ready": done == args.count,
+        "ready": done,
+        "create_seconds": round(created_s, 2),
+        "seconds_to_all_ready": round(time.monotonic() - t0, 2),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
         cluster: LocalCluster | None = None
@@ -96,6 +155,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         core.create_namespace({"metadata": {"name": NAMESPACE}})
         stack.callback(lambda: core.delete_namespace(NAMESPACE))
         time.sleep(1)  # the namespace's default ServiceAccount (pods need it)
+
+        if args.baseline:
+            return run_baseline(args, api)
 
         log_path = Path(tempfile.mkdtemp(prefix="operator-bench-")) / "operator.log"
         operator = stack.enter_context(OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE))
@@ -140,7 +202,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "operator_api_requests": requests,
             "requests_per_reconcile": round(requests / max(reconciles, 1), 2),
             "requests_per_ocrservice": round(requests / args.count, 2),
-            "apiserver_requests_all_clients": int(server_after - server_before),
+            "apiserver_requests_all_clients": sum((server_after - server_before).values()),
+            "apiserver_top_requests": dict((server_after - server_before).most_common(8)),
             "drift_corrections": operator.log().count("DriftCorrected") + operator.log().count("restored it"),
         }
 
@@ -152,11 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=4, help="KWOK nodes when starting a local cluster")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
     parser.add_argument("--kubeconfig", default="", help="use this cluster instead of starting one")
+    parser.add_argument("--baseline", action="store_true", help="apply the children directly, no operator")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     result = run(args)
     if args.json:
         print(json.dumps(result))
+    elif args.baseline:
+        print(f"baseline, no operator:       {result['count']} Deployments x {result['replicas']} replica(s)")
+        print(
+            f"seconds until all available: {result['seconds_to_all_ready']} (applies took {result['create_seconds']} s)"
+        )
     else:
         print(f"OcrServices:                 {result['count']} x {result['replicas']} replica(s)")
         print(f"all Ready with children:     {result['all_ready']} ({result['ready']}/{result['count']} Ready)")
@@ -169,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             f"operator API requests:       {result['operator_api_requests']} "
             f"({result['requests_per_reconcile']}/reconcile, {result['requests_per_ocrservice']}/OcrService)"
         )
-        print(f"API server requests (all):   {result['apiserver_requests_all_clients']}")
+        print(f"API server requests (all):   {result['apiserver_requests_all_clients']}, most frequent:")
+        for what, n in result["apiserver_top_requests"].items():
+            print(f"    {n:6d}  {what}")
         print(f"drift corrections:           {result['drift_corrections']}")
     return 0 if result["all_ready"] else 1
 

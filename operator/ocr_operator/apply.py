@@ -55,6 +55,17 @@ class ApplyError(Exception):
         self.namespace_terminating = namespace_terminating
 
 
+def _read_json(resp: Any) -> dict[str, Any]:
+    """Body of a raw (``_preload_content=False``) response; hands the connection back to the pool,
+    which urllib3 does not do on its own for unpreloaded responses (each call would open a new
+    TLS connection otherwise)."""
+    try:
+        data = resp.data
+    finally:
+        resp.release_conn()
+    return json.loads(data) if data else {}
+
+
 def _api_error(action: str, err: ApiException) -> ApplyError:
     detail, causes = err.reason or "", []
     try:
@@ -110,13 +121,13 @@ class KubeApi:
             )
         except ApiException as err:
             raise _api_error(f"apply {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
-        return json.loads(resp.data)
+        return _read_json(resp)
 
     def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
         """Delete a child; ``False`` when it was already gone."""
         self._count()
         try:
-            self._endpoint(kind, "delete")(name, namespace, _preload_content=False)
+            _read_json(self._endpoint(kind, "delete")(name, namespace, _preload_content=False))
         except ApiException as err:
             if err.status == 404:
                 return False
@@ -132,13 +143,13 @@ class KubeApi:
             if err.status == 404:
                 return None
             raise _api_error(f"read {kind.kind} {namespace}/{name}", err) from err
-        return json.loads(resp.data)
+        return _read_json(resp)
 
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge-patch the OcrService's status subresource (lists such as conditions are replaced whole)."""
         self._count()
         try:
-            client.CustomObjectsApi(self.api_client).patch_namespaced_custom_object_status(
+            resp = client.CustomObjectsApi(self.api_client).patch_namespaced_custom_object_status(
                 GROUP,
                 VERSION,
                 namespace,
@@ -148,6 +159,7 @@ class KubeApi:
                 _content_type=MERGE_PATCH,
                 _preload_content=False,
             )
+            _read_json(resp)
         except ApiException as err:
             if err.status == 404:  # the OcrService is being deleted: nothing to report on
                 return

@@ -122,6 +122,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # Re-establish watches now and then: a silently dead connection would stop drift detection.
     settings.watching.server_timeout = 600
     settings.watching.client_timeout = 630
+    # kopf waits for the echo of its own annotation patch before handling the object's next event;
+    # with hundreds of objects on a busy API server the echo can take longer than the 5 s default,
+    # and a stale event without the annotation would look like a new creation (a second reconcile).
+    settings.persistence.consistency_timeout = 30
     _quiet_child_events()
     memo.reconciler = Reconciler(KubeApi(_api_client()), post_event=_post_event)
 

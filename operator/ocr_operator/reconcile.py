@@ -24,6 +24,7 @@ from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpe
 from ocr_operator.status import (
     EventSpec,
     Problem,
+    Rollout,
     carried_problem,
     compute_status,
     condition_events,
@@ -66,6 +67,7 @@ class Reconciler:
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._last_status: dict[str, dict[str, Any]] = {}
         self._last_line: dict[str, str] = {}
+        self._last_deployment_version: dict[str, int] = {}
         self.reconciles = 0
 
     def _lock(self, uid: str) -> threading.Lock:
@@ -78,6 +80,7 @@ class Reconciler:
             self._locks.pop(uid, None)
             self._last_status.pop(uid, None)
             self._last_line.pop(uid, None)
+            self._last_deployment_version.pop(uid, None)
 
     # -- the full reconcile (owner events) -------------------------------------------------------
 
@@ -110,6 +113,7 @@ class Reconciler:
                 problem = Problem("ApplyFailed", str(err))
                 self._report(body, spec, live.get(DEPLOYMENT), problem)
                 return Outcome(problem)
+            self._is_fresh(owner, applied[DEPLOYMENT])
             self._report(body, spec, applied[DEPLOYMENT], None)
             return Outcome()
 
@@ -140,7 +144,7 @@ class Reconciler:
                     if err.permanent:
                         self._report(owner_body, spec, child, Problem("ApplyFailed", str(err)))
                     return
-            if kind is DEPLOYMENT:
+            if kind is DEPLOYMENT and self._is_fresh(owner, live):
                 previous = self._previous(owner, owner_body)
                 problem = carried_problem(previous, (owner_body.get("metadata") or {}).get("generation"))
                 self._report(owner_body, spec, live, problem)
@@ -175,6 +179,26 @@ class Reconciler:
 
     # -- observe → status → log line + Events ------------------------------------------------------
 
+    def _is_fresh(self, owner: Owner, deployment: Mapping[str, Any] | None) -> bool:
+        """Whether ``deployment`` is at least as new as the last one reported on.
+
+        Under load the child watch lags behind the apply responses the full reconcile reports from;
+        reporting a stale event would move the status (and the rollout log) backwards.  The API
+        server's resourceVersions are increasing integers (etcd revisions); anything else is
+        treated as fresh.
+        """
+        if deployment is None:
+            return True
+        try:
+            version = int((deployment.get("metadata") or {}).get("resourceVersion") or "")
+        except ValueError:
+            return True
+        with self._guard:
+            if version < self._last_deployment_version.get(owner.uid, 0):
+                return False
+            self._last_deployment_version[owner.uid] = version
+        return True
+
     @staticmethod
     def _owner_ref(owner: Owner) -> dict[str, Any]:
         """Enough of the OcrService for an Event's involvedObject."""
@@ -187,6 +211,20 @@ class Reconciler:
     def _previous(self, owner: Owner, body: Mapping[str, Any]) -> dict[str, Any]:
         """The last status we wrote, else the one on the object (after an operator restart)."""
         return self._last_status.get(owner.uid) or dict(body.get("status") or {})
+
+    def _log_rollout_step(self, owner: Owner, rollout: Rollout) -> None:
+        """One log line per rollout step; one Event when a rollout starts (its end is the ``Ready``
+        Event).  Events per step would double the API writes of a rollout for little extra insight."""
+        line = rollout_line(owner.namespace, owner.name, rollout)
+        previous = self._last_line.get(owner.uid)
+        if previous == line:
+            return
+        self._last_line[owner.uid] = line
+        log.info("%s", line)
+        started = not rollout.complete and (previous is None or previous.endswith("(complete)"))
+        if started:
+            message = line.split(": ", 1)[1]
+            self._post_event(self._owner_ref(owner), EventSpec("Normal", "RolloutStarted", message))
 
     def _report(
         self,
@@ -207,12 +245,7 @@ class Reconciler:
             problem=problem,
         )
         if deployment is not None:
-            line = rollout_line(owner.namespace, owner.name, observe_rollout(deployment))
-            if self._last_line.get(owner.uid) != line:
-                self._last_line[owner.uid] = line
-                log.info("%s", line)
-                message = line.split(": ", 1)[1]
-                self._post_event(self._owner_ref(owner), EventSpec("Normal", "Rollout", message))
+            self._log_rollout_step(owner, observe_rollout(deployment))
         if status_changed(previous, status):
             patch = status.to_patch()
             self.api.patch_status(owner.namespace, owner.name, patch)

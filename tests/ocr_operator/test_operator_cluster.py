@@ -180,7 +180,7 @@ def test_ocrs_create_children_ready_and_printer_columns(kube: Cluster, k8s_clust
 
     assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 2/2 updated, 2/2 available, model crnn-en-1.0.0")
     reasons = {e["reason"] for e in kube.events()}
-    assert {"Rollout", "Ready"} <= reasons
+    assert {"RolloutStarted", "Ready"} <= reasons
 
 
 # ---- changes roll the pods ------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_first_reconcile_applies_every_child_and_reports_status(fake_api: FakeAp
     (status,) = fake_api.statuses
     assert status["url"] == "http://ocr.example.com/"
     assert {c["type"]: c["reason"] for c in status["conditions"]}["Ready"] == "RollingOut"
-    assert [e.reason for e in events.posted] == ["Rollout"]
+    assert [e.reason for e in events.posted] == ["RolloutStarted"]
 
 
 def test_disabled_children_are_deleted_only_when_they_exist(fake_api: FakeApi) -> None:
@@ -159,7 +159,7 @@ def test_deleted_child_is_restored_and_edited_child_corrected(fake_api: FakeApi)
 
 
 def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.LogCaptureFixture) -> None:
-    rec, _ = reconciler(fake_api)
+    rec, events = reconciler(fake_api)
     caplog.set_level(logging.INFO, logger="ocr_operator")
     steps = [(0, 0), (2, 0), (2, 0), (2, 1), (2, 2), (2, 2)]
     for updated, available in steps:
@@ -177,6 +177,7 @@ def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.Log
     # Status written only when it changed: 4 distinct states, not 6 events.
     assert len(fake_api.statuses) == 4
     assert fake_api.statuses[-1]["model"] == "crnn-en-1.0.0"
+    assert [e.reason for e in events.posted] == ["RolloutStarted", "Ready"]
 
 
 def _api_exception(status: int, body: dict[str, Any]) -> Any:
@@ -218,3 +219,15 @@ def test_child_event_success_lines_are_filtered() -> None:
     quiet = _QuietChildEvents()
     assert not quiet.filter(record("Handler 'deployments_drift' succeeded."))
     assert quiet.filter(record("Handler 'reconcile_ocrservice' succeeded."))
+
+
+def test_stale_deployment_events_do_not_move_the_status_backwards(fake_api: FakeApi) -> None:
+    rec, _ = reconciler(fake_api)
+    done = _live_deployment({}, replicas=2, updatedReplicas=2, availableReplicas=2, readyReplicas=2)
+    done["metadata"]["resourceVersion"] = "120"
+    rec.on_child_event(owner_body({}), DEPLOYMENT, done)
+    stale = _live_deployment({}, replicas=2, updatedReplicas=0, availableReplicas=0, readyReplicas=0)
+    stale["metadata"]["resourceVersion"] = "97"
+    rec.on_child_event(owner_body({}), DEPLOYMENT, stale)
+    assert len(fake_api.statuses) == 1
+    assert {c["type"]: c["status"] for c in fake_api.statuses[0]["conditions"]}["Ready"] == "True"
