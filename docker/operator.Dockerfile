@@ -31,9 +31,8 @@ LABEL org.opencontainers.image.title="ocr-operator" \
       org.opencontainers.image.description="ocr-crnn kopf operator reconciling OcrService resources" \
       org.opencontainers.image.source="https://github.com/ocr-crnn/ocr-crnn" \
       org.opencontainers.image.licenses="Apache-2.0"
-RUN groupadd --system --gid 10001 ocr \
- && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-            --shell /usr/sbin/nologin ocr
+RUN groupadd --gid 10001 ocr \
+ && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ocr
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=root:root operator/ocr_operator /app/operator/ocr_operator
 WORKDIR /app

@@ -34,9 +34,8 @@ LABEL org.opencontainers.image.title="ocr-server" \
       org.opencontainers.image.description="ocr-crnn CPU OCR inference server (Flask + gunicorn + ONNX Runtime)" \
       org.opencontainers.image.source="https://github.com/ocr-crnn/ocr-crnn" \
       org.opencontainers.image.licenses="Apache-2.0"
-RUN groupadd --system --gid 10001 ocr \
- && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-            --shell /usr/sbin/nologin ocr
+RUN groupadd --gid 10001 ocr \
+ && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ocr
 COPY --from=build /opt/venv /opt/venv
 # The weights are baked in: nothing is downloaded at run time. Read-only for the server user.
 COPY --chown=root:root models/ /app/models/

@@ -99,8 +99,15 @@ def install_crds(cluster: LocalCluster) -> None:
     cluster.kubectl(
         "apply", "--server-side", "--force-conflicts", "--field-manager=chart-tests", "-f", str(CHART_DIR / "crds")
     )
+    wait_established(cluster)
+
+
+def wait_established(cluster: LocalCluster) -> None:
+    """Poll (`kubectl wait` errors out on a CRD whose status has no conditions yet)."""
     for name in CRD_NAMES:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        wait_for(
+            f"CRD {name} Established", lambda n=name: condition(get_json(cluster, "crd", n), "Established") == "True"
+        )
 
 
 def pod_from_template(owner: Manifest) -> Manifest:
@@ -244,8 +251,7 @@ def test_install_operator_upgrade_uninstall(k8s_cluster: LocalCluster, k8s_names
 
     # -- install: CRDs established, operator Deployment available (KWOK makes its pod ready).
     cluster.helm("install", release, str(CHART_DIR), "-n", ns, *values, "--wait", "--timeout", "3m")
-    for name in CRD_NAMES:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    wait_established(cluster)
     cluster.kubectl("wait", "-n", ns, "--for=condition=Available", f"deployment/{fullname}", "--timeout=120s")
     deployment = get_json(cluster, "deployment", fullname, "-n", ns)
     assert deployment["status"]["availableReplicas"] == 1

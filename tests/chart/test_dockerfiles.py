@@ -37,7 +37,7 @@ def test_multi_stage_slim_non_root(name: str) -> None:
     # The final stage: the venv from the build stage, a non-root user, no installers or compilers.
     assert "COPY --from=build /opt/venv /opt/venv" in final
     assert re.search(r"^USER 10001:10001$", final, re.M)
-    assert "useradd --system --uid 10001" in final
+    assert "useradd --uid 10001 --gid 10001" in final
     for tool in ("pip install", "apt-get", "gcc", "build-essential"):
         assert tool not in final, f"{name}: {tool} in the final stage"
     assert "torch" not in text.replace("no torch", ""), "CPU image: no torch"
