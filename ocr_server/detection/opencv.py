@@ -65,6 +65,8 @@ class Tuning:
     """Large components with less ink than this fraction of their box are frames or table grids."""
     attach_gap: float = 0.5
     """A mark attaches to a line at most this many line heights to its left or right."""
+    attach_slack: float = 0.1
+    """A mark's centre may lie this many line heights above or below the line and still belong to it."""
     pad_frac: float = 0.12
     """Each returned box grows by this fraction of its height on every side (the ground truth's margin)."""
     row_overlap: float = 0.5
@@ -255,28 +257,43 @@ def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) 
     return (tallest >= need) & ~blob
 
 
-def attach_marks(lines: np.ndarray, marks: Components, t: Tuning) -> np.ndarray:
-    """Grow each line box by the marks whose centre lies within its height and which are at most
-    ``attach_gap`` line heights beside it (the nearest line wins).  Unattached marks are dropped."""
+def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: int = 64) -> np.ndarray:
+    """Grow line boxes by the marks (dots, commas, hyphens) that belong to them; drop the rest.
+
+    A mark belongs to a line when its centre lies within the line's height and it is at most
+    ``attach_gap`` line heights beside the line as grown so far (the nearest line wins).  Repeating
+    this lets a run of dot leaders (``TOTAL ........ RM``, which receipts' ground truth keeps as
+    text) chain along its line, while a dotted separator row, between lines, attaches to none.
+    """
     if len(marks) == 0 or lines.shape[0] == 0:
         return lines
-    lx1, ly1, lx2, ly2 = (lines[:, i][None, :] for i in range(4))
+    ly1, ly2 = lines[:, 1][None, :], lines[:, 3][None, :]
     lh = ly2 - ly1
+    reach = t.attach_gap * lh
     myc = ((marks.y1 + marks.y2) / 2.0)[:, None]
-    inside = (myc >= ly1) & (myc <= ly2)
-    dist = np.maximum(0, np.maximum(lx1 - marks.x2[:, None], marks.x1[:, None] - lx2))
-    ok = inside & (dist <= t.attach_gap * lh)
-    dist = np.where(ok, dist, np.iinfo(np.int64).max)
-    best = np.argmin(dist, axis=1)
-    has = ok[np.arange(len(marks)), best]
-    if not np.any(has):
-        return lines
+    slack = t.attach_slack * lh  # a full stop's centre sits on the baseline, a hair below the box
+    inside = (myc >= ly1 - slack) & (myc <= ly2 + slack)
+    cand = np.flatnonzero(inside.any(axis=1))
+    inside = inside[cand]
+    mx1, my1, mx2, my2 = marks.x1[cand], marks.y1[cand], marks.x2[cand], marks.y2[cand]
     out = lines.copy()
-    idx = best[has]
-    np.minimum.at(out[:, 0], idx, marks.x1[has])
-    np.minimum.at(out[:, 1], idx, marks.y1[has])
-    np.maximum.at(out[:, 2], idx, marks.x2[has])
-    np.maximum.at(out[:, 3], idx, marks.y2[has])
+    pending = np.ones(len(cand), bool)
+    for _ in range(max_passes):
+        idx = np.flatnonzero(pending)
+        if idx.size == 0:
+            break
+        dist = np.maximum(0, np.maximum(out[:, 0][None, :] - mx2[idx, None], mx1[idx, None] - out[:, 2][None, :]))
+        ok = inside[idx] & (dist <= reach)
+        if not ok.any():
+            break
+        best = np.argmin(np.where(ok, dist, np.iinfo(np.int64).max), axis=1)
+        has = ok[np.arange(idx.size), best]
+        sel, tgt = idx[has], best[has]
+        np.minimum.at(out[:, 0], tgt, mx1[sel])
+        np.minimum.at(out[:, 1], tgt, my1[sel])
+        np.maximum.at(out[:, 2], tgt, mx2[sel])
+        np.maximum.at(out[:, 3], tgt, my2[sel])
+        pending[sel] = False
     return out
 
 
