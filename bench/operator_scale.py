@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -160,8 +161,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return run_baseline(args, api)
 
         log_path = Path(tempfile.mkdtemp(prefix="operator-bench-")) / "operator.log"
-        operator = stack.enter_context(OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE))
+        operator = OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE)
+        if os.environ.get("BENCH_OPERATOR_COMMAND"):  # e.g. a profiling wrapper
+            operator.command = os.environ["BENCH_OPERATOR_COMMAND"].split()
+        stack.enter_context(operator)
         before = operator.health()["reconciler"]
+        idle_rss = operator.peak_rss_mb()
         server_before = apiserver_requests(cluster, kubeconfig)
 
         def create(i: int) -> None:
@@ -198,6 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "create_seconds": round(created_s, 2),
             "seconds_to_all_ready": round(elapsed, 2),
             "operator_peak_rss_mb": round(operator.peak_rss_mb(), 1),
+            "operator_idle_rss_mb": round(idle_rss, 1),
             "reconciles": reconciles,
             "operator_api_requests": requests,
             "requests_per_reconcile": round(requests / max(reconciles, 1), 2),
@@ -232,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"seconds until all Ready:     {result['seconds_to_all_ready']} (creates took {result['create_seconds']} s)"
         )
-        print(f"operator peak RSS:           {result['operator_peak_rss_mb']} MiB")
+        print(
+            f"operator peak RSS:           {result['operator_peak_rss_mb']} MiB "
+            f"(idle after start-up: {result['operator_idle_rss_mb']} MiB)"
+        )
         print(f"reconciles (full):           {result['reconciles']}")
         print(
             f"operator API requests:       {result['operator_api_requests']} "

@@ -59,13 +59,12 @@ def _post_event(body: Mapping[str, Any], event: EventSpec) -> None:
 
 
 def _snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain, detached copy of an object without managedFields except where they matter.
-
-    kopf's ``Body`` is a live view; indexes and other threads need a stable copy.
-    """
+    """A plain, detached copy of an object (kopf's ``Body`` is a live view; other threads and the
+    indexes need a stable copy).  managedFields are dropped except on Deployments, where the HPA
+    replicas hand-over reads them."""
     data = copy.deepcopy(dict(body))
     meta = data.get("metadata") or {}
-    if data.get("kind") != "Deployment":  # only the Deployment's are read (HPA replicas hand-over)
+    if data.get("kind") != "Deployment":
         meta.pop("managedFields", None)
     return data
 
@@ -136,9 +135,29 @@ def ocrservices_by_uid(body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, 
     return {meta["uid"]: _snapshot(body)}
 
 
+def _slim_child(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the reconcile reads of a child it did not just apply: its name (to delete a disabled
+    one), and for the Deployment what the status and the HPA hand-over need.  Keeping only that
+    holds the operator's memory flat as OcrServices add up."""
+    meta = body.get("metadata") or {}
+    slim: dict[str, Any] = {
+        "kind": body.get("kind"),
+        "metadata": {k: meta[k] for k in ("name", "namespace", "generation", "resourceVersion") if k in meta},
+    }
+    if body.get("kind") == "Deployment":
+        spec = body.get("spec") or {}
+        template_meta = (spec.get("template") or {}).get("metadata") or {}
+        slim["metadata"]["managedFields"] = copy.deepcopy(meta.get("managedFields") or [])
+        slim["spec"] = {"template": {"metadata": {"annotations": dict(template_meta.get("annotations") or {})}}}
+        if "replicas" in spec:
+            slim["spec"]["replicas"] = spec["replicas"]
+        slim["status"] = copy.deepcopy(dict(body.get("status") or {}))
+    return slim
+
+
 def _index_child(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]] | None:
     uid = _controller_uid(body)
-    return {uid: _snapshot(body)} if uid else None
+    return {uid: _slim_child(body)} if uid else None
 
 
 for _kind in CHILD_KINDS:

@@ -231,3 +231,12 @@ def test_stale_deployment_events_do_not_move_the_status_backwards(fake_api: Fake
     rec.on_child_event(owner_body({}), DEPLOYMENT, stale)
     assert len(fake_api.statuses) == 1
     assert {c["type"]: c["status"] for c in fake_api.statuses[0]["conditions"]}["Ready"] == "True"
+
+
+def test_object_paths() -> None:
+    from ocr_operator.apply import object_path
+    from ocr_operator.builders import CONFIGMAP
+
+    assert object_path(DEPLOYMENT, "ns", "x") == "/apis/apps/v1/namespaces/ns/deployments/x"
+    assert object_path(CONFIGMAP, "ns", "x-config") == "/api/v1/namespaces/ns/configmaps/x-config"
+    assert object_path(HPA, "ns", "x") == "/apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/x"
