@@ -146,11 +146,10 @@ def find_components(binary: np.ndarray, strong: np.ndarray | None = None) -> Com
     whole characters (whose strokes have a dark core).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
-    keep = np.zeros(n, bool)
     if strong is None:
-        keep[:] = True
+        keep = np.ones(n, bool)
     else:
-        keep[np.unique(labels[(strong > 0) & (binary > 0)])] = True
+        keep = np.bincount(labels[strong > 0], minlength=n) > 0
     keep[0] = False
     s = stats[keep]
     x1, y1, w, h, area = (s[:, i] for i in range(5))
