@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--real-share", type=float, default=0.4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="bfloat16 autocast for the forward pass (2x faster on CPUs with AVX512-BF16; weights stay fp32)",
+    )
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=500)
@@ -189,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.lr, args.warmup, args.total_steps)
-        logits = model(batch["images"])  # N, T, C
-        log_probs = fold_case(logits.log_softmax(-1).permute(1, 0, 2), batch["case_blind"], pairs)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            logits = model(batch["images"])  # N, T, C
+        log_probs = fold_case(logits.float().log_softmax(-1).permute(1, 0, 2), batch["case_blind"], pairs)
         input_lengths = torch.clamp(batch["input_lengths"], max=log_probs.shape[0])
         loss = ctc(log_probs, batch["targets"], input_lengths, batch["target_lengths"])
         opt.zero_grad(set_to_none=True)

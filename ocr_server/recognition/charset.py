@@ -56,8 +56,8 @@ class Charset:
 
     def normalise(self, text: str) -> str:
         """Fold variants, collapse whitespace, drop characters the model cannot emit."""
-        text = " ".join(text.translate(NORMALISE).split())
-        return "".join(c for c in text if c in self._index)
+        text = "".join(c for c in text.translate(NORMALISE) if c in self._index or c.isspace())
+        return " ".join(text.split())
 
     def encode(self, text: str) -> list[int]:
         """Label indices for ``text``; raises on a character outside the charset."""

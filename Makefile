@@ -1,0 +1,112 @@
+# ocr-crnn: `make help` lists the targets.  Setup once, then run or test:
+#   make setup   # Debian packages (fonts, tesseract, chromium), Python deps, test-cluster binaries
+#   make run     # serve the API and upload page on http://localhost:8080 with the shipped model
+#   make test    # the whole test suite (what .ci/run runs)
+
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+APT_PACKAGES := $(shell sed -e 's/\#.*//' requirements/apt.txt)
+SERVER_IMAGE ?= ghcr.io/ocr-crnn/ocr-server:0.1.0
+OPERATOR_IMAGE ?= ghcr.io/ocr-crnn/ocr-operator:0.1.0
+MODEL ?= crnn-en
+VERSION ?= 1.0.0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup setup-apt setup-python run dev test test-fast lint format cluster-build cluster-up cluster-down \
+        chart-sync chart-lint crd-gen train evaluate export bench bench-pages bench-lines bench-load bench-operator \
+        images image-server image-operator clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-16s\033[0m %s\n",$$1,$$2}'
+
+setup: setup-apt setup-python cluster-build ## Install everything: apt packages, Python deps (with torch), test-cluster binaries
+
+setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests)
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "apt: installing $$missing"; \
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "apt: all packages present"; fi; \
+	else echo "setup-apt: no apt-get; install the packages in requirements/apt.txt yourself"; fi
+
+setup-python: ## Python deps: server, operator, training (torch), dev and benchmark extras
+	$(PIP) install -q -e '.[server,operator,train,dev,bench]'
+
+run: ## Serve the API and upload page on http://localhost:8080 (config: $$OCR_CONFIG, OCR__SECTION__FIELD env overrides)
+	$(PYTHON) -m gunicorn -c ocr_server/gunicorn.conf.py ocr_server.wsgi:app
+
+dev: ## Flask development server with reload on http://localhost:5000
+	$(PYTHON) -m flask --app ocr_server.wsgi run --debug
+
+test: ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes (what CI runs)
+	$(PYTHON) -m pytest -q
+
+test-fast: ## Unit tests only (no cluster, no browser, no torch)
+	$(PYTHON) -m pytest -q -m "not k8s and not browser and not model and not slow"
+
+lint: ## ruff lint + format check
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check ocr_server training tests/recognition tests/training
+
+format: ## Apply ruff fixes and formatting
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format ocr_server training tests/recognition tests/training
+
+cluster-build: ## Build the pinned test-cluster tools into .tools/bin (Go >= 1.26; ~20 min cold, instant when current)
+	tests/cluster/build.sh
+
+cluster-up: cluster-build ## Start a local cluster in the background (kubeconfig: .tools/cluster/kubeconfig)
+	$(PYTHON) -m tests.cluster.launcher up
+
+cluster-down: ## Stop the background cluster
+	$(PYTHON) -m tests.cluster.launcher down
+
+crd-gen: ## Regenerate the CRD's schema parts from the server config schema, then sync the chart copy
+	$(PYTHON) operator/hack/gen_crd.py
+	$(MAKE) chart-sync
+
+chart-sync: ## Copy crds/*.yaml into the chart (a test fails when they differ)
+	$(PYTHON) charts/sync_crds.py
+
+chart-lint: ## helm lint the chart with every test values file
+	.tools/bin/helm lint charts/ocr-crnn
+	for f in tests/chart/values/*.yaml; do .tools/bin/helm lint charts/ocr-crnn -f $$f || exit 1; done
+
+operator: ## Run the operator against $$KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
+	cd operator && $(PYTHON) -m ocr_operator
+
+train: ## Train or resume the CRNN (runs/crnn; starts from the committed resume checkpoint)
+	$(PYTHON) -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt --steps 100000
+
+evaluate: ## Accuracy table of the shipped model on sroie-dev lines, iiit5k words and unseen fonts
+	$(PYTHON) -m training.evaluate --model $(MODEL) --version $(VERSION)
+
+export: ## Export runs/crnn/best.pt to models/$(MODEL)-$(VERSION)
+	$(PYTHON) -m training.export --checkpoint runs/crnn/best.pt --name $(MODEL) --version $(VERSION)
+
+bench: bench-lines bench-pages ## Recognition and page benchmarks vs RapidOCR and Tesseract
+
+bench-lines: ## ms/line and line CER: ours vs RapidOCR rec vs Tesseract --psm 7
+	$(PYTHON) bench/recognition_latency.py
+
+bench-pages: ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract
+	$(PYTHON) bench/page_latency.py
+
+bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on loopback
+	bash bench/load_test.sh
+
+bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
+	$(PYTHON) bench/operator_scale.py
+
+images: image-server image-operator ## Build both container images (needs a Docker/Podman engine)
+
+image-server: ## Server image (onnxruntime, no torch; model baked in)
+	docker build -f docker/server.Dockerfile -t $(SERVER_IMAGE) .
+
+image-operator: ## Operator image
+	docker build -f docker/operator.Dockerfile -t $(OPERATOR_IMAGE) .
+
+clean: ## Remove caches (keeps .tools and runs)
+	rm -rf .pytest_cache .ruff_cache data-cache build *.egg-info

@@ -1,0 +1,183 @@
+"""Evaluate a served model bundle on data the training never saw, and print the table.
+
+    python -m training.evaluate --model crnn-en --version 1.0.0 [--limit N] [--json out.json]
+    python -m training.evaluate --compare-runtimes --checkpoint runs/crnn/best.pt
+
+Sets: sroie-dev line crops (validation only; labels are upper-case, so the case-insensitive,
+whitespace-collapsed CER is the headline), iiit5k-train words (validation only; scene text,
+case preserved) and synthetic lines in font families held out of training.  Reports CER raw,
+CER case-insensitive with whitespace collapsed, exact-line accuracy, and ms per line at batch
+and single.  Uses the ONNX Runtime recognizer, i.e. exactly what the server runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ocr_server.recognition.recognizer import Recognizer, load_recognizer
+
+from .datasets import SHARED_DATA, crop_box, line_box
+from .fonts import split_fonts
+from .metrics import cer, line_accuracy
+from .render import augment, render_line
+from .text_sources import random_text
+
+
+def sroie_dev(limit: int | None = None) -> list[tuple[np.ndarray, str]]:
+    root = SHARED_DATA / "sroie-dev"
+    out = []
+    for row in (json.loads(x) for x in (root / "pages.jsonl").read_text().splitlines()):
+        page = cv2.imread(str(root / row["image"]), cv2.IMREAD_COLOR)
+        for line in row["lines"]:
+            crop = crop_box(page, line_box(line))
+            if crop.size and line["text"].strip():
+                out.append((crop, line["text"]))
+    return out[:limit] if limit else out
+
+
+def iiit5k(limit: int | None = None) -> list[tuple[np.ndarray, str]]:
+    root = SHARED_DATA / "iiit5k-train"
+    rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
+    rows = rows[:limit] if limit else rows
+    return [(cv2.imread(str(root / r["image"]), cv2.IMREAD_COLOR), r["text"]) for r in rows]
+
+
+def heldout_synthetic(n: int = 500, seed: int = 12345) -> list[tuple[np.ndarray, str]]:
+    """Lines in font families the training never used, moderately degraded; fixed seed."""
+    _, held = split_fonts()
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    out = []
+    while len(out) < n and held:
+        font = rng.choice(held)
+        text = " ".join(random_text(rng, max_len=40).split())
+        if not text.isascii():
+            continue
+        img = render_line(text, font.path, rng)
+        out.append((augment(img, nrng, 0.5), text))
+    return out
+
+
+def score(rec: Recognizer, items: list[tuple[np.ndarray, str]], single_n: int = 100) -> dict[str, float]:
+    crops = [im for im, _ in items]
+    t = time.perf_counter()
+    preds = [r.text for r in rec.recognize(crops)]
+    batch_ms = (time.perf_counter() - t) * 1000 / max(1, len(crops))
+    t = time.perf_counter()
+    for im in crops[:single_n]:
+        rec.recognize([im])
+    single_ms = (time.perf_counter() - t) * 1000 / max(1, min(single_n, len(crops)))
+    pairs = list(zip(preds, [t for _, t in items], strict=True))
+    return {
+        "lines": len(items),
+        "cer": cer(pairs),
+        "cer_ci": cer(pairs, normalise=True),
+        "line_acc": line_accuracy(pairs),
+        "line_acc_ci": line_accuracy(pairs, normalise=True),
+        "ms_per_line_batch": batch_ms,
+        "ms_per_line_single": single_ms,
+    }
+
+
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    head = (
+        f"{'set':<22}{'lines':>7}{'CER':>8}{'CER ci':>9}{'line acc':>10}{'acc ci':>8}{'ms/line b':>11}{'ms/line 1':>11}"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, r in results.items():
+        print(
+            f"{name:<22}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_ci']:>9.2%}{r['line_acc']:>10.2%}"
+            f"{r['line_acc_ci']:>8.2%}{r['ms_per_line_batch']:>11.2f}{r['ms_per_line_single']:>11.2f}"
+        )
+
+
+def compare_runtimes(checkpoint: Path, n: int = 300) -> dict[str, dict[str, float]]:
+    """ms/line of torch eager, TorchScript and ONNX Runtime on the same sroie-dev crops (batch 32 and 1)."""
+    import tempfile
+
+    import onnxruntime as ort
+    import torch
+
+    from ocr_server.recognition.charset import Charset
+    from ocr_server.recognition.lines import pad_batch, prepare_line
+
+    from .export import export_onnx, export_torchscript, load_checkpoint
+    from .model import INPUT_HEIGHT, CRNNWithSoftmax
+
+    model, _ = load_checkpoint(checkpoint, Charset.default())
+    crops = [prepare_line(im, INPUT_HEIGHT) for im, _ in sroie_dev(n)]
+    crops.sort(key=lambda x: x.shape[1])
+    batches = [pad_batch(crops[i : i + 32]) for i in range(0, len(crops), 32)]
+    singles = [pad_batch([c]) for c in crops[:100]]
+    tmp = Path(tempfile.mkdtemp())
+    export_onnx(model, tmp / "m.onnx")
+    export_torchscript(model, tmp / "m.ts")
+    eager = CRNNWithSoftmax(model).eval()
+    script = torch.jit.load(str(tmp / "m.ts"))
+    sess = ort.InferenceSession(str(tmp / "m.onnx"), providers=["CPUExecutionProvider"])
+    runners = {
+        "torch eager": lambda x: eager(torch.from_numpy(x)),
+        "torchscript": lambda x: script(torch.from_numpy(x)),
+        "onnxruntime": lambda x: sess.run(None, {"image": x}),
+    }
+    out: dict[str, dict[str, float]] = {}
+    with torch.no_grad():
+        for name, run in runners.items():
+            run(batches[0])
+            t = time.perf_counter()
+            for b in batches:
+                run(b)
+            b_ms = (time.perf_counter() - t) * 1000 / len(crops)
+            t = time.perf_counter()
+            for s in singles:
+                run(s)
+            s_ms = (time.perf_counter() - t) * 1000 / len(singles)
+            out[name] = {"ms_per_line_batch32": round(b_ms, 3), "ms_per_line_single": round(s_ms, 3)}
+            print(f"{name:<14} batch32 {b_ms:7.2f} ms/line   single {s_ms:7.2f} ms/line", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="crnn-en")
+    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--models-dir", default=None)
+    ap.add_argument("--limit", type=int, default=None, help="lines per set (default: all)")
+    ap.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--compare-runtimes", action="store_true")
+    ap.add_argument("--checkpoint", type=Path, help="for --compare-runtimes")
+    args = ap.parse_args(argv)
+    if args.compare_runtimes:
+        if not args.checkpoint:
+            ap.error("--compare-runtimes needs --checkpoint")
+        res = compare_runtimes(args.checkpoint)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2))
+        return 0
+    rec = load_recognizer(args.model, args.version, args.models_dir, decoder=args.decoder, threads=args.threads)
+    rec.warmup()
+    sets = {
+        "sroie-dev lines": sroie_dev(args.limit),
+        "iiit5k words": iiit5k(args.limit),
+        "synthetic, unseen fonts": heldout_synthetic(args.limit or 500),
+    }
+    results = {name: score(rec, items) for name, items in sets.items()}
+    print(f"model {rec.info.name}-{rec.info.version}, decoder {args.decoder}, {args.threads} threads")
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

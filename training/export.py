@@ -1,0 +1,137 @@
+"""Export a training checkpoint to a served model bundle ``models/<name>-<version>/``.
+
+Writes ``model.onnx`` (served by ONNX Runtime), optionally ``model.ts`` (TorchScript, for
+comparison), ``charset.txt`` and ``model.json`` (the manifest the server's registry reads),
+and checks that ONNX Runtime and torch agree on a few inputs before declaring success.
+
+    python -m training.export --checkpoint runs/crnn/best.pt --name crnn-en --version 1.0.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ocr_server.recognition.charset import Charset
+
+from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE, CRNNWithSoftmax
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+def load_checkpoint(path: Path, charset: Charset) -> tuple[CRNN, dict[str, Any]]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = CRNN(charset.num_classes, **ck.get("model_kw", {}))
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, ck
+
+
+def export_onnx(model: CRNN, path: Path) -> None:
+    """Dynamic batch and width; softmax inside the graph; opset 17."""
+    wrapped = CRNNWithSoftmax(model).eval()
+    dummy = torch.zeros(2, 1, INPUT_HEIGHT, 128)
+    torch.onnx.export(
+        wrapped,
+        (dummy,),
+        str(path),
+        input_names=["image"],
+        output_names=["probs"],
+        dynamic_axes={"image": {0: "batch", 3: "width"}, "probs": {0: "batch", 1: "frames"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def export_torchscript(model: CRNN, path: Path) -> None:
+    traced = torch.jit.trace(CRNNWithSoftmax(model).eval(), torch.zeros(1, 1, INPUT_HEIGHT, 128))
+    traced.save(str(path))
+
+
+def check_parity(model: CRNN, onnx_path: Path, atol: float = 1e-4) -> float:
+    """Largest absolute difference between torch and ONNX Runtime probabilities on random inputs."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    wrapped = CRNNWithSoftmax(model).eval()
+    worst = 0.0
+    rng = np.random.default_rng(0)
+    for n, w in ((1, 64), (3, 200), (5, 517)):
+        x = rng.uniform(-1, 1, size=(n, 1, INPUT_HEIGHT, w)).astype(np.float32)
+        with torch.no_grad():
+            ref = wrapped(torch.from_numpy(x)).numpy()
+        got = sess.run(None, {"image": x})[0]
+        worst = max(worst, float(np.abs(ref - got).max()))
+    if worst > atol:
+        raise RuntimeError(f"ONNX export differs from torch by {worst:.2e} (> {atol})")
+    return worst
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_bundle(
+    checkpoint: Path,
+    name: str,
+    version: str,
+    out_root: Path = MODELS_DIR,
+    charset_file: Path | None = None,
+    torchscript: bool = False,
+    extra_meta: dict[str, Any] | None = None,
+) -> Path:
+    charset = Charset.from_file(charset_file) if charset_file else Charset.default()
+    model, ck = load_checkpoint(checkpoint, charset)
+    out = out_root / f"{name}-{version}"
+    out.mkdir(parents=True, exist_ok=True)
+    charset.to_file(out / "charset.txt")
+    export_onnx(model, out / "model.onnx")
+    if torchscript:
+        export_torchscript(model, out / "model.ts")
+    diff = check_parity(model, out / "model.onnx")
+    meta_path = out / "model.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta.update(
+        {
+            "name": name,
+            "version": version,
+            "architecture": "CRNN (VGG-style CNN + 2x BiLSTM + linear, CTC)",
+            "input_height": INPUT_HEIGHT,
+            "width_downsample": WIDTH_DOWNSAMPLE,
+            "onnx": "model.onnx",
+            "charset": "charset.txt",
+            "num_classes": charset.num_classes,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "model_kw": ck.get("model_kw", {}),
+            "training_steps": int(ck.get("step", 0)),
+            "onnx_sha256": sha256(out / "model.onnx"),
+            "onnx_torch_max_abs_diff": diff,
+        }
+    )
+    meta.update(extra_meta or {})
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, required=True)
+    ap.add_argument("--name", default="crnn-en")
+    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--out", type=Path, default=MODELS_DIR)
+    ap.add_argument("--torchscript", action="store_true", help="also write model.ts (for latency comparison)")
+    args = ap.parse_args(argv)
+    out = write_bundle(args.checkpoint, args.name, args.version, args.out, torchscript=args.torchscript)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
