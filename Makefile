@@ -8,12 +8,15 @@ PIP ?= $(PYTHON) -m pip
 APT_PACKAGES := $(shell sed -e 's/\#.*//' requirements/apt.txt)
 SERVER_IMAGE ?= ghcr.io/ocr-crnn/ocr-server:0.1.0
 OPERATOR_IMAGE ?= ghcr.io/ocr-crnn/ocr-operator:0.1.0
+HELM ?= .tools/bin/helm
+KUBE_VERSION ?= $(shell sed -n 's/^KUBERNETES_VERSION=//p' tests/cluster/versions.env)
+CONTAINER_ENGINE ?= docker
 MODEL ?= crnn-en
 VERSION ?= 1.0.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint crd-gen train evaluate export bench bench-pages bench-lines bench-load bench-operator \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -70,9 +73,17 @@ crd-gen: ## Regenerate the CRD's schema parts from the server config schema, the
 chart-sync: ## Copy crds/*.yaml into the chart (a test fails when they differ)
 	$(PYTHON) charts/sync_crds.py
 
-chart-lint: ## helm lint the chart with every test values file
-	.tools/bin/helm lint charts/ocr-crnn
-	for f in tests/chart/values/*.yaml; do .tools/bin/helm lint charts/ocr-crnn -f $$f || exit 1; done
+chart-lint: ## helm lint + template the chart for its defaults and every tests/chart/values file; check the CRD copy
+	$(PYTHON) charts/sync_crds.py --check
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) charts/ocr-crnn
+	@for f in tests/chart/values/*.yaml; do \
+	  echo "== $$f"; \
+	  $(HELM) lint --strict --quiet --kube-version $(KUBE_VERSION) charts/ocr-crnn -f $$f && \
+	  $(HELM) template ocr charts/ocr-crnn --kube-version $(KUBE_VERSION) -f $$f >/dev/null || exit 1; \
+	done
+
+chart-test: ## Chart tests: offline, and against the local cluster
+	$(PYTHON) -m pytest tests/chart
 
 operator: ## Run the operator against $$KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
 	cd operator && $(PYTHON) -m ocr_operator
@@ -100,13 +111,19 @@ bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on l
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py
 
-images: image-server image-operator ## Build both container images (needs a Docker/Podman engine)
+images: image-server image-operator ## Build both container images with $(CONTAINER_ENGINE) (needs a running engine)
 
 image-server: ## Server image (onnxruntime, no torch; model baked in)
-	docker build -f docker/server.Dockerfile -t $(SERVER_IMAGE) .
+	$(CONTAINER_ENGINE) build -f docker/server.Dockerfile -t $(SERVER_IMAGE) .
 
 image-operator: ## Operator image
-	docker build -f docker/operator.Dockerfile -t $(OPERATOR_IMAGE) .
+	$(CONTAINER_ENGINE) build -f docker/operator.Dockerfile -t $(OPERATOR_IMAGE) .
+
+images-local: ## Build both images without a Docker daemon: buildah on a debootstrap base (root; apt-get install buildah debootstrap)
+	docker/build-local.sh
+
+image-test: ## Build both images with buildah and run them (the operator image against the local cluster)
+	OCR_IMAGE_TESTS=1 $(PYTHON) -m pytest tests/chart/test_images.py
 
 clean: ## Remove caches (keeps .tools and runs)
 	rm -rf .pytest_cache .ruff_cache data-cache build *.egg-info
