@@ -442,3 +442,17 @@ def test_ha_peering_only_one_operator_works(
     finally:
         high.stop()
         low.stop()
+
+
+def test_ocrs_kubectl_explain_shows_the_descriptions(k8s_cluster: Any, crd: None) -> None:
+    def explain(field: str) -> str:
+        deadline = time.monotonic() + 60  # the API server publishes a new CRD's OpenAPI a little later
+        while True:
+            result = k8s_cluster.kubectl("explain", field, check=time.monotonic() > deadline)
+            if result.returncode == 0:
+                return result.stdout
+            time.sleep(1)
+
+    assert "CLAHE contrast clip limit." in explain("ocrservices.spec.preprocessing.claheClipLimit")
+    out = explain("ocrs.spec.autoscaling")
+    assert "minReplicas" in out and "Lowest replica count the HPA may set." in out
