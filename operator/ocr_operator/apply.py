@@ -208,6 +208,10 @@ def apply_deployment(
     if autoscaling is None:
         return api.apply(DEPLOYMENT, desired)
     low, high = autoscaling
+    meta = desired["metadata"]
+    if live is None:
+        # The watch cache may lag; reading once avoids dropping replicas we still own (see above).
+        live = api.get(DEPLOYMENT, meta["namespace"], meta["name"])
     if live is not None and owns_replicas(live):
         current = int((live.get("spec") or {}).get("replicas") or low)
         _hand_over_replicas(api, desired, _clamp(current, low, high))

@@ -34,6 +34,7 @@ class FakeApi(KubeApi):
         self.calls: list[tuple[str, str, str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
         self.fail_apply: Exception | None = None
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}  # what ``get`` finds, by (kind, name)
 
     def apply(
         self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True
@@ -51,7 +52,8 @@ class FakeApi(KubeApi):
 
     def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
         self._count()
-        return None
+        self.calls.append(("get", kind.kind, name, None))
+        return copy.deepcopy(self.objects.get((kind.kind, name)))
 
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         self._count()

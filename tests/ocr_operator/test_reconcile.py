@@ -87,10 +87,21 @@ def test_enabling_autoscaling_hands_replicas_over_before_dropping_them(fake_api:
     assert manager2 == FIELD_MANAGER and "replicas" not in body2["spec"]
 
 
+def test_lagging_cache_is_checked_before_dropping_replicas(fake_api: FakeApi) -> None:
+    """The index has no Deployment yet, but the cluster has one whose replicas we own."""
+    fake_api.objects[("Deployment", "invoices")] = managed(FIELD_MANAGER)
+    spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6}})
+    apply_children(fake_api, OWNER, build_children(OWNER, spec), NO_CHILDREN, (2, 6))
+    deployment_calls = [(c[0], c[2]) for c in fake_api.calls if c[1] == "Deployment"]
+    assert deployment_calls == [("get", "invoices"), ("apply", HANDOVER_MANAGER), ("apply", FIELD_MANAGER)]
+
+
 def test_new_autoscaled_deployment_starts_at_min_replicas(fake_api: FakeApi) -> None:
     spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 3}})
     live = apply_children(fake_api, OWNER, build_children(OWNER, spec), NO_CHILDREN, (3, 10))
-    deployment_calls = [(c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[1] == "Deployment"]
+    deployment_calls = [
+        (c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[1] == "Deployment" and c[0] == "apply"
+    ]
     assert deployment_calls == [(FIELD_MANAGER, None), (HANDOVER_MANAGER, 3)]
     assert live[DEPLOYMENT]["spec"]["replicas"] == 3
     assert ("apply", "HorizontalPodAutoscaler") in applied_kinds(fake_api)
