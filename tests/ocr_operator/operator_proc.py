@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.cluster.procs import ManagedProcess, free_ports
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class OperatorProcess:
@@ -45,8 +38,9 @@ class OperatorProcess:
         self.peering = peering
         self.priority = priority
         self.extra_env = extra_env or {}
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_ports(1)[0]
+        # Its own process group, killed by the kernel if this process dies: never a stray operator.
+        self.process: ManagedProcess | None = None
         self.command = [sys.executable, "-m", "ocr_operator"]
 
     @property
@@ -70,12 +64,12 @@ class OperatorProcess:
         }
         if self.priority is not None:
             env["OPERATOR_PRIORITY"] = str(self.priority)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.process = ManagedProcess("ocr-operator", self.command, self.log_path, env=env)
+        self.process.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            if (code := self.process.exited()) is not None:
+                raise RuntimeError(f"operator exited with {code}:\n{self.log()[-4000:]}")
             try:
                 self.health()
                 return self
@@ -94,25 +88,19 @@ class OperatorProcess:
 
     def peak_rss_mb(self) -> float:
         """Peak resident set size so far (VmHWM), in MiB."""
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("VmHWM not found")
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process is not None and self.process.exited() is None
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM (kopf leaves peering and finishes handlers), then SIGKILL if it hangs."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        """SIGTERM (kopf leaves the peering and finishes handlers), then SIGKILL if it hangs."""
+        if self.process is not None:
+            self.process.stop(timeout)
 
     def __enter__(self) -> OperatorProcess:
         return self.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -415,9 +416,9 @@ def test_ha_peering_only_one_operator_works(
     )
 
     common = {"kubeconfig": k8s_cluster.kubeconfig, "namespaces": k8s_namespace, "peering": "ocr-operator"}
-    high = OperatorProcess(log_path=tmp_path / "high.log", priority=200, **common).start()
-    low = OperatorProcess(log_path=tmp_path / "low.log", priority=100, **common).start()
-    try:
+    with ExitStack() as stack:  # both operators stop whatever happens
+        high = stack.enter_context(OperatorProcess(log_path=tmp_path / "high.log", priority=200, **common))
+        low = stack.enter_context(OperatorProcess(log_path=tmp_path / "low.log", priority=100, **common))
         kube = Cluster(k8s_api, k8s_namespace, high)
         custom = client.CustomObjectsApi(k8s_api)
 
@@ -439,9 +440,6 @@ def test_ha_peering_only_one_operator_works(
         kube.wait_ready(gen)
         assert "Resuming operations after the pause" in low.log()
         assert f"{k8s_namespace}/{NAME}: rollout" in low.log()
-    finally:
-        high.stop()
-        low.stop()
 
 
 def test_ocrs_kubectl_explain_shows_the_descriptions(k8s_cluster: Any, crd: None) -> None:
