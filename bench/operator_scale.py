@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 from kubernetes import client, config  # noqa: E402
+
 from ocr_operator.apply import KubeApi  # noqa: E402
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, SERVICE, Owner, build_children  # noqa: E402
 from ocr_operator.crd import CRD_NAME, CRD_PATH  # noqa: E402
 from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec  # noqa: E402
-
 from tests.cluster.launcher import LocalCluster  # noqa: E402
 from tests.ocr_operator.operator_proc import OperatorProcess  # noqa: E402
 

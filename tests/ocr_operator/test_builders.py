@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+
 from ocr_operator.builders import Children, build_children, service_url
 from ocr_operator.builders.configmap import build_server_config, render_config
 from ocr_operator.builders.ingress import BODY_SIZE_ANNOTATION
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION, config_hash
 from ocr_operator.spec import parse_spec
-
 from ocr_server.config import parse_config
 from tests.ocr_operator.helpers import OWNER
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ocr_operator.crd import CRD_PATH, build_crd, render_crd
 
+from ocr_operator.crd import CRD_PATH, build_crd, render_crd
 from ocr_server.config import (
     DetectionConfig,
     LimitsConfig,

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
 from ocr_operator.apply import KubeApi
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, ChildKind
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
 from ocr_operator.crd import CRD_NAME, CRD_PATH
 from ocr_operator.spec import GROUP, PLURAL, VERSION
-
 from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]

@@ -7,13 +7,13 @@ import logging
 from typing import Any
 
 import pytest
+
 from ocr_operator.apply import HANDOVER_MANAGER, ApplyError, apply_children, owns_replicas
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, build_children
 from ocr_operator.builders.meta import FIELD_MANAGER
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import parse_spec
 from ocr_operator.status import EventSpec
-
 from tests.ocr_operator.helpers import OWNER, FakeApi, owner_body
 
 NOW = "2024-05-01T10:00:00Z"

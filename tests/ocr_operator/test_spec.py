@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ocr_operator.spec import InvalidSpecError, parse_spec
 
 
