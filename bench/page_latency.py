@@ -11,7 +11,10 @@ alike.
 * ``tesseract``    Debian's tesseract CLI, ``-l eng --psm 3`` (automatic layout), one process per page.
 
 Every engine gets the same thread budget (``--threads``, default 2): ONNX Runtime intra-op threads
-for ours and RapidOCR, ``OMP_THREAD_LIMIT`` for Tesseract, ``OMP_NUM_THREADS`` everywhere.
+for ours and RapidOCR, ``OMP_NUM_THREADS`` everywhere.  Tesseract is the exception, by default
+``OMP_THREAD_LIMIT=1`` (``--tesseract-threads``): its OpenMP threads spin-wait, and on this 2-core
+machine shared with other work one page took 5-47 s with 2 threads against 0.4-0.6 s with 1, so 1
+is Tesseract at its best here (its documentation recommends it for throughput too).
 
 CER: edit distance / reference length over the whole split; ``cer`` is case-insensitive with
 whitespace collapsed (SROIE's truth is upper case and oddly spaced), ``cer_raw`` is as-is.
@@ -150,13 +153,13 @@ def tesseract(threads: int) -> Engine:
     return Engine("tesseract", f"{tesseract_version()} CLI -l eng --psm 3, OMP_THREAD_LIMIT={threads}", read)
 
 
-def build_engines(names: list[str], threads: int, stack: list[Any]) -> list[Engine]:
+def build_engines(names: list[str], threads: int, tesseract_threads: int, stack: list[Any]) -> list[Engine]:
     """Start the requested engines (each warmed up by the caller's first page)."""
     factories: dict[str, Callable[[], Engine]] = {
         "ours-http": lambda: ours_http(threads, stack),
         "ours-inproc": lambda: ours_inproc(threads),
         "rapidocr": lambda: rapidocr(threads),
-        "tesseract": lambda: tesseract(threads),
+        "tesseract": lambda: tesseract(tesseract_threads),
     }
     engines = []
     for name in names:
@@ -232,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="sroie-dev")
     ap.add_argument("--pages", type=int, default=None, help="evenly subsample this many pages (default: all)")
     ap.add_argument("--threads", type=int, default=2, help="threads per engine (default 2)")
+    ap.add_argument("--tesseract-threads", type=int, default=1, help="OMP_THREAD_LIMIT for Tesseract (default 1)")
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args(argv)
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown engines: {', '.join(sorted(unknown))}")
     stack: list[Any] = []
     try:
-        engines = build_engines(names, args.threads, stack)
+        engines = build_engines(names, args.threads, args.tesseract_threads, stack)
         results = run(engines, pages)
     finally:
         for ctx in reversed(stack):
