@@ -3,7 +3,10 @@
 Why this shape:
 
 * **Adaptive threshold** (not Otsu) because receipts are unevenly lit photos and thermal prints that
-  fade towards the edges; a local threshold keeps faint text.
+  fade towards the edges; a local threshold keeps faint text.  With **hysteresis**: a component counts
+  only if part of it is much darker than its surroundings, which drops paper grain (strongly amplified
+  by CLAHE) while keeping whole characters.  Long straight **rules are erased** first, so a table
+  line touching the text cannot weld rows together.
 * **Connected components, not a fixed morphological kernel**, because one page mixes font sizes
   (a shop name twice the body height): each component is joined to its neighbours by a gap measured
   in *its own* height, so big and small text are segmented with the same rule.
@@ -13,8 +16,10 @@ Why this shape:
   pitch apart, which is what makes the detector *never merge lines vertically*, while a slight skew
   (a few degrees) only shifts neighbouring characters by a pixel or two, so skewed lines still chain.
 * **Small marks attach, never link**: dots, commas, hyphens and specks are too small to say which line
-  they belong to, so they may only join a line they sit inside; on their own (dotted separator rows,
-  noise) they never form a line.
+  they belong to, so they may only join a line they sit beside (chaining along dot leaders); on their
+  own (dotted separator rows, noise) they never form a line.
+* **Outliers and blobs are not text**: a glyph much taller than its line-mates (a punch hole, a
+  stamp, handwriting) is cut out of the line; one or two huge shapes alone are a logo.
 * **Gaps split lines**: the ground truth of receipts (and what reads best) splits an item name from a
   price far to the right, so the allowed gap (``merge_gap`` line heights) is about a word space.
 
@@ -35,50 +40,58 @@ from .base import Box
 
 @dataclass(frozen=True)
 class Tuning:
-    """Internal shape constants, measured on sroie-train (see ``bench/detection_eval.py --tune``).
+    """Internal shape constants, in pipeline order, measured on sroie-train with
+    ``bench/detection_eval.py --split sroie-train --tune NAME=V1,V2``.
 
-    They are ratios to the page's typical character height, so they hold at any resolution; the
-    operator-facing thresholds live in :class:`~ocr_server.config.DetectionConfig` instead.
+    Lengths are ratios to the page's median character height (its *unit*), so they hold at any
+    resolution; the operator-facing thresholds live in :class:`~ocr_server.config.DetectionConfig`.
     """
 
+    # -- ink
+    strong_c_factor: float = 5.0
+    """Hysteresis: a component is ink only if some pixel of it beats the threshold with this × ``adaptiveC``
+    (paper texture and CLAHE-amplified grain pass the weak threshold but have no dark core)."""
+    rule_frac: float = 0.1
+    """Straight ink runs longer than this fraction of the page width (height) are table rules and erased."""
+    # -- which components are glyphs
     small_frac: float = 0.45
-    """Components shorter than this × the median character height are marks (dots, dashes, specks)."""
+    """Components shorter than this many units are marks (dots, commas, hyphens, specks)."""
     flat_height: float = 0.7
     flat_aspect: float = 1.6
     """Shorter than ``flat_height`` units and wider than ``flat_aspect`` × tall: a dash or an equals bar,
     so only a mark (separator rows of thick dashes must not link into lines)."""
-    outlier_ratio: float = 1.8
-    """A core taller than this × its line's median core is split off the line (0 disables)."""
-    drop_outliers: bool = True
-    """Non-zero: split-off outliers are dropped rather than kept as lines of their own."""
-    blob_frac: float = 2.5
-    """A line of at most two shapes, all taller than this × the median height, is a logo or a stamp."""
     tall_frac: float = 4.0
-    """Components taller than this × the median character height are logos, stamps or rules."""
-    band_frac: float = 0.22
-    """Half-height of a component's linking band, as a fraction of its height."""
-    gap_floor: float = 1.0
-    """Gaps are measured in at least this × the median height, so lower-case words (x-height) aren't split."""
-    band_cap: float = 1.5
-    """Band heights are computed from at most this × median height, so blobs spanning two lines can't bridge them."""
+    """Components taller than this many units are logos, stamps or rules."""
     frame_fill: float = 0.15
-    """Large components with less ink than this fraction of their box are frames or table grids."""
+    """Components over 2 units both ways with less ink than this fraction of their box are frames or grids."""
+    # -- linking glyphs into lines
+    band_frac: float = 0.22
+    """Half-height of a glyph's linking band, as a fraction of its height."""
+    band_cap: float = 1.5
+    """Band heights are computed from at most this many units, so blobs spanning two lines can't bridge them."""
+    gap_floor: float = 1.0
+    """Gaps are measured in at least this many units, so lower-case words (x-height) aren't split."""
+    outlier_ratio: float = 1.8
+    """A glyph taller than this × its line's median glyph is split off the line (0 disables)."""
+    drop_outliers: bool = True
+    """Split-off outliers (punch holes, handwriting, blots) are dropped rather than kept as lines."""
+    # -- which groups are lines
+    min_core_frac: float = 0.6
+    """A line needs one glyph of at least this many units (rows of dots and dashes have none)."""
+    lone_core_frac: float = 0.75
+    """A one-glyph line needs that glyph to be at least this many units (noise specks are shorter)."""
+    blob_frac: float = 2.5
+    """A line of at most two shapes, all taller than this many units, is a logo or a stamp."""
+    # -- marks
     attach_gap: float = 0.5
     """A mark attaches to a line at most this many line heights to its left or right."""
     attach_slack: float = 0.1
     """A mark's centre may lie this many line heights above or below the line and still belong to it."""
+    # -- output
     pad_frac: float = 0.12
-    """Each returned box grows by this fraction of its height on every side (the ground truth's margin)."""
+    """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
     row_overlap: float = 0.5
     """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
-    strong_c_factor: float = 5.0
-    """Hysteresis: a component is ink only if some pixel of it beats the threshold with this × ``adaptiveC``."""
-    rule_frac: float = 0.1
-    """Straight ink runs longer than this fraction of the page width (height) are table rules and erased."""
-    min_core_frac: float = 0.6
-    """A line needs one glyph at least this × the median height (rows of dots and dashes have none)."""
-    lone_core_frac: float = 0.75
-    """A one-glyph line needs that glyph at least this × the median height (noise specks are shorter)."""
 
 
 @dataclass(frozen=True)
@@ -146,10 +159,7 @@ def find_components(binary: np.ndarray, strong: np.ndarray | None = None) -> Com
     whole characters (whose strokes have a dark core).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
-    if strong is None:
-        keep = np.ones(n, bool)
-    else:
-        keep = np.bincount(labels[strong > 0], minlength=n) > 0
+    keep = np.ones(n, bool) if strong is None else np.bincount(labels[strong > 0], minlength=n) > 0
     keep[0] = False
     s = stats[keep]
     x1, y1, w, h, area = (s[:, i] for i in range(5))
