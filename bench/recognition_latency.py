@@ -3,7 +3,9 @@
 Crops follow the dataset's protocol (each ``lines.jsonl`` box grown by 10 % of its height, at least
 2 px, clipped to the page), decoded once up front so no engine pays for JPEG decoding.
 
-* ``ours``       ``ocr_server.recognition.recognizer`` (ONNX Runtime), ``recognize(crops)``.
+* ``ours``       ``ocr_server.recognition.recognizer`` (ONNX Runtime), ``recognize(crops)``, in process.
+* ``ours-http``  ``POST /api/v1/recognize`` on a real gunicorn (1 worker, loopback): crops sent as PNG
+                 multipart fields, up to ``limits.maxImagesPerRequest`` (64) per request.
 * ``rapidocr``   RapidOCR 1.4.4's recognizer only (``TextRecognizer``, PP-OCRv4 rec), no det/cls.
 * ``tesseract``  Debian's tesseract CLI with ``--psm 7`` (one text line).  *single*: one process per
                  line (crop piped as PNG); *batch*: one process over a list file of all crops.
@@ -45,7 +47,8 @@ from bench.common import (
     write_json,
 )
 
-ENGINES = ("ours", "rapidocr", "tesseract")
+ENGINES = ("ours", "ours-http", "rapidocr", "tesseract")
+HTTP_MAX_IMAGES = 64
 
 BatchFn = Callable[[list[np.ndarray]], list[str]]
 
@@ -81,6 +84,40 @@ def ours(threads: int, batch_size: int) -> Recognizer:
         f"{cfg.model.name}-{cfg.model.version} ONNX Runtime, {cfg.recognition.decoder} CTC, batch {batch_size}, "
         f"{threads} threads",
         lambda crops: [r.text for r in rec.recognize(crops)],
+    )
+
+
+def ours_http(threads: int, stack: list[Any]) -> Recognizer:
+    """The recognize endpoint of a real server; PNG encoding is done here, outside the timing's
+    control, as a client would (it is part of what a caller pays)."""
+    import cv2
+    import requests
+
+    from bench.server import running_server
+
+    ctx = running_server(workers=1, threads=threads)
+    url = ctx.__enter__()
+    stack.append(ctx)
+    session = requests.Session()
+
+    def post(crops: list[np.ndarray]) -> list[str]:
+        files = [
+            ("image", (f"{i}.png", cv2.imencode(".png", c)[1].tobytes(), "image/png")) for i, c in enumerate(crops)
+        ]
+        resp = session.post(f"{url}/api/v1/recognize", files=files, timeout=120)
+        resp.raise_for_status()
+        return [str(r["text"]) for r in resp.json()["results"]]
+
+    def batch(crops: list[np.ndarray]) -> list[str]:
+        out: list[str] = []
+        for start in range(0, len(crops), HTTP_MAX_IMAGES):
+            out += post(crops[start : start + HTTP_MAX_IMAGES])
+        return out
+
+    return Recognizer(
+        "ours-http",
+        f"POST /api/v1/recognize, gunicorn 1 worker, {threads} threads, <= {HTTP_MAX_IMAGES}/request",
+        batch,
     )
 
 
@@ -183,22 +220,31 @@ def main(argv: list[str] | None = None) -> int:
     samples = load_lines(args.split, args.lines or None)
     pairs = list(iter_line_crops(samples, gray=True))
     crops, truth = [c for c, _ in pairs], [t for _, t in pairs]
+    stack: list[Any] = []
     factories: dict[str, Callable[[], Recognizer]] = {
         "ours": lambda: ours(args.threads, args.batch),
+        "ours-http": lambda: ours_http(args.threads, stack),
         "rapidocr": lambda: rapidocr(args.threads, args.rapid_batch),
         "tesseract": lambda: tesseract(args.tesseract_threads),
     }
     rows = []
-    for name in [n.strip() for n in args.engines.split(",") if n.strip()]:
-        if name not in factories:
-            ap.error(f"unknown engine {name!r}")
-        try:
-            engine = factories[name]()
-        except Exception as err:
-            print(f"skipping {name}: {type(err).__name__}: {err}", file=sys.stderr)
-            continue
-        print(f"  measuring {name} on {len(crops)} lines ...", file=sys.stderr)
-        rows.append(measure(engine, crops, truth))
+    try:
+        for name in [n.strip() for n in args.engines.split(",") if n.strip()]:
+            if name not in factories:
+                ap.error(f"unknown engine {name!r}")
+            try:
+                engine = factories[name]()
+            except Exception as err:
+                print(f"skipping {name}: {type(err).__name__}: {err}", file=sys.stderr)
+                continue
+            print(f"  measuring {name} on {len(crops)} lines ...", file=sys.stderr)
+            rows.append(measure(engine, crops, truth))
+            for ctx in reversed(stack):  # stop a server before the next engine is timed
+                ctx.__exit__(None, None, None)
+            stack.clear()
+    finally:
+        for ctx in reversed(stack):
+            ctx.__exit__(None, None, None)
 
     print(f"split={args.split} lines={len(crops)} threads/engine={args.threads} cores={os.cpu_count()}")
     for r in rows:
