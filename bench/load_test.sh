@@ -8,13 +8,24 @@
 #
 #   bench/load_test.sh                       # 10 20 50 users, 30 s each, 1 worker
 #   USERS="10" DURATION=15s bench/load_test.sh
-#   WORKERS=2 THREADS=1 JSON=load.json bench/load_test.sh
+#   WORKERS=2 THREADS=1 bench/load_test.sh --json load.json
 #
 # Environment: USERS ("10 20 50"), DURATION (30s), WORKERS (1), THREADS (inference threads per
 # worker, 2), MAX_CONCURRENT (server's limits.maxConcurrentRequests, default from config),
-# OUT (folder for Locust CSVs and the server log; a temporary one by default), JSON (write figures),
+# OUT (folder for Locust CSVs and the server log; a temporary one by default), JSON (or --json FILE:
+# write the figures there),
 # plus the locustfile's OCR_BENCH_PAGES / OCR_BENCH_WAIT / OCR_BENCH_TIMEOUT.
 set -euo pipefail
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --json) JSON="$2"; shift 2 ;;
+        --json=*) JSON="${1#--json=}"; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ -n "${JSON:-}" && "$JSON" != /* ]] && JSON="$PWD/$JSON"  # relative to the caller's folder
 
 cd "$(dirname "$0")/.."
 USERS=${USERS:-"10 20 50"}
