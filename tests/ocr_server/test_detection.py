@@ -214,8 +214,9 @@ def match_count(pred: list[Rect], truth: list[Rect]) -> int:
 
 
 def test_recall_on_real_receipts() -> None:
-    """Today's detector finds ≥ 80 % of SROIE's ground-truth segments at IoU 0.5 on these pages
-    (about 0.87 measured); a regression in thresholding or merging shows here first."""
+    """On six sroie-dev receipts today's detector finds 83 % of SROIE's ground-truth segments at
+    IoU 0.5 with 80 % precision; the bounds leave a margin, and a regression in thresholding or
+    merging shows here first."""
     cfg = OcrConfig()
     pre_cfg = cfg.preprocessing.model_copy(update={"deskew": False})
     detector = create_detector(cfg.detection)
@@ -231,5 +232,5 @@ def test_recall_on_real_receipts() -> None:
         hits += match_count(pred, gt)
         truth += len(gt)
         predicted += len(pred)
-    assert hits / truth >= 0.80, f"recall {hits / truth:.3f}"
-    assert hits / predicted >= 0.60, f"precision {hits / predicted:.3f}"
+    assert hits / truth >= 0.78, f"recall {hits / truth:.3f}"
+    assert hits / predicted >= 0.72, f"precision {hits / predicted:.3f}"
