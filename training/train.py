@@ -99,6 +99,13 @@ def lr_at(step: int, base: float, warmup: int, total: int, floor: float = 0.02) 
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """Data workers leave SIGTERM/SIGINT to the main process, which checkpoints before stopping;
+    a worker killed by a process-group signal would otherwise abort the loop without a save."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def save(
     path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, best: float, args: argparse.Namespace
 ) -> None:
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     loader = DataLoader(
         BucketedBatches(stream, args.batch_size),
         batch_size=None,
+        worker_init_fn=_ignore_stop_signals,
         num_workers=args.workers,
         prefetch_factor=2 if args.workers else None,
         persistent_workers=bool(args.workers),
