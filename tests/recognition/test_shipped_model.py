@@ -19,7 +19,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SROIE_DEV = SHARED / "sroie-dev"
 # Case-insensitive, whitespace-collapsed CER on the first 150 lines of sroie-dev; the full-set figure
 # is in the model card.  Lower it when a better model ships.
-CER_BOUND = 0.5
+CER_BOUND = 0.05  # measured 0.030 for crnn-en-1.0.0 (step 4100)
 
 
 def _dev_lines(limit: int) -> list[tuple[object, str]]:
