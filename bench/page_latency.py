@@ -202,8 +202,10 @@ def run(engines: list[Engine], pages: list[Page], warmup: int = 1) -> dict[str, 
             else:
                 res.seconds.append(sw.seconds)
             res.cer.add(text, page.text)
-        print(f"  page {i + 1}/{len(pages)} {page.name}", file=sys.stderr, end="\r")
-    print(file=sys.stderr)
+        if sys.stderr.isatty():  # progress only for a person watching, not in captured logs
+            print(f"  page {i + 1}/{len(pages)} {page.name}", file=sys.stderr, end="\r")
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     return results
 
 
