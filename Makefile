@@ -105,6 +105,9 @@ bench-lines: ## ms/line and line CER: ours vs RapidOCR rec vs Tesseract --psm 7
 bench-pages: ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract
 	$(PYTHON) bench/page_latency.py
 
+bench-detect: ## Line detection recall/precision/F1 at IoU 0.5 on sroie-dev
+	$(PYTHON) bench/detection_eval.py
+
 bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on loopback
 	bash bench/load_test.sh
 
