@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ocr_server.recognition.lines import crop_box  # the one crop recipe, shared with the server
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = "OCR_SHARED_DATA"
 
@@ -184,18 +186,6 @@ def load_lines(split: str | os.PathLike[str] = "sroie-dev", limit: int | None = 
                 continue
             out.append(LineSample(page=folder / row["page"], box=(x1, y1, x2, y2), text=str(row["text"])))
     return subsample(out, limit)
-
-
-def crop_box(image: np.ndarray, box: Box, margin: float = 0.1, min_margin: int = 2) -> np.ndarray:
-    """The box grown by ``margin`` × its height (at least ``min_margin`` px) on every side, clipped.
-
-    This is the dataset's documented protocol for turning a line box into a line image.
-    """
-    x1, y1, x2, y2 = box
-    m = max(min_margin, round(margin * (y2 - y1)))
-    h, w = image.shape[:2]
-    xa, ya, xb, yb = max(0, x1 - m), max(0, y1 - m), min(w, x2 + m), min(h, y2 + m)
-    return image[ya:yb, xa:xb]
 
 
 def crop_lines(image: np.ndarray, boxes: Iterable[Box], margin: float = 0.1, min_margin: int = 2) -> list[np.ndarray]:

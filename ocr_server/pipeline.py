@@ -20,7 +20,7 @@ from .detection.base import Box, LineDetector
 from .errors import UndecodableImage, UnusableImage
 from .imaging.decode import decode_image
 from .imaging.preprocess import preprocess
-from .recognition.lines import LineImageError
+from .recognition.lines import LineImageError, crop_box
 from .recognition.recognizer import LineResult
 
 # Crops get a margin of 10 % of the line height (at least 2 px): the recipe the recognizer was
@@ -99,9 +99,7 @@ def crop_line(page: np.ndarray, box: Box) -> np.ndarray | None:
     x1, y1, x2, y2 = box
     if x2 <= x1 or y2 <= y1:
         return None
-    m = max(CROP_MARGIN_MIN, round(CROP_MARGIN_FRAC * (y2 - y1)))
-    h, w = page.shape[:2]
-    crop = page[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)]
+    crop = crop_box(page, box, CROP_MARGIN_FRAC, CROP_MARGIN_MIN)
     return crop if crop.size else None
 
 

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ocr_server.recognition.charset import Charset
-from ocr_server.recognition.lines import prepare_line
+from ocr_server.recognition.lines import crop_box, prepare_line
 
 from .fonts import FontFile, font_coverage
 from .render import augment, render_line
@@ -42,14 +42,6 @@ def line_box(line: dict) -> list[int]:
         xs, ys = poly[0::2], poly[1::2]
         return [min(xs), min(ys), max(xs), max(ys)]
     return list(line["box"])
-
-
-def crop_box(page: np.ndarray, box: list[int], margin: float = 0.1) -> np.ndarray:
-    """The line's box grown by ``margin`` of its height (at least 2 px), clipped to the page."""
-    x1, y1, x2, y2 = box
-    m = max(2, round((y2 - y1) * margin))
-    h, w = page.shape[:2]
-    return page[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)]
 
 
 def load_line_crops(root: Path, height: int = 32, limit_pages: int | None = None) -> list[tuple[np.ndarray, str]]:

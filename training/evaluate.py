@@ -22,9 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import Recognizer, load_recognizer
 
-from .datasets import SHARED_DATA, crop_box, line_box
+from .datasets import SHARED_DATA, line_box
 from .fonts import split_fonts
 from .metrics import cer, line_accuracy
 from .render import augment, render_line

@@ -68,6 +68,18 @@ def prepare_line(img: np.ndarray, height: int, max_width: int = MAX_WIDTH) -> np
     return resized.astype(np.float32) / 127.5 - 1.0
 
 
+def crop_box(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.1, min_margin: int = 2) -> np.ndarray:
+    """The line box grown by ``margin`` x its height (at least ``min_margin`` px) on every side, clipped.
+
+    The one crop recipe (the datasets' documented protocol): the server, training, evaluation and
+    benchmarks all call this, so serving crops look exactly like training crops.
+    """
+    x1, y1, x2, y2 = box
+    m = max(min_margin, round(margin * (y2 - y1)))
+    h, w = image.shape[:2]
+    return image[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)]
+
+
 def pad_batch(lines: list[np.ndarray], pad_value: float = 1.0) -> np.ndarray:
     """Stack prepared lines into ``(N, 1, H, W_max)``, right-padded with white."""
     height = lines[0].shape[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import load_recognizer
 from ocr_server.recognition.registry import list_models, resolve_model
 from training.metrics import cer
@@ -27,10 +28,7 @@ def _dev_lines(limit: int) -> list[tuple[object, str]]:
     for row in (json.loads(x) for x in (SROIE_DEV / "pages.jsonl").read_text().splitlines()):
         page = cv2.imread(str(SROIE_DEV / row["image"]), cv2.IMREAD_COLOR)
         for line in row["lines"]:
-            x1, y1, x2, y2 = line["box"]
-            m = max(2, round((y2 - y1) * 0.1))
-            crop = page[max(0, y1 - m) : y2 + m, max(0, x1 - m) : x2 + m]
-            out.append((crop, line["text"]))
+            out.append((crop_box(page, tuple(line["box"])), line["text"]))
             if len(out) >= limit:
                 return out
     return out
