@@ -40,6 +40,22 @@ def test_light_text_on_dark_is_inverted() -> None:
     assert np.allclose(prepare_line(dark, 32), prepare_line(light, 32))
 
 
+@pytest.mark.parametrize("background", [60, 120, 150])
+def test_white_text_on_mid_tone_is_inverted(background: int) -> None:
+    """A sign's white letters on a coloured panel: the panel's gray is mid-tone, not dark."""
+    img = np.full((40, 120), background, np.uint8)
+    img[12:28, 10:110:6] = 250  # strokes
+    out = prepare_line(img, 32)
+    assert out[0, 0] == pytest.approx(out.max())  # the background became the lightest level
+    assert out.min() < out[0, 0] - 0.5  # and the strokes are dark
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_blank_crop_is_left_alone(value: int) -> None:
+    out = prepare_line(np.full((32, 64), value, np.uint8), 32)
+    assert np.allclose(out, value / 127.5 - 1.0, atol=1e-6)
+
+
 def test_other_dtypes() -> None:
     f = np.random.default_rng(1).random((32, 64)).astype(np.float32)
     u16 = (f * 65535).astype(np.uint16)
