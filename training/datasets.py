@@ -25,6 +25,7 @@ from ocr_server.recognition.lines import crop_box, prepare_line
 
 from .fonts import FontFile, font_coverage
 from .render import augment, render_line
+from .scene import render_scene, scene_text
 from .text_sources import random_text
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -78,6 +79,7 @@ def cached_line_crops(name: str, height: int = 32) -> list[tuple[np.ndarray, str
 @dataclass
 class MixConfig:
     real_share: float = 0.4  # share of sroie-train lines in the stream
+    scene_share: float = 0.35  # share of synthetic samples drawn as scene text (signs, covers)
     corpus_share: float = 0.25  # share of synthetic lines whose text comes from sroie-train labels
     augment_strength: float = 1.0
     real_augment_strength: float = 0.5
@@ -102,12 +104,14 @@ class LineStream(IterableDataset):
         for _ in range(10):
             font = rng.choice(self.fonts)
             cover = font_coverage(font.path)
-            text = self.charset.normalise(random_text(rng, self.corpus, self.mix.corpus_share, self.mix.max_len))
+            scene = rng.random() < self.mix.scene_share
+            raw = scene_text(rng) if scene else random_text(rng, self.corpus, self.mix.corpus_share, self.mix.max_len)
+            text = self.charset.normalise(raw)
             text = "".join(c for c in text if c in cover or c == " ").strip()
             text = " ".join(text.split())
             if not text:
                 continue
-            img = render_line(text, font.path, rng)
+            img = render_scene(text, font.path, rng) if scene else render_line(text, font.path, rng)
             if img.size and min(img.shape) >= 4:
                 return augment(img, nrng, self.mix.augment_strength), text
         return np.full((32, 32), 255, np.uint8), ""

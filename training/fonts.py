@@ -15,7 +15,10 @@ from pathlib import Path
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 EXCLUDE = re.compile(
     r"dseg|d050000l|standardsymbol|math|weather|hairline|thin|z003|extralight|opensymbol|terminus|"
-    r"smallcaps|league ?spartan-black",
+    r"smallcaps|league ?spartan-black|"
+    # caps-only or small-caps display faces (lower-case text would be drawn as capitals) and
+    # faces too distorted to read reliably
+    r"humor-sans|markedfool|winks|flatline|progenisis|swift|it_wasn",
     re.IGNORECASE,
 )
 # Whole families kept out of training; used for the "unseen fonts" evaluation.
@@ -45,6 +48,32 @@ FONT_PACKAGES = [
     "fonts-league-spartan",
     "fonts-sil-charis",
     "fonts-courier-prime",
+    # display and signage faces, for scene text (shop signs, posters, book covers)
+    "fonts-comic-neue",
+    "fonts-lobster",
+    "fonts-cabin",
+    "fonts-comfortaa",
+    "fonts-quicksand",
+    "fonts-yanone-kaffeesatz",
+    "fonts-ebgaramond",
+    "fonts-sil-andika",
+    "fonts-roadgeek",
+    "fonts-b612",
+    "fonts-vollkorn",
+    "fonts-inter",
+    "fonts-jura",
+    "fonts-adf-gillius",
+    "fonts-adf-universalis",
+    "fonts-dustin",
+    "fonts-manrope",
+    "fonts-sora",
+    "fonts-averia-sans-gwf",
+    "fonts-averia-serif-gwf",
+    "fonts-junicode",
+    "fonts-engadget",
+    "fonts-okolaks",
+    "fonts-radisnoir",
+    "fonts-arkpandora",
 ]
 
 

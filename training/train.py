@@ -107,7 +107,13 @@ def _ignore_stop_signals(_worker_id: int) -> None:
 
 
 def save(
-    path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, best: float, args: argparse.Namespace
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    step: int,
+    best: float,
+    args: argparse.Namespace,
+    schedule_from: int = 0,
 ) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -115,6 +121,7 @@ def save(
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "step": step,
+            "schedule_from": schedule_from,
             "best": best,
             "model_kw": MODEL_KW,
             "args": vars(args),
@@ -130,12 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", type=Path, help="checkpoint to start from when the run has none")
     ap.add_argument("--steps", type=int, default=20000, help="stop after this global step")
     ap.add_argument("--total-steps", type=int, default=60000, help="length of the LR schedule")
+    ap.add_argument(
+        "--restart-schedule",
+        action="store_true",
+        help="when starting from --init: a fresh warm-up + cosine of --total-steps from the loaded step "
+        "(a new training phase, e.g. after the data mix changed); resumed runs keep their schedule",
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--real-share", type=float, default=0.4)
+    ap.add_argument("--real-share", type=float, default=0.3)
+    ap.add_argument("--scene-share", type=float, default=0.35, help="share of synthetic samples in scene style")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--bf16",
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     charset.to_file(args.run / "charset.txt")
     model = build_model(charset)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    step, best = 0, float("inf")
+    step, best, schedule_from = 0, float("inf"), 0
     last = args.run / "last.pt"
     src = last if last.is_file() else args.init
     if src and src.is_file():
@@ -164,7 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         if "optimizer" in ck:
             opt.load_state_dict(ck["optimizer"])
         step, best = int(ck.get("step", 0)), float(ck.get("best", float("inf")))
-        print(f"resumed from {src} at step {step} (best sroie-dev CER_ci {best:.4f})", flush=True)
+        schedule_from = int(ck.get("schedule_from", 0))
+        if args.restart_schedule and src != last:
+            schedule_from, best = step, float("inf")
+        print(
+            f"resumed from {src} at step {step} (best sroie-dev CER_ci {best:.4f}); "
+            f"LR schedule from step {schedule_from} over {args.total_steps} steps",
+            flush=True,
+        )
     print(
         f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {charset.num_classes} classes",
         flush=True,
@@ -174,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     real = cached_line_crops("sroie-train")
     corpus = corpus_lines(str(SHARED_DATA / "sroie-train" / "lines.jsonl"))
     print(f"data: {len(train_fonts)} fonts, {len(real)} sroie-train lines", flush=True)
-    stream = LineStream(charset, train_fonts, real, corpus, MixConfig(real_share=args.real_share), args.seed + step)
+    mix = MixConfig(real_share=args.real_share, scene_share=args.scene_share)
+    stream = LineStream(charset, train_fonts, real, corpus, mix, args.seed + step)
     loader = DataLoader(
         BucketedBatches(stream, args.batch_size),
         batch_size=None,
@@ -202,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if step >= args.steps or stop["now"] or (args.max_minutes and time.time() - started > args.max_minutes * 60):
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.lr, args.warmup, args.total_steps)
+            g["lr"] = lr_at(step - schedule_from, args.lr, args.warmup, args.total_steps)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             logits = model(batch["images"])  # N, T, C
         log_probs = fold_case(logits.float().log_softmax(-1).permute(1, 0, 2), batch["case_blind"], pairs)
@@ -224,17 +246,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             t0, seen, loss_sum = time.time(), 0, 0.0
         if step % args.ckpt_every == 0:
-            save(last, model, opt, step, best, args)
+            save(last, model, opt, step, best, args, schedule_from)
         if step % args.val_every == 0:
             res = evaluate(model, charset, val)
             score = res["sroie-dev/cer_ci"]
             print(f"val step {step}: {json.dumps(res)}", flush=True)
             if score < best:
                 best = score
-                save(args.run / "best.pt", model, opt, step, best, args)
+                save(args.run / "best.pt", model, opt, step, best, args, schedule_from)
             with (args.run / "val.jsonl").open("a") as fh:
                 fh.write(json.dumps({"step": step, **res}) + "\n")
-    save(last, model, opt, step, best, args)
+    save(last, model, opt, step, best, args, schedule_from)
     print(f"stopped at step {step}; checkpoint {last}", flush=True)
     return 0
 
