@@ -3,15 +3,13 @@
 Kept free of torch, Flask and the server so that the model engineer's evaluation script (and any
 notebook) can import it cheaply: numpy, OpenCV and, when installed, ``rapidfuzz`` only.
 
-CER uses ``rapidfuzz.distance.Levenshtein`` (C++, exact Levenshtein distance) when it is installed
-and a pure-Python dynamic programme otherwise, so results never depend on which one ran.
+CER comes from :mod:`ocr_server.recognition.scoring`, the definition the model evaluation uses too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ocr_server.recognition.lines import crop_box  # the one crop recipe, shared with the server
+from ocr_server.recognition.scoring import edit_distance, normalize_text  # the one CER definition
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = "OCR_SHARED_DATA"
@@ -210,39 +209,6 @@ def iter_line_crops(samples: Sequence[LineSample], gray: bool = True) -> Iterato
 def page_text(lines: Iterable[str]) -> str:
     """Join line texts into page text (one line per line)."""
     return "\n".join(lines)
-
-
-_WS = re.compile(r"\s+")
-
-
-def normalize_text(text: str) -> str:
-    """The lenient comparison SROIE needs: case folded and every whitespace run one space.
-
-    SROIE's truth is upper case and idiosyncratically spaced (``11 : 30AM``), so raw CER mostly
-    measures that, not reading.
-    """
-    return _WS.sub(" ", text).strip().casefold()
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (unit costs)."""
-    try:
-        from rapidfuzz.distance import Levenshtein
-    except ImportError:  # pragma: no cover - exercised only without rapidfuzz
-        return _edit_distance_py(a, b)
-    return int(Levenshtein.distance(a, b))
-
-
-def _edit_distance_py(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @dataclass

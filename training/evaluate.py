@@ -24,10 +24,10 @@ import numpy as np
 
 from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import Recognizer, load_recognizer
+from ocr_server.recognition.scoring import cer, line_accuracy
 
 from .datasets import SHARED_DATA, line_box
 from .fonts import split_fonts
-from .metrics import cer, line_accuracy
 from .render import augment, render_line
 from .text_sources import random_text
 

@@ -28,10 +28,10 @@ from torch.utils.data import DataLoader
 from ocr_server.recognition.charset import Charset
 from ocr_server.recognition.ctc import greedy_decode
 from ocr_server.recognition.lines import pad_batch, prepare_line
+from ocr_server.recognition.scoring import cer
 
 from .datasets import SHARED_DATA, BucketedBatches, LineStream, MixConfig, cached_line_crops
 from .fonts import split_fonts
-from .metrics import cer
 from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE
 from .text_sources import corpus_lines
 

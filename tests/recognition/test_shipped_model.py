@@ -14,7 +14,7 @@ import pytest
 from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import load_recognizer
 from ocr_server.recognition.registry import list_models, resolve_model
-from training.metrics import cer
+from ocr_server.recognition.scoring import cer
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SROIE_DEV = SHARED / "sroie-dev"

@@ -1,0 +1,31 @@
+"""The one CER definition: corpus ratio, normalisation, and the pure-Python fallback's parity."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ocr_server.recognition import scoring
+
+
+def test_corpus_cer_weights_by_reference_length() -> None:
+    # 1 edit in "ab" and 0 in "abcdefgh": corpus 1/10, not the mean of 0.5 and 0
+    assert scoring.cer([("ax", "ab"), ("abcdefgh", "abcdefgh")]) == pytest.approx(0.1)
+    assert scoring.cer([]) == 0.0
+
+
+def test_normalised_cer_folds_case_and_spacing() -> None:
+    pair = [("Total  RM 12.50", "TOTAL RM 12.50 ")]
+    assert scoring.cer(pair) > 0
+    assert scoring.cer(pair, normalise=True) == 0.0
+    assert scoring.line_accuracy(pair) == 0.0
+    assert scoring.line_accuracy(pair, normalise=True) == 1.0
+
+
+def test_fallback_matches_rapidfuzz() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        a = "".join(rng.choice("abc ") for _ in range(rng.randint(0, 12)))
+        b = "".join(rng.choice("abc ") for _ in range(rng.randint(0, 12)))
+        assert scoring._edit_distance_py(a, b) == scoring.edit_distance(a, b)
