@@ -55,6 +55,10 @@ class Recognizer:
         opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads sleep instead of spin-waiting.  Measured with a training job sharing
+        # the 2 cores (a busy node): 3.8 vs 5.0 ms/line at batch, 3.6 vs 6.4 ms single, and half the
+        # CPU time per line; spinning also inflates the CPU usage the HPA scales on.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(bundle.onnx_file), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         out_classes = self._session.get_outputs()[0].shape[-1]
