@@ -24,8 +24,9 @@ VALUES_DIR = Path(__file__).resolve().parent / "values"
 VALUES_FILES = {p.stem: p for p in sorted(VALUES_DIR.glob("*.yaml"))}
 # "default" renders with the chart's own values.yaml only.
 SCENARIOS = ["default", *VALUES_FILES]
-# Offline renders (template, lint) assume this cluster version: the one tests/cluster pins (a helm built
-# from source without its release ldflags would otherwise assume v1.20, below the chart's kubeVersion).
+# Offline renders (template, lint) pass this cluster version explicitly: the one tests/cluster pins. The
+# .tools/bin/helm that tests/cluster/build.sh builds defaults to it too (its ldflags set helm's default
+# kube version), but a $HELM or PATH helm defaults to whatever Kubernetes version it was released with.
 KUBE_VERSION = next(
     line.split("=", 1)[1].strip()
     for line in (REPO_ROOT / "tests" / "cluster" / "versions.env").read_text().splitlines()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.chart.chart_tools import (
     SCENARIOS,
     VALUES_FILES,
     Manifest,
+    helm_binary,
     one,
     operator_container,
     operator_env,
@@ -56,6 +58,21 @@ def test_chart_metadata() -> None:
 def test_lint(scenario: str) -> None:
     result = run_helm("lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART_DIR), *values_args(scenario))
     assert "0 chart(s) failed" in result.stdout, result.stdout
+
+
+def test_built_helm_defaults_to_cluster_kube_version(tmp_path: Path) -> None:
+    """tests/cluster/build.sh links the cluster's Kubernetes version into helm as its default
+    Capabilities.KubeVersion (a helm built from source without it says v1.20, below the chart's
+    kubeVersion), so a render without --kube-version targets the cluster the tests run."""
+    if Path(helm_binary()) != REPO_ROOT / ".tools" / "bin" / "helm":
+        pytest.skip("only .tools/bin/helm (tests/cluster/build.sh) is built with the cluster's kube version")
+    chart = tmp_path / "probe"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (chart / "templates" / "probe.yaml").write_text("kubeVersion: {{ .Capabilities.KubeVersion }}\n")
+    major, minor = KUBE_VERSION.removeprefix("v").split(".")[:2]
+    assert yaml.safe_load(run_helm("template", str(chart)).stdout) == {"kubeVersion": f"v{major}.{minor}.0"}
+    run_helm("template", "ocr", str(CHART_DIR))  # the chart's kubeVersion constraint holds without --kube-version
 
 
 def test_every_value_is_documented() -> None:

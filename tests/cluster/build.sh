@@ -48,6 +48,7 @@ load_versions() {
     [[ -n ${!var:-} ]] || die "$var is not set in $HERE/versions.env"
   done
   [[ $KUBERNETES_VERSION =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "KUBERNETES_VERSION must look like v1.Y.Z"
+  KUBE_MAJOR=1
   KUBE_MINOR=${BASH_REMATCH[1]}
   STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
 }
@@ -83,7 +84,15 @@ kwok_ldflags() {
 }
 
 helm_ldflags() {
-  echo "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  # Helm's default Capabilities.KubeVersion (used without --kube-version) and the
+  # version its lint deprecation rules check against are link-time variables
+  # (default v1.20). Upstream's Makefile sets both pairs from its client-go
+  # version; here they follow the Kubernetes version the test cluster runs.
+  local pkg flags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    flags+=" -X $pkg.k8sVersionMajor=$KUBE_MAJOR -X $pkg.k8sVersionMinor=$KUBE_MINOR"
+  done
+  echo "$flags"
 }
 
 # ---- wrapper modules: keep them in line with versions.env --------------------
