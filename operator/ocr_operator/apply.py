@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 HANDOVER_MANAGER = f"{FIELD_MANAGER}-hpa-handover"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+# How long a Deployment replacement (``replace_deployment``) waits for the old object to go.
+REPLACE_WAIT_SECONDS = 10.0
+REPLACE_POLL_SECONDS = 0.2
 
 
 class ApplyError(Exception):
@@ -132,10 +136,19 @@ class KubeApi:
         except ApiException as err:
             raise _api_error(f"apply {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
 
-    def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
-        """Delete a child; ``False`` when it was already gone."""
+    def delete(
+        self, kind: ChildKind, namespace: str, name: str, *, orphan: bool = False, uid: str | None = None
+    ) -> bool:
+        """Delete a child; ``False`` when it was already gone.  ``orphan``: leave its dependents (a
+        Deployment's ReplicaSets) in place; ``uid``: only if it is still that object."""
+        options: dict[str, Any] = {}
+        if orphan:
+            options["propagationPolicy"] = "Orphan"
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        params = {"body": {"apiVersion": "v1", "kind": "DeleteOptions", **options}} if options else {}
         try:
-            self._request("delete", object_path(kind, namespace, name))
+            self._request("delete", object_path(kind, namespace, name), **params)
         except ApiException as err:
             if err.status == 404:
                 return False
@@ -198,29 +211,89 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
+def selector_changed(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """Whether the live Deployment's (immutable) selector differs from the desired one.  ``False``
+    when ``live`` does not show its selector (a copy without ``spec.selector`` is not evidence)."""
+    have = ((live or {}).get("spec") or {}).get("selector")
+    return have is not None and have != desired["spec"]["selector"]
+
+
+def replace_deployment(api: KubeApi, desired: Mapping[str, Any], live: Mapping[str, Any]) -> None:
+    """Delete a Deployment whose selector must change (``spec.selector`` is immutable, so apply
+    cannot), keeping its ReplicaSets and pods, and wait until it is gone.
+
+    The orphaned ReplicaSets keep serving (the Service selects the stable labels both generations of
+    pods carry); the Deployment applied next selects them too, adopts them and rolls them over to the
+    new pod template like any other change (maxUnavailable 0).  This is how Deployments created by an
+    operator version that selected on ``app.kubernetes.io/name=ocr-crnn`` move to the new selector.
+    Raises a retryable :class:`ApplyError` if the deletion takes longer than ``REPLACE_WAIT_SECONDS``
+    (its deletion event then brings the drift watch back to create the new one).
+    """
+    meta = live["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    if not meta.get("deletionTimestamp"):
+        log.warning(
+            "%s/%s: replacing the Deployment to change its immutable selector from %s to %s (pods keep running)",
+            namespace,
+            name,
+            _match_labels(live),
+            _match_labels(desired),
+        )
+        api.delete(DEPLOYMENT, namespace, name, orphan=True, uid=meta.get("uid"))
+    deadline = time.monotonic() + REPLACE_WAIT_SECONDS
+    while not _replaced(api, namespace, name, meta.get("uid")):
+        if time.monotonic() >= deadline:
+            raise ApplyError(f"Deployment {namespace}/{name} is still being replaced; retrying", permanent=False)
+        time.sleep(REPLACE_POLL_SECONDS)
+
+
+def _replaced(api: KubeApi, namespace: str, name: str, uid: str | None) -> bool:
+    """Whether the Deployment with ``uid`` is gone (absent, or another object under its name)."""
+    current = api.get(DEPLOYMENT, namespace, name)
+    return current is None or (uid is not None and (current.get("metadata") or {}).get("uid") != uid)
+
+
+def _match_labels(deployment: Mapping[str, Any]) -> str:
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "{}"
+
+
 def apply_deployment(
     api: KubeApi,
     desired: Mapping[str, Any],
     live: Mapping[str, Any] | None,
     autoscaling: tuple[int, int] | None,
 ) -> dict[str, Any]:
-    """Apply the Deployment; ``autoscaling`` is ``(minReplicas, maxReplicas)`` when the HPA owns replicas."""
+    """Apply the Deployment; ``autoscaling`` is ``(minReplicas, maxReplicas)`` when the HPA owns replicas.
+    A live Deployment with another selector is replaced first (see ``replace_deployment``)."""
+    meta = desired["metadata"]
+    fresh = False
+    if autoscaling is not None and live is None:
+        # The watch cache may lag; reading once avoids dropping replicas we still own (see above).
+        live, fresh = api.get(DEPLOYMENT, meta["namespace"], meta["name"]), True
+    replaced = None
+    if live is not None and selector_changed(desired, live):
+        if not fresh:  # a stale event may show the Deployment a replacement already deleted
+            live = api.get(DEPLOYMENT, meta["namespace"], meta["name"])
+        if live is not None and selector_changed(desired, live):
+            replace_deployment(api, desired, live)
+            replaced, live = live, None
     if autoscaling is None:
         return api.apply(DEPLOYMENT, desired)
     low, high = autoscaling
-    meta = desired["metadata"]
-    if live is None:
-        # The watch cache may lag; reading once avoids dropping replicas we still own (see above).
-        live = api.get(DEPLOYMENT, meta["namespace"], meta["name"])
     if live is not None and owns_replicas(live):
         current = int((live.get("spec") or {}).get("replicas") or low)
         _hand_over_replicas(api, desired, _clamp(current, low, high))
         return api.apply(DEPLOYMENT, desired)
     applied = api.apply(DEPLOYMENT, desired)
     if live is None:
-        # Born without replicas (defaulted to 1): start at minReplicas instead of waiting for the HPA.
-        _hand_over_replicas(api, desired, low)
-        applied.setdefault("spec", {})["replicas"] = low
+        # Born without replicas (defaulted to 1): start at minReplicas instead of waiting for the HPA;
+        # replacing a Deployment, at the count it had.
+        start = low
+        if replaced is not None:
+            start = _clamp(int((replaced.get("spec") or {}).get("replicas") or low), low, high)
+        _hand_over_replicas(api, desired, start)
+        applied.setdefault("spec", {})["replicas"] = start
     return applied
 
 

@@ -137,18 +137,18 @@ def ocrservices_by_uid(body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, 
 
 def _slim_child(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the reconcile reads of a child it did not just apply: its name (to delete a disabled
-    one), and for the Deployment what the status and the HPA hand-over need.  Keeping only that
-    holds the operator's memory flat as OcrServices add up."""
+    one), and for the Deployment what the status, the HPA hand-over and a selector change need.
+    Keeping only that holds the operator's memory flat as OcrServices add up."""
     meta = body.get("metadata") or {}
-    slim: dict[str, Any] = {
-        "kind": body.get("kind"),
-        "metadata": {k: meta[k] for k in ("name", "namespace", "generation", "resourceVersion") if k in meta},
-    }
+    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
+    slim: dict[str, Any] = {"kind": body.get("kind"), "metadata": {k: meta[k] for k in keep if k in meta}}
     if body.get("kind") == "Deployment":
         spec = body.get("spec") or {}
         template_meta = (spec.get("template") or {}).get("metadata") or {}
         slim["metadata"]["managedFields"] = copy.deepcopy(meta.get("managedFields") or [])
         slim["spec"] = {"template": {"metadata": {"annotations": dict(template_meta.get("annotations") or {})}}}
+        if "selector" in spec:
+            slim["spec"]["selector"] = copy.deepcopy(spec["selector"])
         if "replicas" in spec:
             slim["spec"]["replicas"] = spec["replicas"]
         slim["status"] = copy.deepcopy(dict(body.get("status") or {}))

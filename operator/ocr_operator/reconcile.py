@@ -161,6 +161,12 @@ class Reconciler:
                 self.api.delete(kind, owner.namespace, name)
                 log.info("%s: deleted %s %s (disabled in the spec)", where, kind.kind, name)
             return None
+        if child is None or drift_paths(desired, child):
+            # Decide on a fresh read: the event may be older than the last apply, or be about a
+            # Deployment replaced on purpose to change its selector (see apply.replace_deployment).
+            child = self.api.get(kind, owner.namespace, name)
+        if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
+            return child  # on its way out: its deletion event restores it if it is still wanted
         if child is None:
             reason, detail = "ChildRestored", f"{kind.kind} {name} was deleted; recreated it"
         else:

@@ -45,9 +45,12 @@ class FakeApi(KubeApi):
         self.calls.append(("apply", kind.kind, manager or self.field_manager, copy.deepcopy(dict(manifest))))
         return copy.deepcopy(dict(manifest))
 
-    def delete(self, kind: ChildKind, namespace: str, name: str) -> bool:
+    def delete(
+        self, kind: ChildKind, namespace: str, name: str, *, orphan: bool = False, uid: str | None = None
+    ) -> bool:
         self._count()
-        self.calls.append(("delete", kind.kind, name, None))
+        self.calls.append(("delete", kind.kind, name, {"orphan": orphan, "uid": uid} if orphan or uid else None))
+        self.objects.pop((kind.kind, name), None)
         return True
 
     def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:

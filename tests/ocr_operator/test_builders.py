@@ -94,7 +94,7 @@ def test_every_child_is_owned_labelled_and_namespaced() -> None:
             }
         ]
         assert meta["labels"] == {
-            "app.kubernetes.io/name": "ocr-crnn",
+            "app.kubernetes.io/name": "ocr-server",
             "app.kubernetes.io/instance": "invoices",
             "app.kubernetes.io/version": "0.2.0",
             "app.kubernetes.io/component": "ocr-server",
@@ -205,10 +205,30 @@ def test_service_and_url() -> None:
     svc = _children(FULL_SPEC).service
     assert svc["spec"]["type"] == "LoadBalancer"
     assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
-    assert svc["spec"]["selector"] == {"app.kubernetes.io/name": "ocr-crnn", "app.kubernetes.io/instance": "invoices"}
+    # Stable labels only (not name or version), the same as the Deployment's immutable selector.
+    assert svc["spec"]["selector"] == {
+        "app.kubernetes.io/instance": "invoices",
+        "app.kubernetes.io/component": "ocr-server",
+    }
     assert service_url(OWNER, parse_spec({})) == "http://invoices.default.svc/"
     assert service_url(OWNER, parse_spec({"service": {"port": 8080}})) == "http://invoices.default.svc:8080/"
     assert service_url(OWNER, parse_spec(FULL_SPEC)) == "https://ocr.example.com/"
+
+
+def test_selectors_use_only_stable_labels_the_pods_carry() -> None:
+    """The Deployment's selector is immutable: it (and the Service's and the spread constraint's, which
+    must select the same pods) uses neither the name nor the version label, and the pods match it."""
+    children = _children(FULL_SPEC)
+    selector = children.deployment["spec"]["selector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/instance": "invoices", "app.kubernetes.io/component": "ocr-server"}
+    assert children.service["spec"]["selector"] == selector
+    template = _template(children)
+    (spread,) = template["spec"]["topologySpreadConstraints"]
+    assert spread["labelSelector"]["matchLabels"] == selector
+    pod_labels = template["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    # Not "ocr-crnn": that is the chart's operator pods' name.
+    assert pod_labels["app.kubernetes.io/name"] == "ocr-server"
 
 
 def test_placement_and_pod_metadata() -> None:

@@ -8,6 +8,7 @@ operator watches, which keeps it away from other suites' namespaces in the same 
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +21,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ocr_operator.apply import KubeApi
-from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, ChildKind
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, ChildKind, Owner, build_children
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
 from ocr_operator.crd import CRD_NAME, CRD_PATH
-from ocr_operator.spec import GROUP, PLURAL, VERSION
+from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec
 from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
@@ -223,6 +224,55 @@ def test_ocrs_model_version_change_is_a_rolling_update(kube: Cluster) -> None:
     )
     sizes = sorted(rs["spec"]["replicas"] for rs in json.loads(replicasets.data)["items"])
     assert sizes == [0, 2]  # a new ReplicaSet took over, the old one was scaled down (not recreated)
+
+
+def test_ocrs_deployment_with_an_old_selector_is_replaced_keeping_its_pods(kube: Cluster) -> None:
+    """Operator versions before the server children were named ``ocr-server`` made Deployments that
+    select on ``app.kubernetes.io/name=ocr-crnn``; spec.selector is immutable, so the operator deletes
+    such a Deployment with its ReplicaSet orphaned and applies the new one, which adopts the old
+    ReplicaSet and rolls it over (the pods are never all gone)."""
+    created = kube.create({"replicas": 2, "paused": True})
+    children = build_children(Owner.from_body(created), parse_spec(created["spec"]))
+    legacy = copy.deepcopy(children.deployment)
+    legacy["spec"]["selector"] = {
+        "matchLabels": {"app.kubernetes.io/name": "ocr-crnn", "app.kubernetes.io/instance": NAME}
+    }
+    for meta in (legacy["metadata"], legacy["spec"]["template"]["metadata"]):
+        meta["labels"]["app.kubernetes.io/name"] = "ocr-crnn"
+    kube.kube.apply(CONFIGMAP, children.configmap)
+    old_uid = kube.kube.apply(DEPLOYMENT, legacy)["metadata"]["uid"]
+    kube.wait(lambda: (kube.child(DEPLOYMENT) or {}).get("status", {}).get("availableReplicas") == 2, "old pods up")
+
+    def replicasets() -> list[dict[str, Any]]:
+        resp = kube.apps.list_namespaced_replica_set(
+            kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}", _preload_content=False
+        )
+        return json.loads(resp.data)["items"]
+
+    (old_rs,) = replicasets()
+    gen = kube.patch({"paused": False})["metadata"]["generation"]
+    kube.wait_ready(gen)
+    dep = kube.child(DEPLOYMENT)
+    assert dep is not None and dep["metadata"]["uid"] != old_uid
+    assert dep["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/instance": NAME,
+        "app.kubernetes.io/component": "ocr-server",
+    }
+    # The old ReplicaSet was adopted (not deleted with the old Deployment) and scaled down.
+    rs_by_uid = {rs["metadata"]["uid"]: rs for rs in replicasets()}
+    adopted = rs_by_uid[old_rs["metadata"]["uid"]]
+    assert [ref["uid"] for ref in adopted["metadata"]["ownerReferences"]] == [dep["metadata"]["uid"]]
+    assert sorted(rs["spec"]["replicas"] for rs in rs_by_uid.values()) == [0, 2]
+    kube.wait(
+        lambda: not kube.core.list_namespaced_pod(kube.ns, label_selector="app.kubernetes.io/name=ocr-crnn").items,
+        "old pods gone",
+    )
+    pods = kube.core.list_namespaced_pod(kube.ns, label_selector="app.kubernetes.io/name=ocr-server").items
+    assert len(pods) == 2
+    assert kube.operator_lines(f"{kube.ns}/{NAME}: replacing the Deployment to change its immutable selector")
+    warnings = {e["reason"] for e in kube.events() if e["type"] == "Warning"}
+    assert not warnings & {"ApplyFailed", "ChildRestored", "DriftCorrected"}, warnings
+    assert not kube.operator_lines(f"{kube.ns}/{NAME}: could not restore")
 
 
 # ---- autoscaling and ingress toggles ------------------------------------------------------------

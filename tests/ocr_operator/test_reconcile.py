@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from typing import Any
 
 import pytest
 
+from ocr_operator import apply
 from ocr_operator.apply import HANDOVER_MANAGER, ApplyError, apply_children, owns_replicas
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, build_children
 from ocr_operator.builders.meta import FIELD_MANAGER
@@ -115,6 +117,74 @@ def test_hpa_already_owning_replicas_means_a_plain_apply(fake_api: FakeApi) -> N
     assert [c[2] for c in fake_api.calls if c[1] == "Deployment"] == [FIELD_MANAGER]
 
 
+# A Deployment made by an operator version whose (immutable) selector included app.kubernetes.io/name.
+LEGACY_SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "ocr-crnn", "app.kubernetes.io/instance": "invoices"}}
+LEGACY_UID = "99999999-8888-7777-6666-555555555555"
+
+
+def legacy_deployment(replicas: int = 2) -> dict[str, Any]:
+    dep = build_children(OWNER, parse_spec({})).deployment
+    dep["metadata"]["uid"] = LEGACY_UID
+    dep["spec"]["selector"] = LEGACY_SELECTOR
+    dep["spec"]["replicas"] = replicas
+    return dep
+
+
+def test_changed_selector_replaces_the_deployment_and_keeps_its_pods(fake_api: FakeApi) -> None:
+    """spec.selector is immutable: the old Deployment is deleted with its ReplicaSets orphaned (the
+    new one adopts them and rolls them over), then the new one is applied."""
+    legacy = legacy_deployment()
+    fake_api.objects[("Deployment", "invoices")] = legacy
+    children = build_children(OWNER, parse_spec({}))
+    live = apply_children(fake_api, OWNER, children, {DEPLOYMENT: legacy}, None)
+    calls = [
+        (verb, extra if verb == "delete" else None) for verb, kind, _, extra in fake_api.calls if kind == "Deployment"
+    ]
+    # Confirmed on a fresh read (the copy may be stale), deleted, gone, applied.
+    assert calls == [("get", None), ("delete", {"orphan": True, "uid": LEGACY_UID}), ("get", None), ("apply", None)]
+    assert live[DEPLOYMENT]["spec"]["selector"] == {
+        "matchLabels": {"app.kubernetes.io/instance": "invoices", "app.kubernetes.io/component": "ocr-server"}
+    }
+
+
+def test_unchanged_selector_or_unknown_selector_is_a_plain_apply(fake_api: FakeApi) -> None:
+    children = build_children(OWNER, parse_spec({}))
+    slim_without_selector = {"metadata": {"name": "invoices", "namespace": "default"}, "spec": {}}
+    for live in (copy.deepcopy(children.deployment), slim_without_selector):
+        fake_api.calls.clear()
+        apply_children(fake_api, OWNER, children, {DEPLOYMENT: live}, None)
+        assert [c[0] for c in fake_api.calls if c[1] == "Deployment"] == ["apply"]
+
+
+def test_replaced_autoscaled_deployment_keeps_its_replica_count(fake_api: FakeApi) -> None:
+    legacy = legacy_deployment(replicas=5)
+    fake_api.objects[("Deployment", "invoices")] = legacy
+    spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 10}})
+    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), {DEPLOYMENT: legacy}, (2, 10))
+    applies = [(c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[:2] == ("apply", "Deployment")]
+    assert applies == [(FIELD_MANAGER, None), (HANDOVER_MANAGER, 5)]  # not reset to minReplicas
+    assert live[DEPLOYMENT]["spec"]["replicas"] == 5
+
+
+def test_slow_replacement_is_retried_not_reported(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old Deployment lingers (the garbage collector orphans its ReplicaSets first): a retryable
+    error, and no second delete while it is terminating."""
+    monkeypatch.setattr(apply, "REPLACE_WAIT_SECONDS", 0.0)
+    legacy = legacy_deployment()
+    monkeypatch.setattr(fake_api, "delete", lambda *a, **kw: True)  # accepted, but still there
+    fake_api.objects[("Deployment", "invoices")] = legacy
+    rec, _ = reconciler(fake_api)
+    with pytest.raises(ApplyError) as err:
+        rec.reconcile(owner_body({}), {DEPLOYMENT: legacy})
+    assert not err.value.permanent and "still being replaced" in str(err.value)
+    terminating = copy.deepcopy(legacy)
+    terminating["metadata"]["deletionTimestamp"] = NOW
+    fake_api.objects[("Deployment", "invoices")] = terminating
+    monkeypatch.setattr(fake_api, "delete", lambda *a, **kw: pytest.fail("deleted twice"))
+    with pytest.raises(ApplyError):
+        rec.reconcile(owner_body({}, generation=2), {DEPLOYMENT: terminating})
+
+
 def test_invalid_spec_is_reported_not_applied(fake_api: FakeApi) -> None:
     rec, events = reconciler(fake_api)
     outcome = rec.reconcile(owner_body({"resources": {"requests": {"cpu": "4"}}}), NO_CHILDREN)
@@ -161,12 +231,35 @@ def test_deleted_child_is_restored_and_edited_child_corrected(fake_api: FakeApi)
     assert fake_api.calls == []
     live = _live_deployment({}, replicas=2, updatedReplicas=2, availableReplicas=2, readyReplicas=2)
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:latest"
+    fake_api.objects[("Deployment", "invoices")] = live
     rec.on_child_event(owner_body({}), DEPLOYMENT, live)
-    assert applied_kinds(fake_api) == [("apply", "Deployment")]
+    assert applied_kinds(fake_api) == [("get", "Deployment"), ("apply", "Deployment")]  # drift confirmed first
     drift = [e for e in events.posted if e.reason == "DriftCorrected"]
     assert drift and "spec.template.spec.containers[0].image" in drift[0].message
+    del fake_api.objects[("Deployment", "invoices")]
     rec.on_child_event(owner_body({}), DEPLOYMENT, None)
     assert [e.reason for e in events.posted if e.type == "Warning"] == ["DriftCorrected", "ChildRestored"]
+
+
+def test_stale_child_events_are_checked_against_a_fresh_read(fake_api: FakeApi) -> None:
+    """E.g. the events of a Deployment replaced to change its selector, arriving after the new one
+    exists: no restore, no Warning."""
+    rec, events = reconciler(fake_api)
+    current = _live_deployment({}, replicas=2)
+    fake_api.objects[("Deployment", "invoices")] = current
+    old = copy.deepcopy(current)
+    old["spec"]["selector"] = LEGACY_SELECTOR
+    for stale in (None, old):  # its deletion event; an update from before it was replaced
+        fake_api.calls.clear()
+        rec.on_child_event(owner_body({}), DEPLOYMENT, stale)
+        assert applied_kinds(fake_api) == [("get", "Deployment")]
+    terminating = copy.deepcopy(old)
+    terminating["metadata"]["deletionTimestamp"] = NOW
+    fake_api.objects[("Deployment", "invoices")] = terminating
+    fake_api.calls.clear()
+    rec.on_child_event(owner_body({}), DEPLOYMENT, terminating)  # going: left to its deletion event
+    assert applied_kinds(fake_api) == [("get", "Deployment")]
+    assert [e for e in events.posted if e.type == "Warning"] == []
 
 
 def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.LogCaptureFixture) -> None:

@@ -16,7 +16,9 @@ import kopf
 
 from ocr_operator.spec import API_VERSION, GROUP, KIND, OcrServiceSpec
 
-APP_NAME = "ocr-crnn"
+# app.kubernetes.io/name of every child and server pod: not the chart's "ocr-crnn" (its operator pods),
+# so a selector on the name tells OCR servers and the operator apart.
+APP_NAME = "ocr-server"
 COMPONENT = "ocr-server"
 MANAGED_BY = "ocr-operator"
 FIELD_MANAGER = "ocr-operator"
@@ -71,8 +73,12 @@ def model_ref(spec: OcrServiceSpec) -> str:
 
 
 def selector_labels(owner: Owner) -> dict[str, str]:
-    """The Deployment selector (immutable) and Service selector: never add to these."""
-    return {LABEL_NAME: APP_NAME, LABEL_INSTANCE: owner.name}
+    """The Deployment selector (immutable), Service selector and topology spread selector.
+
+    Only labels that never change (not the name, not the version): a Deployment whose live selector
+    differs from this is replaced by the apply layer (``apply.replace_deployment``), so never change
+    these lightly."""
+    return {LABEL_INSTANCE: owner.name, LABEL_COMPONENT: COMPONENT}
 
 
 def _label_value(value: str) -> str:
@@ -84,9 +90,9 @@ def _label_value(value: str) -> str:
 def standard_labels(owner: Owner, spec: OcrServiceSpec) -> dict[str, str]:
     """The recommended ``app.kubernetes.io/*`` labels on every child (and the pods)."""
     return {
+        LABEL_NAME: APP_NAME,
         **selector_labels(owner),
         LABEL_VERSION: _label_value(spec.image.tag),
-        LABEL_COMPONENT: COMPONENT,
         LABEL_MANAGED_BY: MANAGED_BY,
     }
 
