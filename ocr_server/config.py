@@ -119,6 +119,12 @@ class RecognitionConfig(_Section):
     beam_width: int = Field(5, ge=1, le=100, description="Beam width when decoder is beam.")
     batch_size: int = Field(32, ge=1, le=512, description="Line crops per inference batch.")
     threads: int = Field(0, ge=0, le=64, description="Inference threads per worker; 0: cores / workers.")
+    min_line_confidence: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Page OCR drops detected lines read with lower confidence (logos, rules, stains); 0 keeps all.",
+    )
 
 
 class LimitsConfig(_Section):

@@ -10,7 +10,8 @@ from server_support import TinyRecognizer, encode, text_page
 from ocr_server.config import parse_config
 from ocr_server.detection import create_detector
 from ocr_server.imaging.preprocess import rotate
-from ocr_server.pipeline import OcrLine, OcrPipeline, crop_line, join_lines
+from ocr_server.pipeline import OcrLine, OcrPipeline, crop_line, is_text, join_lines
+from ocr_server.recognition.recognizer import LineResult
 
 
 def pipeline(**sections: dict) -> OcrPipeline:
@@ -60,6 +61,39 @@ def test_exif_rotated_upload_gets_upright_boxes() -> None:
 def test_max_lines_caps_the_work() -> None:
     result = pipeline(detection={"maxLines": 2}).read_page(encode(Image.fromarray(text_page()), "PNG"))
     assert len(result.lines) == 2
+
+
+class _Unsure:
+    """Reads every other line with low confidence, and one as nothing at all."""
+
+    def recognize(self, crops: list[np.ndarray]) -> list[LineResult]:
+        out = [LineResult(f"line{i}", 0.9 if i % 2 == 0 else 0.3) for i in range(len(crops))]
+        out[0] = LineResult("", 0.99)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("threshold", "kept"), [(0.0, ["line1", "line2", "line3", "line4", "line5"]), (0.5, ["line2", "line4"])]
+)
+def test_low_confidence_and_empty_readings_are_dropped_from_pages(threshold: float, kept: list[str]) -> None:
+    config = parse_config({"recognition": {"minLineConfidence": threshold}})
+    result = OcrPipeline(config, create_detector(config.detection), _Unsure()).read_page(
+        encode(Image.fromarray(text_page()), "PNG")
+    )
+    assert [line.text for line in result.lines] == kept
+
+
+def test_is_text() -> None:
+    assert is_text(LineResult("TOTAL", 0.5), 0.5)
+    assert not is_text(LineResult("TOTAL", 0.49), 0.5)
+    assert not is_text(LineResult("  ", 1.0), 0.0)
+
+
+def test_read_lines_keeps_every_crop_whatever_its_confidence() -> None:
+    crops = [encode(Image.new("L", (w, 30), 255), "PNG") for w in (50, 200)]
+    config = parse_config({})
+    result = OcrPipeline(config, create_detector(config.detection), _Unsure()).read_lines(crops)
+    assert [r.text for r in result.results] == ["", "line1"]
 
 
 def test_read_lines_in_order() -> None:
