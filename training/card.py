@@ -54,13 +54,29 @@ def render(bundle: Path, evaluation: dict | None, runtimes: dict | None, command
         "- Augmentation: rotation/shear/perspective, Gaussian and motion blur, noise, JPEG, low resolution, "
         "uneven light, paper texture, ink bleed/erosion, table rules and underlines, tight and loose crops, "
         "contrast squash, inversion.",
-        "- Real lines: 26,983 line crops of **sroie-train** (ICDAR 2019 SROIE, 500 receipts; 10 % margin), 40 % "
-        "of each batch; their labels are upper-case only, so their CTC loss folds upper- and lower-case "
+        "- Scene-text words (`training/scene.py`, from the second phase on): single words and short phrases in "
+        "sign casing, drawn in colour on solid, gradient, blotchy or cluttered backgrounds, light or dark, "
+        "with outlines, drop shadows, two-tone fills and curved baselines, tightly cropped, then converted "
+        "to gray and degraded like the rest.",
+        "- Real lines: 26,983 line crops of **sroie-train** (ICDAR 2019 SROIE, 500 receipts; 10 % margin); "
+        "their labels are upper-case only, so their CTC loss folds upper- and lower-case "
         "probabilities together. Weights trained on SROIE ship here; the images do not.",
         "- Never trained on: sroie-dev, iiit5k (validation only).",
         f"- Steps: {meta.get('training_steps')} at batch 64, AdamW, warm-up + cosine LR, bfloat16 autocast on CPU.",
-        "",
     ]
+    phases = meta.get("training_phases") or []
+    if phases:
+        lines += [
+            "",
+            "| phase | steps | peak LR | sroie-train share | scene share of synthetic | fonts |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {i} | {p['from_step']}–{p['to_step']} | {p['lr']} | {p['real_share']:.0%} | {p['scene_share']:.0%} "
+            f"| {p['fonts']} |"
+            for i, p in enumerate(phases, 1)
+        ]
+    lines.append("")
     if evaluation:
         lines += [
             "## Measured (ONNX Runtime, the served path)",
@@ -103,7 +119,8 @@ def render(bundle: Path, evaluation: dict | None, runtimes: dict | None, command
     lines += [
         "## Limits",
         "- Single text lines only: full pages need the server's line detector first.",
-        "- Latin script; no handwriting; scene text (iiit5k) is outside the training distribution.",
+        "- Latin script; no handwriting. Scene text is learnt from synthetic scene-style words only (no real "
+        "photographs in training); curved, vertical or heavily stylised text is read poorly.",
         "",
     ]
     return "\n".join(lines)

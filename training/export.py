@@ -127,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--out", type=Path, default=MODELS_DIR)
     ap.add_argument("--torchscript", action="store_true", help="also write model.ts (for latency comparison)")
+    ap.add_argument("--meta", type=Path, help="JSON merged into model.json (e.g. training_phases for the card)")
     args = ap.parse_args(argv)
-    out = write_bundle(args.checkpoint, args.name, args.version, args.out, torchscript=args.torchscript)
+    extra = json.loads(args.meta.read_text()) if args.meta else None
+    out = write_bundle(
+        args.checkpoint, args.name, args.version, args.out, torchscript=args.torchscript, extra_meta=extra
+    )
     print(f"wrote {out}")
     return 0
 
