@@ -57,7 +57,7 @@ def sroie_line_crops(sroie_page: SroiePage) -> list[bytes]:
 @pytest.fixture(scope="session")
 def require_model() -> None:
     if not model_installed():
-        pytest.skip("the default model bundle (models/crnn-en-1.0.0/) is not installed yet")
+        pytest.skip("the default model bundle (models/<name>-<version>/) is not installed yet")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import requests
 from PIL import Image
 from server_support import RunningServer, SroiePage, encode, raw_png, text_page
 
+from ocr_server.config import DEFAULT_MODEL_VERSION
+
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
@@ -30,7 +32,7 @@ def test_operational_endpoints(server: RunningServer) -> None:
     doc = requests.get(f"{server.url}/openapi.json", timeout=5).json()
     assert {"/api/v1/ocr", "/api/v1/recognize", "/health", "/ready", "/metrics"} <= set(doc["paths"])
     info = requests.get(f"{server.url}/api/v1/info", timeout=5).json()
-    assert info["ready"] is True and info["model"]["version"] == "1.0.0"
+    assert info["ready"] is True and info["model"]["version"] == DEFAULT_MODEL_VERSION
     assert info["inference_threads"] == 1 and info["config"]["limits"]["maxConcurrentRequests"] == 1
     page = requests.get(f"{server.url}/", timeout=5)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
@@ -43,7 +45,7 @@ def test_ocr_of_a_real_receipt(server: RunningServer, sroie_page: SroiePage) -> 
     assert response.status_code == 200, response.text
     assert response.headers["X-Request-ID"] == "receipt-1"
     body = response.json()
-    assert body["model"] == {"name": "crnn-en", "version": "1.0.0"}
+    assert body["model"] == {"name": "crnn-en", "version": DEFAULT_MODEL_VERSION}
     assert body["image"] == {"width": sroie_page.width, "height": sroie_page.height}
     assert set(body["timings_ms"]) == {"decode", "preprocess", "detect", "recognize", "total"}
     lines = body["lines"]
@@ -152,7 +154,7 @@ def test_metrics_after_traffic(server: RunningServer, sroie_page: SroiePage) -> 
     text = requests.get(f"{server.url}/metrics", timeout=5).text
     assert 'ocr_http_requests_total{endpoint="/api/v1/ocr",method="POST",status="200"}' in text
     assert 'ocr_stage_duration_seconds_count{stage="recognize"}' in text
-    assert 'ocr_model_info{name="crnn-en",version="1.0.0"} 1.0' in text
+    assert f'ocr_model_info{{name="crnn-en",version="{DEFAULT_MODEL_VERSION}"}} 1.0' in text
     assert "ocr_model_ready 1.0" in text
     assert "ocr_requests_shed_total" in text
 
