@@ -6,7 +6,9 @@ rule below is a plain unit test.  The model classes double as the CRD's status s
 Conditions (Kubernetes conventions: positive polarity for Ready, "abnormal-true" for Degraded):
 - ``Ready``: every desired replica runs the current pod template and is available.
 - ``Progressing``: a rollout is under way (True); finished (False, RolloutComplete); stuck past
-  ``progressDeadlineSeconds`` (False, ProgressDeadlineExceeded); paused (False, Paused).
+  ``progressDeadlineSeconds`` (False, ProgressDeadlineExceeded); paused (False, Paused).  A rollout
+  is under way until the Deployment controller reports its new ReplicaSet available: pods of the
+  current template that are still starting are a rollout, ones lost after it completed are not.
 - ``Degraded``: the operator cannot converge: invalid spec, apply refused, or stuck rollout.
 """
 
@@ -81,6 +83,10 @@ class Rollout:
     ready: int
     total: int
     observed: bool
+    # The Deployment's own Progressing condition says its latest rollout has not completed yet
+    # (True, any reason but NewReplicaSetAvailable): also when every pod already runs the new
+    # template but is not available yet, e.g. the first rollout.
+    in_progress: bool
     stuck_message: str | None
     target_model: str | None
     target_model_version: str | None
@@ -116,13 +122,14 @@ def observe_rollout(deployment: Mapping[str, Any]) -> Rollout:
     status = deployment.get("status") or {}
     template_annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
     stuck_message = None
+    in_progress = False
     for cond in status.get("conditions") or []:
-        if (
-            cond.get("type") == "Progressing"
-            and cond.get("status") == "False"
-            and cond.get("reason") == "ProgressDeadlineExceeded"
-        ):
+        if cond.get("type") != "Progressing":
+            continue
+        if cond.get("status") == "False" and cond.get("reason") == "ProgressDeadlineExceeded":
             stuck_message = cond.get("message") or "rollout exceeded its progress deadline"
+        elif cond.get("status") == "True" and cond.get("reason") != "NewReplicaSetAvailable":
+            in_progress = True
     observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
     return Rollout(
         desired=int(spec.get("replicas", 1)),
@@ -132,6 +139,7 @@ def observe_rollout(deployment: Mapping[str, Any]) -> Rollout:
         ready=int(status.get("readyReplicas") or 0),
         total=int(status.get("replicas") or 0),
         observed=observed,
+        in_progress=in_progress,
         stuck_message=stuck_message,
         target_model=template_annotations.get(MODEL_ANNOTATION),
         target_model_version=template_annotations.get(MODEL_VERSION_ANNOTATION),
@@ -193,10 +201,15 @@ def _conditions(
             "Progressing", False, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation
         )
     else:
-        rolling = not rollout.observed or rollout.updated < rollout.desired or rollout.total > rollout.updated
+        rolling = (
+            not rollout.observed
+            or rollout.updated < rollout.desired
+            or rollout.total > rollout.updated
+            or rollout.in_progress
+        )
         reason = "RollingOut" if rolling else "Unavailable"
         ready = _condition("Ready", False, reason, progress, generation)
-        # All pods run the current template but some are not available (crashed, evicted): no rollout.
+        # Not rolling: the rollout completed, then pods were lost (crashed, evicted), or a scale-up.
         progressing = _condition(
             "Progressing", rolling, "RollingOut" if rolling else "RolloutComplete", progress, generation
         )

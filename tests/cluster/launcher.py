@@ -5,7 +5,9 @@ Why not mocks: CRD schema and CEL validation, server-side apply, owner
 references and garbage collection, admission (PodSecurity) and watches only
 behave truly in a real API server. Like controller-runtime's envtest, but with
 the controllers and the scheduler running and KWOK playing the kubelets, so
-Deployments really roll out and pods really reach Running/Ready.
+Deployments really roll out and pods really reach Running/Ready.  A pod annotated
+`tests.ocr-crnn.io/never-ready: "true"` (NEVER_READY_ANNOTATION) stays Running but never
+Ready, so a test can make a rollout stuck (tests/cluster/kwok/pod-never-ready.yaml).
 
 Binaries come from `tests/cluster/build.sh` (into `.tools/bin`). Usage:
 
@@ -50,6 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_DIR = Path(os.environ.get("TOOLS_DIR", REPO_ROOT / ".tools"))
 DEFAULT_BIN_DIR = TOOLS_DIR / "bin"
 KWOK_STAGES = TOOLS_DIR / "share" / "kwok-stages.yaml"
+# The project's own stages, loaded after the release's (see the file for why they take precedence).
+KWOK_TEST_STAGES = Path(__file__).resolve().parent / "kwok" / "pod-never-ready.yaml"
 BUILD_HINT = "run `make cluster-build` (tests/cluster/build.sh)"
 REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl", "helm")
 
@@ -60,6 +64,9 @@ WORKDIR_PREFIX = "ocr-crnn-cluster-"
 OWNER_FILE = "owner.pid"  # lets a later start remove dirs of SIGKILLed owners
 # Annotation kwok uses to pick the nodes it plays the kubelet for.
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+# Pod annotation that keeps a pod Running but never Ready (a failing readiness probe), for stuck
+# rollouts; the stage is tests/cluster/kwok/pod-never-ready.yaml.
+NEVER_READY_ANNOTATION = ("tests.ocr-crnn.io/never-ready", "true")
 
 
 class ClusterError(RuntimeError):
@@ -456,6 +463,7 @@ class LocalCluster:
             "kwok",
             f"--kubeconfig={kwok_cfg}",
             f"--config={KWOK_STAGES}",
+            f"--config={KWOK_TEST_STAGES}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={key}={value}",
             "--cidr=10.244.0.0/16",

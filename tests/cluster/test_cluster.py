@@ -1,7 +1,8 @@
 """Proof that the local cluster is a real Kubernetes control plane, not a mock.
 
 Each test exercises behaviour only a real API server plus controllers have:
-rollouts through the scheduler and KWOK, garbage collection via owner
+rollouts through the scheduler and KWOK (and stuck ones, with the project's
+never-ready KWOK stage), garbage collection via owner
 references, CEL validation, PodSecurity admission, server-side apply conflicts,
 the HPA controller, namespace finalization, and helm against the live API.
 """
@@ -20,7 +21,7 @@ from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
-from tests.cluster.launcher import LocalCluster
+from tests.cluster.launcher import NEVER_READY_ANNOTATION, LocalCluster
 
 pytestmark = pytest.mark.k8s
 
@@ -124,6 +125,39 @@ def test_deleting_deployment_garbage_collects_replicaset_and_pods(k8s_api: ApiCl
         what="the ReplicaSet to be garbage-collected",
     )
     wait_for(lambda: not pods_of(k8s_api, k8s_namespace, "gc"), what="the pods to be garbage-collected")
+
+
+def test_never_ready_pods_make_a_rollout_exceed_its_progress_deadline(k8s_api: ApiClient, k8s_namespace: str) -> None:
+    """The project's KWOK stage: an annotated pod stays Running and unready (as with a failing
+    readiness probe), so the Deployment controller reports ProgressDeadlineExceeded; pods without
+    the annotation in the same namespace still become Ready at once."""
+    apps = client.AppsV1Api(k8s_api)
+    key, value = NEVER_READY_ANNOTATION
+    stuck = deployment("stuck", replicas=1)
+    stuck["spec"]["progressDeadlineSeconds"] = 2
+    stuck["spec"]["template"]["metadata"]["annotations"] = {key: value}
+    apps.create_namespaced_deployment(k8s_namespace, stuck)
+    create_ready_deployment(k8s_api, k8s_namespace, "fine", replicas=1)
+
+    def progressing(name: str) -> Any:
+        conditions = apps.read_namespaced_deployment_status(name, k8s_namespace).status.conditions or []
+        return next((c for c in conditions if c.type == "Progressing"), None)
+
+    cond = wait_for(
+        lambda: (c := progressing("stuck")) is not None and c.status == "False" and c,
+        what="the stuck Deployment's Progressing=False",
+    )
+    assert cond.reason == "ProgressDeadlineExceeded"
+    (pod,) = pods_of(k8s_api, k8s_namespace, "stuck")
+    assert pod.status.phase == "Running" and pod.status.pod_ip
+    conditions = {c.type: c.status for c in pod.status.conditions}
+    assert (conditions["Ready"], conditions["ContainersReady"]) == ("False", "False")
+    assert [(s.ready, s.started, s.state.running is not None) for s in pod.status.container_statuses] == [
+        (False, True, True)
+    ]
+    status = apps.read_namespaced_deployment_status("stuck", k8s_namespace).status
+    assert (status.ready_replicas or 0, status.available_replicas or 0) == (0, 0)
+    assert progressing("fine").reason == "NewReplicaSetAvailable"
 
 
 def _cel_crd(group: str) -> dict[str, Any]:

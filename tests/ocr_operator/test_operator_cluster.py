@@ -25,6 +25,7 @@ from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, 
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
 from ocr_operator.crd import CRD_NAME, CRD_PATH
 from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec
+from tests.cluster.launcher import NEVER_READY_ANNOTATION
 from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
@@ -273,6 +274,130 @@ def test_ocrs_deployment_with_an_old_selector_is_replaced_keeping_its_pods(kube:
     warnings = {e["reason"] for e in kube.events() if e["type"] == "Warning"}
     assert not warnings & {"ApplyFailed", "ChildRestored", "DriftCorrected"}, warnings
     assert not kube.operator_lines(f"{kube.ns}/{NAME}: could not restore")
+
+
+# ---- stuck rollouts -------------------------------------------------------------------------------
+
+# Pods carrying this annotation stay Running but never Ready in the test cluster (a KWOK stage,
+# tests/cluster/kwok/pod-never-ready.yaml), as with a readiness probe that keeps failing.
+NEVER_READY = dict([NEVER_READY_ANNOTATION])
+PROGRESS_DEADLINE = 30  # the smallest spec.progressDeadlineSeconds the CRD allows
+
+
+def _reasons(kube: Cluster) -> dict[str, tuple[str, str]]:
+    conditions = (kube.get().get("status") or {}).get("conditions") or []
+    return {c["type"]: (c["status"], c["reason"]) for c in conditions}
+
+
+def _wide_row(k8s_cluster: Any, kube: Cluster) -> list[str]:
+    """``kubectl get ocrs -o wide`` without the AGE (an unset column prints as blank)."""
+    out = k8s_cluster.kubectl("get", "ocrs", NAME, "-n", kube.ns, "-o", "wide").stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "REPLICAS", "AVAILABLE", "UPDATED", "MODEL", "URL", "AGE"]
+    return out[1].split()[:-1]
+
+
+def _wait_stuck(kube: Cluster) -> dict[str, Any]:
+    """Wait past the progress deadline until the operator reports the stuck rollout."""
+    return kube.wait(
+        lambda: _reasons(kube).get("Degraded") == ("True", "ProgressDeadlineExceeded") and kube.get(),
+        "Degraded=True ProgressDeadlineExceeded",
+        timeout=PROGRESS_DEADLINE + 60,
+    )
+
+
+def _assert_quiet(kube: Cluster, seconds: float = 6.0) -> None:
+    """No hot loop on a stuck rollout: nothing reconciles, no API request, no status write."""
+    assert kube.operator is not None
+    before, version = kube.operator.health()["reconciler"], kube.get()["metadata"]["resourceVersion"]
+    time.sleep(seconds)
+    after = kube.operator.health()["reconciler"]
+    assert after == before, (before, after)
+    assert kube.get()["metadata"]["resourceVersion"] == version
+
+
+def test_ocrs_stuck_rollout_is_reported_once_then_recovers(kube: Cluster, k8s_cluster: Any) -> None:
+    """Pods that never become Ready: within the deadline the rollout is under way; past it the
+    Deployment controller's ProgressDeadlineExceeded becomes Ready/Progressing=False and
+    Degraded=True, one Warning Event and one "(stuck)" log line, and then the operator stays quiet.
+    Dropping the annotation (a fixed spec) rolls new pods and the service recovers."""
+    kube.create({"replicas": 1, "progressDeadlineSeconds": PROGRESS_DEADLINE, "podAnnotations": NEVER_READY})
+    kube.wait(
+        lambda: (
+            kube.get().get("status", {}).get("updatedReplicas") == 1
+            and _reasons(kube).get("Progressing") == ("True", "RollingOut")
+        ),
+        "the rollout under way",
+    )
+    assert _reasons(kube) == {
+        "Ready": ("False", "RollingOut"),
+        "Progressing": ("True", "RollingOut"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    pods = kube.core.list_namespaced_pod(kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}").items
+    assert [(p.status.phase, {c.type: c.status for c in p.status.conditions}["Ready"]) for p in pods] == [
+        ("Running", "False")
+    ]
+
+    obj = _wait_stuck(kube)
+    status = obj["status"]
+    assert _reasons(kube) == {
+        "Ready": ("False", "ProgressDeadlineExceeded"),
+        "Progressing": ("False", "ProgressDeadlineExceeded"),
+        "Degraded": ("True", "ProgressDeadlineExceeded"),
+    }
+    assert kube.condition("Ready")["message"] == "rollout 1/1 updated, 0/1 available"
+    assert "has timed out progressing" in kube.condition("Progressing")["message"]  # the Deployment's words
+    assert kube.condition("Degraded")["message"] == kube.condition("Progressing")["message"]
+    assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"]) == (1, 0, 1)
+    assert status["availableReplicas"] == 0 and "model" not in status  # nothing served yet
+    url = f"http://{NAME}.{kube.ns}.svc/"
+    assert _wide_row(k8s_cluster, kube) == [NAME, "False", "1", "0", "1", url]  # no MODEL yet
+
+    stuck_line = f"{kube.ns}/{NAME}: rollout 1/1 updated, 0/1 available, model crnn-en-1.0.0 (stuck)"
+    kube.wait(lambda: any(e["reason"] == "ProgressDeadlineExceeded" for e in kube.events()), "the Warning Event")
+    _assert_quiet(kube)
+    assert len(kube.operator_lines(stuck_line)) == 1
+    warnings = [(e["type"], e["reason"]) for e in kube.events() if e["type"] == "Warning"]
+    assert warnings == [("Warning", "ProgressDeadlineExceeded")]  # one Event object, posted once
+
+    # Fix the spec: the new pods become Ready, the stuck ReplicaSet's pod goes.
+    gen = kube.patch({"podAnnotations": {NEVER_READY_ANNOTATION[0]: None}})["metadata"]["generation"]
+    obj = kube.wait_ready(gen)
+    assert _reasons(kube) == {
+        "Ready": ("True", "Available"),
+        "Progressing": ("False", "RolloutComplete"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    assert (obj["status"]["model"], obj["status"]["availableReplicas"]) == ("crnn-en-1.0.0", 1)
+    assert _wide_row(k8s_cluster, kube) == [NAME, "True", "1", "1", "1", "crnn-en-1.0.0", url]
+    assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 1/1 updated, 1/1 available, model crnn-en-1.0.0 (complete)")
+    kube.wait(lambda: {"Recovered", "Ready"} <= {e["reason"] for e in kube.events()}, "Recovered and Ready Events")
+    kube.wait(
+        lambda: (
+            not [
+                p
+                for p in kube.core.list_namespaced_pod(kube.ns).items
+                if NEVER_READY_ANNOTATION[0] in (p.metadata.annotations or {})
+            ]
+        ),
+        "the never-ready pod gone",
+    )
+
+
+def test_ocrs_stuck_update_keeps_the_old_pods_and_model(kube: Cluster) -> None:
+    """A model update whose pods never become Ready: the old pod keeps serving and the status keeps
+    naming the old model while reporting the stuck rollout."""
+    kube.create({"replicas": 1, "progressDeadlineSeconds": PROGRESS_DEADLINE})
+    kube.wait_ready()
+    kube.patch({"model": {"version": "1.1.0"}, "podAnnotations": NEVER_READY})
+    status = _wait_stuck(kube)["status"]
+    assert _reasons(kube)["Ready"] == ("False", "ProgressDeadlineExceeded")
+    assert (status["model"], status["modelVersion"]) == ("crnn-en-1.0.0", "1.0.0")
+    assert (status["readyReplicas"], status["availableReplicas"], status["updatedReplicas"]) == (1, 1, 1)
+    dep = kube.child(DEPLOYMENT)
+    assert dep is not None and template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == "crnn-en-1.1.0"
+    assert dep["status"]["replicas"] == 2  # the surge pod never became Ready, the old one stays
+    _assert_quiet(kube)
 
 
 # ---- autoscaling and ingress toggles ------------------------------------------------------------

@@ -27,8 +27,12 @@ def deployment(
     observed: int = 2,
     model: str = "crnn-en-1.0.0",
     stuck: bool = False,
+    progressing: str | None = None,
 ) -> dict[str, Any]:
+    """A Deployment as observed; ``progressing`` is the reason of its Progressing=True condition."""
     conditions = []
+    if progressing:
+        conditions.append({"type": "Progressing", "status": "True", "reason": progressing})
     if stuck:
         conditions.append(
             {
@@ -110,6 +114,23 @@ def test_deployment_not_yet_observed_is_not_ready() -> None:
     lost_pod = compute_status(generation=2, deployment=deployment(available=2), previous=None, url=None, now=T0)
     assert conds(lost_pod)["Ready"] == ("False", "Unavailable")
     assert conds(lost_pod)["Progressing"] == ("False", "RolloutComplete")
+
+
+def test_pods_still_starting_are_a_rollout_until_the_deployment_completes_it() -> None:
+    """Every pod runs the new template (the first rollout) but none is available yet: still rolling
+    out while the Deployment controller says so; a pod lost after it completed is no rollout."""
+    for reason in ("NewReplicaSetCreated", "ReplicaSetUpdated", "FoundNewReplicaSet"):
+        starting = deployment(updated=3, available=0, progressing=reason)
+        status = compute_status(generation=2, deployment=starting, previous=None, url=None, now=T0)
+        assert conds(status) == {
+            "Ready": ("False", "RollingOut"),
+            "Progressing": ("True", "RollingOut"),
+            "Degraded": ("False", "AsExpected"),
+        }, reason
+    lost_pod = deployment(available=2, progressing="NewReplicaSetAvailable")
+    status = compute_status(generation=2, deployment=lost_pod, previous=None, url=None, now=T0)
+    assert conds(status)["Ready"] == ("False", "Unavailable")
+    assert conds(status)["Progressing"] == ("False", "RolloutComplete")
 
 
 def test_stuck_rollout_is_progressing_false_and_degraded() -> None:
