@@ -14,10 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import time
 from pathlib import Path
+
+# OpenMP threads that sleep at barriers instead of spinning: with 2 threads on 2 cores, one other busy
+# process (a benchmark, a test run) made spinning threads wait out whole time slices, 0.7 -> 9 s a
+# step; passive waiting kept 0.7-0.9 s.  Set before torch loads its OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import cv2
 import numpy as np
