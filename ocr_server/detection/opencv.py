@@ -16,12 +16,22 @@ Why this shape:
   pitch apart, which is what makes the detector *never merge lines vertically*, while a slight skew
   (a few degrees) only shifts neighbouring characters by a pixel or two, so skewed lines still chain.
 * **Small marks attach, never link**: dots, commas, hyphens and specks are too small to say which line
-  they belong to, so they may only join a line they sit beside (chaining along dot leaders); on their
-  own (dotted separator rows, noise) they never form a line.
+  they belong to, so they may only join a line they sit beside (chaining along dot leaders) or fill a
+  gap inside one (below); on their own (dotted separator rows, noise) they never form a line.
 * **Outliers and blobs are not text**: a glyph much taller than its line-mates (a punch hole, a
   stamp, handwriting) is cut out of the line; one or two huge shapes alone are a logo.
-* **Gaps split lines**: the ground truth of receipts (and what reads best) splits an item name from a
-  price far to the right, so the allowed gap (``merge_gap`` line heights) is about a word space.
+* **Gaps split lines, unless punctuation fills them**: the ground truth of receipts (and what reads
+  best) splits an item name from a price far to the right, so the allowed gap (``merge_gap`` line
+  heights) is about a word space.  Bands first link whole printed rows, generously; each row is then
+  cut at its wide gaps, except where marks inside a gap (``TEL: 03 - 5542``, ``ST = 0%``) leave no
+  piece of it wider than a word space: a dash between two words is one line, white is two columns.
+* **The unit ignores dashes**: solid bars (separator rows of ``-----``) are left out of the page's
+  median character height, since on a short receipt they can outnumber the glyphs.
+* **Junk is judged against the page**: a line whose shapes ink much less of their boxes than the
+  page's typical glyph is handwriting or a scribble; a lone shape far fainter than the page's lines is
+  show-through or a shadow; a line that marks made several times wider than its glyphs is a dashed
+  separator chained onto a speck.  Relative to the page, so a page set in a light face or grey ink
+  keeps its lines.
 
 Everything here is a pure function of the image and the config; the detector object holds only
 settings, so one instance is safe to share between threads.
@@ -71,6 +81,9 @@ class Tuning:
     """Band heights are computed from at most this many units, so blobs spanning two lines can't bridge them."""
     gap_floor: float = 1.0
     """Gaps are measured in at least this many units, so lower-case words (x-height) aren't split."""
+    row_reach: float = 4.0
+    """Glyphs up to this many line heights apart are linked into one printed row before the row is
+    cut at its wide gaps (a gap bridged by punctuation marks is not cut); at most ``merge_gap``: off."""
     outlier_ratio: float = 1.8
     """A glyph taller than this × its line's median glyph is split off the line (0 disables)."""
     drop_outliers: bool = True
@@ -78,15 +91,25 @@ class Tuning:
     # -- which groups are lines
     min_core_frac: float = 0.6
     """A line needs one glyph of at least this many units (rows of dots and dashes have none)."""
-    lone_core_frac: float = 0.75
+    lone_core_frac: float = 0.85
     """A one-glyph line needs that glyph to be at least this many units (noise specks are shorter)."""
+    lone_max_frac: float = 2.0
+    """A one-glyph line taller than this many units is a blot or a stamp (a lone character is body-sized)."""
     blob_frac: float = 2.5
     """A line of at most two shapes, all taller than this many units, is a logo or a stamp."""
+    min_glyph_fill: float = 0.5
+    """A line whose median glyph inks less of its box than this × the page's median glyph is handwriting
+    or a scribble (0 disables)."""
     # -- marks
     attach_gap: float = 0.5
     """A mark attaches to a line at most this many line heights to its left or right."""
     attach_slack: float = 0.1
     """A mark's centre may lie this many line heights above or below the line and still belong to it."""
+    max_mark_growth: float = 3.0
+    """A line that attached marks made wider than this × its glyphs is a separator row (0 disables)."""
+    min_contrast: float = 0.6
+    """A one-glyph line with less ink contrast than this × the page's median line is show-through or a
+    shadow (0 disables)."""
     # -- output
     pad_frac: float = 0.12
     """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
@@ -170,11 +193,14 @@ def typical_char_height(comps: Components, cfg: DetectionConfig) -> float | None
     """Median height of character-like components, the page's unit of length; ``None`` if it has none.
 
     Character-like: within the configured height range, not much wider than tall (a run of touching
-    characters still counts), and inked like a glyph rather than like a frame.
+    characters still counts), inked like a glyph rather than like a frame, and not a solid bar: the
+    dashes of separator rows (``-----``, wider than tall and almost fully inked) can outnumber the
+    glyphs on a short receipt and would make the unit a dash's height.
     """
     h, w = comps.h, comps.w
     fill = comps.area / np.maximum(1, h * w)
-    ok = (h >= cfg.min_line_height) & (h <= cfg.max_line_height) & (w <= 4 * h) & (fill >= 0.1)
+    bar = (w >= 1.4 * h) & (fill >= 0.7)
+    ok = (h >= cfg.min_line_height) & (h <= cfg.max_line_height) & (w <= 4 * h) & (fill >= 0.1) & ~bar
     if not np.any(ok):
         return None
     return float(np.median(h[ok]))
@@ -219,18 +245,106 @@ def link_cores(cores: Components, shape: tuple[int, int], unit: float, merge_gap
     return gid.reshape(-1)
 
 
+def row_order(cores: Components, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk each row left to right: ``(order, run_end, reach)`` over cores sorted by (row, x1).
+
+    ``run_end[k]`` is how far right the row's ink reaches up to the k-th sorted core and ``reach[k]``
+    the sorted position of the core that reaches there, so the gap before core ``k`` is
+    ``x1[k] - run_end[k - 1]`` even when earlier glyphs overlap in x.  Vectorised: offsetting each
+    row's x by ``row × span`` makes one running maximum restart at every row.
+    """
+    n = len(cores)
+    order = np.lexsort((cores.x1, rows))
+    g = rows[order].astype(np.int64)
+    span = int(cores.x2.max()) + 1
+    key = (cores.x2[order].astype(np.int64) + g * span) * n + np.arange(n)
+    best = np.maximum.accumulate(key)
+    return order, best // n - g * span, best % n
+
+
+def bridged(
+    a: np.ndarray, b: np.ndarray, ylo: np.ndarray, yhi: np.ndarray, marks: Components, limit: np.ndarray
+) -> np.ndarray:
+    """Boolean per gap ``[a, b)``: do the marks inside it cut it into pieces no wider than ``limit``?
+
+    Why: a core-to-core gap spanning ``:``, ``-``, ``=`` or ``.`` (``TEL: 03 - 5542``, ``ST = 0%``,
+    ``NO. 4``) is punctuation inside one line, not the white between two columns; its marks are too
+    small to link a line themselves, but they show the gap is filled.  A mark counts when its centre
+    lies inside the gap and within the vertical range ``[ylo, yhi]`` of the glyphs either side.
+    """
+    out = np.zeros(a.shape[0], bool)
+    if a.size == 0 or len(marks) == 0:
+        return out
+    mcx, mcy = (marks.x1 + marks.x2) / 2.0, (marks.y1 + marks.y2) / 2.0
+    inside = (mcx > a[:, None]) & (mcx < b[:, None]) & (mcy >= ylo[:, None]) & (mcy <= yhi[:, None])
+    for i in np.flatnonzero(inside.any(axis=1)).tolist():
+        k = np.flatnonzero(inside[i])
+        k = k[np.argsort(marks.x1[k], kind="stable")]
+        ends = np.maximum.accumulate(np.r_[a[i], marks.x2[k]])
+        widest = np.max(np.r_[marks.x1[k], b[i]] - ends)
+        out[i] = widest <= limit[i]
+    return out
+
+
+def split_rows(
+    cores: Components, rows: np.ndarray, marks: Components, unit: float, merge_gap: float, t: Tuning
+) -> np.ndarray:
+    """Group ids of lines: each row (cores linked loosely, see :func:`link_lines`) is cut at every gap
+    wider than ``merge_gap`` × the height of the glyphs either side, unless marks bridge it."""
+    n = len(cores)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    order, run_end, reach = row_order(cores, rows)
+    g = rows[order]
+    x1, y1, y2 = cores.x1[order], cores.y1[order], cores.y2[order]
+    h = np.maximum(cores.h[order], t.gap_floor * unit).astype(np.float64)
+    # gap i lies between the ink reaching furthest right so far (core prev[i]) and sorted core i + 1
+    prev = reach[:-1]
+    gap = x1[1:] - run_end[:-1]
+    limit = merge_gap * (h[prev] + h[1:]) / 2.0
+    same_row = g[1:] == g[:-1]
+    cut = ~same_row | (gap > limit)
+    wide = np.flatnonzero(cut & same_row)
+    if wide.size:
+        left, right = prev[wide], wide + 1
+        ylo, yhi = np.minimum(y1[left], y1[right]), np.maximum(y2[left], y2[right])
+        cut[wide] = ~bridged(run_end[wide], x1[right], ylo, yhi, marks, limit[wide])
+    gid = np.empty(n, np.int64)
+    gid[order] = np.cumsum(np.r_[0, cut.astype(np.int64)])
+    return gid
+
+
+def link_lines(
+    cores: Components, marks: Components, shape: tuple[int, int], unit: float, merge_gap: float, t: Tuning
+) -> np.ndarray:
+    """Group ids of lines in two steps: bands link whole printed rows (up to ``row_reach`` line heights
+    apart, never across rows), then each row is cut at its wide gaps (:func:`split_rows`).
+
+    Why two steps: whether a gap splits a line depends on what lies inside it (punctuation marks),
+    which the band mask alone cannot see.
+    """
+    if t.row_reach <= merge_gap:
+        return link_cores(cores, shape, unit, merge_gap, t)
+    rows = link_cores(cores, shape, unit, t.row_reach, t)
+    return split_rows(cores, rows, marks, unit, merge_gap, t)
+
+
 def size_outliers(cores: Components, gid: np.ndarray, ratio: float) -> np.ndarray:
     """Cores much taller than the median core of their group: punch holes, stamps, handwriting or a
     blot that bridged into a text line.  They are split off and relinked on their own."""
     h = cores.h.astype(np.float64)
-    order = np.lexsort((h, gid))
+    return h > ratio * group_median(h, gid)[gid]
+
+
+def group_median(values: np.ndarray, gid: np.ndarray) -> np.ndarray:
+    """Per group id ``0..G-1``, the (lower) median of ``values`` over its members (vectorised)."""
+    order = np.lexsort((values, gid))
     sorted_gid = gid[order]
     starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
     counts = np.diff(np.r_[starts, len(order)])
-    medians = h[order][starts + (counts - 1) // 2]
-    group_median = np.empty(int(gid.max()) + 1)
-    group_median[sorted_gid[starts]] = medians
-    return h > ratio * group_median[gid]
+    out = np.zeros(int(gid.max()) + 1)
+    out[sorted_gid[starts]] = values[order][starts + (counts - 1) // 2]
+    return out
 
 
 def group_boxes(comps: Components, gid: np.ndarray) -> np.ndarray:
@@ -252,7 +366,10 @@ def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) 
     A line must hold a glyph of near full height; a line of one glyph needs an even taller one,
     because an isolated speck of dirt is the commonest false line on a scanned page.  One or two
     shapes several times the text height, alone, are a logo, a stamp or a punch hole: words set that
-    large have more letters.
+    large have more letters.  The glyphs of one printed page share a typeface and ink about the same
+    fraction of their boxes; a group whose typical shape inks much less than the page's typical glyph
+    (``min_glyph_fill``) is thin handwriting, a scribble or a speckle cluster.  Relative, so a page
+    set in a light typeface keeps all its lines.
     """
     n = int(gid.max()) + 1
     h = cores.h.astype(np.float64)
@@ -262,8 +379,10 @@ def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) 
     np.minimum.at(shortest, gid, h)
     count = np.bincount(gid, minlength=n)
     need = np.where(count == 1, t.lone_core_frac, t.min_core_frac) * unit
-    blob = (count <= 2) & (shortest > t.blob_frac * unit)
-    return (tallest >= need) & ~blob
+    blob = (count <= 2) & (shortest > t.blob_frac * unit) | (count == 1) & (tallest > t.lone_max_frac * unit)
+    fill = cores.area / np.maximum(1, cores.h * cores.w).astype(np.float64)
+    sparse = group_median(fill, gid) < t.min_glyph_fill * np.median(fill)
+    return (tallest >= need) & ~blob & ~sparse
 
 
 def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: int = 64) -> np.ndarray:
@@ -304,6 +423,33 @@ def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: in
         np.maximum.at(out[:, 3], tgt, my2[sel])
         pending[sel] = False
     return out
+
+
+def mostly_marks(glyph_boxes: np.ndarray, grown: np.ndarray, ratio: float) -> np.ndarray:
+    """Boolean per line: did attached marks make it more than ``ratio`` × as wide as its glyphs?
+
+    Such a line is a separator row of dashes or dots chained onto one speck or blob, not text: dot
+    leaders in real text (``TOTAL ....... RM``) have words at their ends and grow a line far less.
+    """
+    glyph_w = np.maximum(1, glyph_boxes[:, 2] - glyph_boxes[:, 0])
+    return (grown[:, 2] - grown[:, 0]) > ratio * glyph_w
+
+
+def faint_specks(lines: np.ndarray, glyphs: np.ndarray, gray: np.ndarray, ink: np.ndarray, ratio: float) -> np.ndarray:
+    """Boolean per line: is it a single shape whose ink is much fainter than the page's typical line?
+
+    Contrast = mean gray of the box's background minus mean gray of its ink.  A lone shape under
+    ``ratio`` × the page's median contrast is show-through from the back of the sheet, a crease, a
+    shadow or paper texture that the local threshold picked up.  Only lone shapes: a faint *word*
+    is more likely grey print (digital receipts set labels in grey) than dirt, so it stays.
+    """
+    contrast = np.zeros(lines.shape[0])
+    for i, (x1, y1, x2, y2) in enumerate(lines.tolist()):
+        box, mask = gray[y1:y2, x1:x2], ink[y1:y2, x1:x2]
+        contrast[i] = cv2.mean(box, cv2.bitwise_not(mask))[0] - cv2.mean(box, mask)[0]
+    if lines.shape[0] == 0:
+        return np.zeros(0, bool)
+    return (glyphs == 1) & (contrast < ratio * np.median(contrast))
 
 
 def filter_lines(lines: np.ndarray, cfg: DetectionConfig) -> np.ndarray:
@@ -363,7 +509,8 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     block = min(cfg.adaptive_block_size, (min(shape) // 2) * 2 + 1)
     binary = binarize(gray, max(3, block), cfg.adaptive_c)
     strong = binarize(gray, max(3, block), cfg.adaptive_c * t.strong_c_factor) if t.strong_c_factor > 1 else None
-    comps = find_components(erase_rules(binary, t.rule_frac) if t.rule_frac > 0 else binary, strong)
+    ink = erase_rules(binary, t.rule_frac) if t.rule_frac > 0 else binary
+    comps = find_components(ink, strong)
     if len(comps) == 0:
         return []
     unit = typical_char_height(comps, cfg)
@@ -373,18 +520,26 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     cores = comps.subset(core_mask)
     if len(cores) == 0:
         return []
-    gid = link_cores(cores, shape, unit, cfg.merge_gap, t)
+    marks = comps.subset(mark_mask)
+    gid = link_lines(cores, marks, shape, unit, cfg.merge_gap, t)
     if t.outlier_ratio > 0:
         outliers = size_outliers(cores, gid, t.outlier_ratio)
         if np.any(outliers):
-            normal = link_cores(cores.subset(~outliers), shape, unit, cfg.merge_gap, t)
+            normal = link_lines(cores.subset(~outliers), marks, shape, unit, cfg.merge_gap, t)
             gid = np.empty(len(cores), np.int64)
             gid[~outliers] = normal
             gid[outliers] = normal.max(initial=-1) + 1 + np.arange(int(outliers.sum()))
             if t.drop_outliers:
                 cores, gid = cores.subset(~outliers), normal
-    lines = group_boxes(cores, gid)[credible_groups(cores, gid, unit, t)]
-    lines = attach_marks(lines, comps.subset(mark_mask), t)
+    credible = credible_groups(cores, gid, unit, t)
+    glyph_boxes = group_boxes(cores, gid)[credible]
+    lines = attach_marks(glyph_boxes, marks, t)
+    junk = np.zeros(lines.shape[0], bool)
+    if t.max_mark_growth > 0:
+        junk |= mostly_marks(glyph_boxes, lines, t.max_mark_growth)
+    if t.min_contrast > 0:
+        junk |= faint_specks(lines, np.bincount(gid)[credible], gray, ink, t.min_contrast)
+    lines = lines[~junk]
     lines = filter_lines(lines, cfg)
     lines = pad_boxes(lines, shape, t.pad_frac)
     boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]

@@ -11,7 +11,7 @@ import pytest
 
 from ocr_server.config import DetectionConfig, OcrConfig
 from ocr_server.detection import LineDetector, create_detector
-from ocr_server.detection.opencv import reading_order
+from ocr_server.detection.opencv import Components, bridged, reading_order, row_order
 from ocr_server.imaging.preprocess import preprocess
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -167,6 +167,109 @@ def test_big_logo_is_not_text(detector: LineDetector) -> None:
     assert len(boxes) == 3 and all(b[1] > 300 for b in boxes)
 
 
+def test_punctuation_inside_a_wide_gap_keeps_one_line(detector: LineDetector) -> None:
+    """``TEL - 0355``: the gap between the words is wider than ``mergeGap`` allows, but the dash in it
+    shows it is one line; the same gap left empty, or a colon beside a far column, still splits."""
+    page = blank()
+    left = put_text(page, "TEL", 60, 200)
+    x = left[2] + round(1.7 * (left[3] - left[1]))
+    right = put_text(page, "0355", x, 200)
+    cv2.putText(page, "-", ((left[2] + x) // 2 - 8, 200), FONT, 1.0, 0, 2, cv2.LINE_AA)
+    boxes = detector.detect(page)
+    assert len(boxes) == 1 and iou(boxes[0], (left[0], left[1], right[2], right[3])) > 0.7
+
+    empty = blank()
+    put_text(empty, "TEL", 60, 200)
+    put_text(empty, "0355", x, 200)
+    assert len(detector.detect(empty)) == 2
+
+    columns = blank()
+    expected = [put_text(columns, "TOTAL:", 50, 200), put_text(columns, "12.00", 650, 200)]
+    boxes = detector.detect(columns)
+    assert len(boxes) == 2 and all(iou(b, r) > 0.6 for b, r in zip(boxes, expected, strict=True))
+
+
+def test_dashed_separator_rows_do_not_set_the_text_height(detector: LineDetector) -> None:
+    """Rows of solid dashes outnumber the glyphs on a short receipt; they must not become the page's
+    unit of height (which made every dash row a line and dropped the text as too tall)."""
+    page = blank(900, 700)
+    rects = [put_text(page, t, 60, 120 + i * 260, scale=1.3) for i, t in enumerate(["INVOICE", "TOTAL 89.00", "CASH"])]
+    for y in range(160, 800, 40):
+        if not any(r[1] - 15 < y < r[3] + 15 for r in rects):
+            for x in range(40, 660, 18):
+                cv2.rectangle(page, (x, y), (x + 11, y + 6), 0, -1)
+    boxes = detector.detect(page)
+    assert len(boxes) == 3
+    for box, rect in zip(boxes, rects, strict=True):
+        assert iou(box, rect) > 0.6, (box, rect)
+
+
+def test_a_faint_lone_shape_is_dropped_but_grey_words_stay(detector: LineDetector) -> None:
+    page, _ = text_lines(LINES[:3])
+    cv2.putText(page, "8", (600, 320), FONT, 1.0, 140, 2, cv2.LINE_AA)  # show-through, half the contrast
+    assert len(detector.detect(page)) == 3
+    page, _ = text_lines(LINES[:3])
+    grey = put_text(page, "Thank you", 60, 300)
+    page[grey[1] : grey[3], grey[0] : grey[2]] = np.maximum(page[grey[1] : grey[3], grey[0] : grey[2]], 140)
+    boxes = detector.detect(page)
+    assert len(boxes) == 4 and iou(boxes[3], grey) > 0.6
+
+
+def hairline_rings(page: np.ndarray, y: int) -> Rect:
+    """Five outlined ovals (1 px strokes) in a row, text-sized: shaped like handwriting or a light face."""
+    for k in range(5):
+        cv2.ellipse(page, (80 + k * 30, y), (11, 14), 0, 0, 360, 0, 1, cv2.LINE_AA)
+    return (68, y - 15, 213, y + 16)
+
+
+def test_hairline_shapes_among_print_are_dropped_but_a_light_page_is_read(detector: LineDetector) -> None:
+    page, _ = text_lines(LINES[:3])
+    hairline_rings(page, 300)
+    assert len(detector.detect(page)) == 3
+    light = blank()
+    rect = hairline_rings(light, 300)
+    boxes = detector.detect(light)
+    assert len(boxes) == 1 and iou(boxes[0], rect) > 0.6
+
+
+def test_a_speck_with_a_dashed_tail_is_not_a_line(detector: LineDetector) -> None:
+    page, _ = text_lines(LINES[:2])
+    cv2.circle(page, (60, 300), 11, 0, -1)
+    for x in range(78, 860, 16):
+        cv2.rectangle(page, (x, 298), (x + 9, 302), 0, -1)
+    assert len(detector.detect(page)) == 2
+
+
+def test_a_lone_shape_twice_the_text_height_is_not_a_line(detector: LineDetector) -> None:
+    page, _ = text_lines(LINES[:3])
+    cv2.rectangle(page, (600, 300), (615, 347), 0, -1)
+    assert len(detector.detect(page)) == 3
+
+
+def comps(*boxes: Rect) -> Components:
+    a = np.array(boxes, np.int64).reshape(-1, 4)
+    return Components(a[:, 0], a[:, 1], a[:, 2], a[:, 3], (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))
+
+
+def test_row_order_measures_gaps_from_the_furthest_ink() -> None:
+    # row 0: a wide glyph overlapping a narrow one, then a glyph after a gap; row 1 restarts
+    cores = comps((10, 0, 60, 10), (20, 0, 30, 10), (80, 0, 90, 10), (5, 50, 15, 60))
+    order, run_end, reach = row_order(cores, np.array([0, 0, 0, 1]))
+    assert order.tolist() == [0, 1, 2, 3]
+    assert run_end.tolist() == [60, 60, 90, 15]
+    assert reach.tolist() == [0, 0, 2, 3]
+
+
+def test_bridged_needs_marks_in_the_gap_and_on_the_row() -> None:
+    a, b = np.array([100, 100, 100]), np.array([160, 160, 160])
+    ylo, yhi, limit = np.array([0, 0, 0]), np.array([20, 20, 20]), np.array([25.0, 25.0, 25.0])
+    dash = comps((125, 8, 135, 12))
+    assert bridged(a, b, ylo, yhi, dash, limit).tolist() == [True] * 3
+    assert not bridged(a[:1], b[:1], ylo[:1], yhi[:1], comps((125, 40, 135, 44)), limit[:1])[0]  # below the row
+    assert not bridged(a[:1], b[:1], ylo[:1], yhi[:1], comps((103, 8, 108, 12)), limit[:1])[0]  # 52 px still open
+    assert not bridged(a[:1], b[:1], ylo[:1], yhi[:1], comps(), limit[:1])[0]
+
+
 def test_colour_input_is_accepted(detector: LineDetector) -> None:
     page, _ = text_lines(LINES[:2])
     assert len(detector.detect(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR))) == 2
@@ -214,8 +317,8 @@ def match_count(pred: list[Rect], truth: list[Rect]) -> int:
 
 
 def test_recall_on_real_receipts() -> None:
-    """On six sroie-dev receipts today's detector finds 83 % of SROIE's ground-truth segments at
-    IoU 0.5 with 80 % precision; the bounds leave a margin, and a regression in thresholding or
+    """On six sroie-dev receipts today's detector finds 85 % of SROIE's ground-truth segments at
+    IoU 0.5 with 89 % precision; the bounds leave a margin, and a regression in thresholding or
     merging shows here first."""
     cfg = OcrConfig()
     pre_cfg = cfg.preprocessing.model_copy(update={"deskew": False})
@@ -232,5 +335,5 @@ def test_recall_on_real_receipts() -> None:
         hits += match_count(pred, gt)
         truth += len(gt)
         predicted += len(pred)
-    assert hits / truth >= 0.78, f"recall {hits / truth:.3f}"
-    assert hits / predicted >= 0.72, f"precision {hits / predicted:.3f}"
+    assert hits / truth >= 0.80, f"recall {hits / truth:.3f}"
+    assert hits / predicted >= 0.82, f"precision {hits / predicted:.3f}"
