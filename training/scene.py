@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .render import _font
 from .text_sources import _case, dictionary_words, number
@@ -95,13 +95,15 @@ def render_scene(text: str, font_path: Path, rng: random.Random, size: int | Non
     size = size or rng.randint(26, 56)
     font = _font(font_path, size)
     x0, y0, x1, y1 = font.getbbox(text)
+    # letter-spaced signage ("tracking"): wide gaps between letters that are not word spaces
+    tracking = round(size * rng.uniform(0.08, 0.35)) if rng.random() < 0.2 else 0
     pad = size
-    w, h = x1 - x0 + 2 * pad, max(y1 - y0, size) + 2 * pad
+    w, h = x1 - x0 + 2 * pad + tracking * 3 * len(text), max(y1 - y0, size) + 2 * pad
     origin = (pad - x0, pad - y0 + (size - (y1 - y0)) // 2 if y1 - y0 < size else pad - y0)
 
     outline = rng.randint(1, max(1, size // 12)) if rng.random() < 0.2 else 0
     fill_mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(fill_mask).text(origin, text, font=font, fill=255)
+    _draw_text(ImageDraw.Draw(fill_mask), origin, text, font, tracking)
     layers: list[tuple[np.ndarray, float]] = []  # (mask, luma) painted in order
 
     bg = _background(rng, h, w)
@@ -117,7 +119,7 @@ def render_scene(text: str, font_path: Path, rng: random.Random, size: int | Non
         layers.append((np.asarray(shadow, np.float32) / 255.0, float(np.clip(bg_luma - sign * 90, 0, 255))))
     if outline:
         stroke = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(stroke).text(origin, text, font=font, fill=255, stroke_width=outline, stroke_fill=255)
+        _draw_text(ImageDraw.Draw(stroke), origin, text, font, tracking, stroke_width=outline, stroke_fill=255)
         layers.append((np.asarray(stroke, np.float32) / 255.0, float(np.clip(text_luma - sign * 150, 0, 255))))
     fill = np.asarray(fill_mask, np.float32) / 255.0
     layers.append((fill, text_luma))
@@ -144,4 +146,42 @@ def render_scene(text: str, font_path: Path, rng: random.Random, size: int | Non
     bottom = min(h, by + extra + 1 + int(th * rng.uniform(0.0, 0.25)))
     left = max(0, tx - extra - int(th * rng.uniform(0.0, 0.4)))
     right = min(w, bx + extra + 1 + int(th * rng.uniform(0.0, 0.4)))
-    return gray[top:bottom, left:right]
+    crop = gray[top:bottom, left:right]
+    if rng.random() < 0.25:
+        crop = _edge_specks(crop, text_luma, rng)
+    return crop
+
+
+def _draw_text(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    tracking: int,
+    **kw: int,
+) -> None:
+    """Draw ``text`` with ``tracking`` extra pixels after each letter (three times that at a space,
+    so word gaps stay wider than letter gaps)."""
+    if not tracking:
+        draw.text(origin, text, font=font, fill=255, **kw)
+        return
+    x, y = origin
+    for ch in text:
+        draw.text((x, y), ch, font=font, fill=255, **kw)
+        x += font.getlength(ch) + tracking * (3 if ch == " " else 1)
+
+
+def _edge_specks(img: np.ndarray, luma: float, rng: random.Random) -> np.ndarray:
+    """Dots and dashes at the left/right edges, where crops of signs catch bits of the frame,
+    neighbouring letters and dirt; the label stays the same, so they are not read as punctuation."""
+    img = img.copy()
+    h, w = img.shape
+    for _ in range(rng.randint(1, 3)):
+        x = rng.randint(0, max(0, w // 20)) if rng.random() < 0.5 else rng.randint(w - 1 - w // 20, w - 1)
+        y = rng.randint(0, h - 1)
+        r = rng.randint(1, max(1, h // 10))
+        if rng.random() < 0.6:
+            cv2.circle(img, (x, y), r, int(luma), -1)
+        else:
+            cv2.line(img, (x, max(0, y - 2 * r)), (x, min(h - 1, y + 2 * r)), int(luma), r)
+    return img
