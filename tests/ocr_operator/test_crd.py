@@ -18,6 +18,7 @@ import yaml
 
 from ocr_operator.crd import CRD_PATH, build_crd, render_crd
 from ocr_server.config import (
+    DEFAULT_MODEL_VERSION,
     DetectionConfig,
     LimitsConfig,
     ModelSelection,
@@ -137,7 +138,7 @@ def test_issue_defaults_are_in_the_schema() -> None:
     assert props["image"]["properties"]["repository"]["default"] == "ghcr.io/ocr-crnn/ocr-server"
     assert props["image"]["properties"]["tag"]["default"] == "0.1.0"
     assert props["model"]["properties"]["name"]["default"] == "crnn-en"
-    assert props["model"]["properties"]["version"]["default"] == "1.0.0"
+    assert props["model"]["properties"]["version"]["default"] == DEFAULT_MODEL_VERSION
     # Sections default to their full default value (CEL rules see every field even when omitted).
     assert props["autoscaling"]["default"] == {
         "enabled": False,

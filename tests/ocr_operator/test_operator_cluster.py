@@ -25,8 +25,12 @@ from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, 
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
 from ocr_operator.crd import CRD_NAME, CRD_PATH
 from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec
+from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from tests.cluster.launcher import NEVER_READY_ANNOTATION
 from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
+
+DEFAULT_MODEL = f"{DEFAULT_MODEL_NAME}-{DEFAULT_MODEL_VERSION}"  # what an OcrService without `model` serves
+NEXT_VERSION = "9.0.0"  # a model update (KWOK runs no server, so the bundle need not exist)
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 
@@ -172,16 +176,16 @@ def test_ocrs_create_children_ready_and_printer_columns(kube: Cluster, k8s_clust
 
     status = obj["status"]
     assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"]) == (2, 2, 2)
-    assert (status["model"], status["modelVersion"]) == ("crnn-en-1.0.0", "1.0.0")
+    assert (status["model"], status["modelVersion"]) == (DEFAULT_MODEL, DEFAULT_MODEL_VERSION)
     assert status["url"] == "http://ocr.example.com/"
     pods = kube.core.list_namespaced_pod(kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}").items
     assert len(pods) == 2  # admitted by PodSecurity "restricted"
 
     out = k8s_cluster.kubectl("get", "ocrs", "-n", kube.ns).stdout.splitlines()
     assert out[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "URL", "AGE"]
-    assert out[1].split()[:5] == [NAME, "True", "2", "crnn-en-1.0.0", "http://ocr.example.com/"]
+    assert out[1].split()[:5] == [NAME, "True", "2", DEFAULT_MODEL, "http://ocr.example.com/"]
 
-    assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 2/2 updated, 2/2 available, model crnn-en-1.0.0")
+    assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 2/2 updated, 2/2 available, model {DEFAULT_MODEL}")
     reasons = {e["reason"] for e in kube.events()}
     assert {"RolloutStarted", "Ready"} <= reasons
 
@@ -207,18 +211,18 @@ def test_ocrs_threshold_change_rolls_pods_and_logs_the_rollout(kube: Cluster) ->
     lines = kube.operator_lines(f"{kube.ns}/{NAME}: rollout")[lines_before:]
     assert lines, "no rollout lines logged after the change"
     assert any("(complete)" not in line for line in lines), lines  # an intermediate step was reported
-    assert lines[-1].endswith("2/2 available, model crnn-en-1.0.0 (complete)"), lines
+    assert lines[-1].endswith(f"2/2 available, model {DEFAULT_MODEL} (complete)"), lines
 
 
 def test_ocrs_model_version_change_is_a_rolling_update(kube: Cluster) -> None:
     kube.create({"replicas": 2})
     kube.wait_ready()
-    gen = kube.patch({"model": {"version": "1.1.0"}})["metadata"]["generation"]
+    gen = kube.patch({"model": {"version": NEXT_VERSION}})["metadata"]["generation"]
     obj = kube.wait_ready(gen)
-    assert (obj["status"]["model"], obj["status"]["modelVersion"]) == ("crnn-en-1.1.0", "1.1.0")
+    assert (obj["status"]["model"], obj["status"]["modelVersion"]) == (f"crnn-en-{NEXT_VERSION}", NEXT_VERSION)
     dep = kube.child(DEPLOYMENT)
     assert dep is not None
-    assert template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == "crnn-en-1.1.0"
+    assert template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == f"crnn-en-{NEXT_VERSION}"
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     replicasets = kube.apps.list_namespaced_replica_set(
         kube.ns, label_selector=f"app.kubernetes.io/instance={NAME}", _preload_content=False
@@ -353,7 +357,7 @@ def test_ocrs_stuck_rollout_is_reported_once_then_recovers(kube: Cluster, k8s_cl
     url = f"http://{NAME}.{kube.ns}.svc/"
     assert _wide_row(k8s_cluster, kube) == [NAME, "False", "1", "0", "1", url]  # no MODEL yet
 
-    stuck_line = f"{kube.ns}/{NAME}: rollout 1/1 updated, 0/1 available, model crnn-en-1.0.0 (stuck)"
+    stuck_line = f"{kube.ns}/{NAME}: rollout 1/1 updated, 0/1 available, model {DEFAULT_MODEL} (stuck)"
     kube.wait(lambda: any(e["reason"] == "ProgressDeadlineExceeded" for e in kube.events()), "the Warning Event")
     _assert_quiet(kube)
     assert len(kube.operator_lines(stuck_line)) == 1
@@ -368,9 +372,10 @@ def test_ocrs_stuck_rollout_is_reported_once_then_recovers(kube: Cluster, k8s_cl
         "Progressing": ("False", "RolloutComplete"),
         "Degraded": ("False", "AsExpected"),
     }
-    assert (obj["status"]["model"], obj["status"]["availableReplicas"]) == ("crnn-en-1.0.0", 1)
-    assert _wide_row(k8s_cluster, kube) == [NAME, "True", "1", "1", "1", "crnn-en-1.0.0", url]
-    assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 1/1 updated, 1/1 available, model crnn-en-1.0.0 (complete)")
+    assert (obj["status"]["model"], obj["status"]["availableReplicas"]) == (DEFAULT_MODEL, 1)
+    assert _wide_row(k8s_cluster, kube) == [NAME, "True", "1", "1", "1", DEFAULT_MODEL, url]
+    done = f"{kube.ns}/{NAME}: rollout 1/1 updated, 1/1 available, model {DEFAULT_MODEL} (complete)"
+    assert kube.operator_lines(done)
     kube.wait(lambda: {"Recovered", "Ready"} <= {e["reason"] for e in kube.events()}, "Recovered and Ready Events")
     kube.wait(
         lambda: (
@@ -389,13 +394,13 @@ def test_ocrs_stuck_update_keeps_the_old_pods_and_model(kube: Cluster) -> None:
     naming the old model while reporting the stuck rollout."""
     kube.create({"replicas": 1, "progressDeadlineSeconds": PROGRESS_DEADLINE})
     kube.wait_ready()
-    kube.patch({"model": {"version": "1.1.0"}, "podAnnotations": NEVER_READY})
+    kube.patch({"model": {"version": NEXT_VERSION}, "podAnnotations": NEVER_READY})
     status = _wait_stuck(kube)["status"]
     assert _reasons(kube)["Ready"] == ("False", "ProgressDeadlineExceeded")
-    assert (status["model"], status["modelVersion"]) == ("crnn-en-1.0.0", "1.0.0")
+    assert (status["model"], status["modelVersion"]) == (DEFAULT_MODEL, DEFAULT_MODEL_VERSION)
     assert (status["readyReplicas"], status["availableReplicas"], status["updatedReplicas"]) == (1, 1, 1)
     dep = kube.child(DEPLOYMENT)
-    assert dep is not None and template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == "crnn-en-1.1.0"
+    assert dep is not None and template(dep)["metadata"]["annotations"][MODEL_ANNOTATION] == f"crnn-en-{NEXT_VERSION}"
     assert dep["status"]["replicas"] == 2  # the surge pod never became Ready, the old one stays
     _assert_quiet(kube)
 

@@ -16,7 +16,10 @@ from ocr_operator.builders.meta import FIELD_MANAGER
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import parse_spec
 from ocr_operator.status import EventSpec
+from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from tests.ocr_operator.helpers import OWNER, FakeApi, owner_body
+
+DEFAULT_MODEL = f"{DEFAULT_MODEL_NAME}-{DEFAULT_MODEL_VERSION}"
 
 NOW = "2024-05-01T10:00:00Z"
 NO_CHILDREN: dict[Any, Any] = {}
@@ -273,14 +276,14 @@ def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.Log
         rec.on_child_event(owner_body({}), DEPLOYMENT, dep)
     lines = [r.getMessage() for r in caplog.records if "rollout" in r.getMessage()]
     assert lines == [
-        "default/invoices: rollout 0/2 updated, 0/2 available, model crnn-en-1.0.0",
-        "default/invoices: rollout 2/2 updated, 0/2 available, model crnn-en-1.0.0",
-        "default/invoices: rollout 2/2 updated, 1/2 available, model crnn-en-1.0.0",
-        "default/invoices: rollout 2/2 updated, 2/2 available, model crnn-en-1.0.0 (complete)",
+        f"default/invoices: rollout 0/2 updated, 0/2 available, model {DEFAULT_MODEL}",
+        f"default/invoices: rollout 2/2 updated, 0/2 available, model {DEFAULT_MODEL}",
+        f"default/invoices: rollout 2/2 updated, 1/2 available, model {DEFAULT_MODEL}",
+        f"default/invoices: rollout 2/2 updated, 2/2 available, model {DEFAULT_MODEL} (complete)",
     ]
     # Status written only when it changed: 4 distinct states, not 6 events.
     assert len(fake_api.statuses) == 4
-    assert fake_api.statuses[-1]["model"] == "crnn-en-1.0.0"
+    assert fake_api.statuses[-1]["model"] == DEFAULT_MODEL
     assert [e.reason for e in events.posted] == ["RolloutStarted", "Ready"]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ocr_operator.spec import InvalidSpecError, parse_spec
+from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 
 
 def test_empty_spec_gets_the_documented_defaults() -> None:
     spec = parse_spec({})
     assert spec.replicas == 2 and spec.paused is False
     assert (spec.image.repository, spec.image.tag) == ("ghcr.io/ocr-crnn/ocr-server", "0.1.0")
-    assert (spec.model.name, spec.model.version) == ("crnn-en", "1.0.0")
+    assert (spec.model.name, spec.model.version) == (DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION)
     assert (spec.resources.requests.cpu, spec.resources.requests.memory) == ("500m", "512Mi")
     assert (spec.resources.limits.cpu, spec.resources.limits.memory) == ("1000m", "1Gi")
     auto = spec.autoscaling
