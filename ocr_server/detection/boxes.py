@@ -1,0 +1,92 @@
+"""Finishing line boxes: marks attached, margins added, reading order.
+
+The boxes come in as the union boxes of each line's glyphs; what is done here only grows and orders
+them, so it never changes which lines were found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Box
+from .components import Components
+from .tuning import Tuning
+
+
+def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: int = 64) -> np.ndarray:
+    """Grow line boxes by the marks (dots, commas, hyphens) that belong to them; drop the rest.
+
+    A mark belongs to a line when its centre lies within the line's height and it is at most
+    ``attach_gap`` line heights beside the line as grown so far (the nearest line wins).  Repeating
+    this lets a run of dot leaders (``TOTAL ........ RM``, which receipts' ground truth keeps as
+    text) chain along its line, while a dotted separator row, between lines, attaches to none.
+    """
+    if len(marks) == 0 or lines.shape[0] == 0:
+        return lines
+    ly1, ly2 = lines[:, 1][None, :], lines[:, 3][None, :]
+    lh = ly2 - ly1
+    reach = t.attach_gap * lh
+    myc = ((marks.y1 + marks.y2) / 2.0)[:, None]
+    slack = t.attach_slack * lh  # a full stop's centre sits on the baseline, a hair below the box
+    inside = (myc >= ly1 - slack) & (myc <= ly2 + slack)
+    cand = np.flatnonzero(inside.any(axis=1))
+    inside = inside[cand]
+    mx1, my1, mx2, my2 = marks.x1[cand], marks.y1[cand], marks.x2[cand], marks.y2[cand]
+    out = lines.copy()
+    pending = np.ones(len(cand), bool)
+    for _ in range(max_passes):
+        idx = np.flatnonzero(pending)
+        if idx.size == 0:
+            break
+        dist = np.maximum(0, np.maximum(out[:, 0][None, :] - mx2[idx, None], mx1[idx, None] - out[:, 2][None, :]))
+        ok = inside[idx] & (dist <= reach)
+        if not ok.any():
+            break
+        best = np.argmin(np.where(ok, dist, np.iinfo(np.int64).max), axis=1)
+        has = ok[np.arange(idx.size), best]
+        sel, tgt = idx[has], best[has]
+        np.minimum.at(out[:, 0], tgt, mx1[sel])
+        np.minimum.at(out[:, 1], tgt, my1[sel])
+        np.maximum.at(out[:, 2], tgt, mx2[sel])
+        np.maximum.at(out[:, 3], tgt, my2[sel])
+        pending[sel] = False
+    return out
+
+
+def pad_boxes(lines: np.ndarray, shape: tuple[int, int], frac: float) -> np.ndarray:
+    """Grow boxes by ``frac`` × their height on every side, clipped to the image: the recognizer
+    (and the ground truth) want a little white around the ink."""
+    height, width = shape
+    pad = np.round((lines[:, 3] - lines[:, 1]) * frac).astype(np.int64)
+    out = lines.copy()
+    out[:, 0] = np.maximum(0, lines[:, 0] - pad)
+    out[:, 1] = np.maximum(0, lines[:, 1] - pad)
+    out[:, 2] = np.minimum(width, lines[:, 2] + pad)
+    out[:, 3] = np.minimum(height, lines[:, 3] + pad)
+    return out
+
+
+def reading_order(boxes: list[Box], row_overlap: float = 0.5) -> list[Box]:
+    """Top to bottom by rows, left to right within a row.
+
+    Boxes are taken by vertical centre; one joins the current row while its centre lies within
+    ``row_overlap`` × the row's mean height of the row's mean centre, so segments of one printed line
+    (item, quantity, price) read together even when their tops differ by a few pixels.
+    """
+    if not boxes:
+        return []
+    by_centre = sorted(boxes, key=lambda b: (b[1] + b[3], b[0]))
+    rows: list[list[Box]] = []
+    centre_sum = height_sum = 0.0
+    for box in by_centre:
+        yc, h = (box[1] + box[3]) / 2.0, float(box[3] - box[1])
+        if rows:
+            n = len(rows[-1])
+            if abs(yc - centre_sum / n) <= row_overlap * (height_sum / n):
+                rows[-1].append(box)
+                centre_sum += yc
+                height_sum += h
+                continue
+        rows.append([box])
+        centre_sum, height_sum = yc, h
+    return [b for row in rows for b in sorted(row, key=lambda b: b[0])]

@@ -1,0 +1,78 @@
+"""Internal shape constants of the OpenCV line detector, shared by all its stages.
+
+Kept apart from the stages so that each stage module can read them without importing the detector,
+and so that ``bench/detection_eval.py --tune`` has one place to look them up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Internal shape constants, in pipeline order, measured on sroie-train with
+    ``bench/detection_eval.py --split sroie-train --tune NAME=V1,V2``.
+
+    Lengths are ratios to the page's median character height (its *unit*), so they hold at any
+    resolution; the operator-facing thresholds live in :class:`~ocr_server.config.DetectionConfig`.
+    """
+
+    # -- ink
+    strong_c_factor: float = 5.0
+    """Hysteresis: a component is ink only if some pixel of it beats the threshold with this × ``adaptiveC``
+    (paper texture and CLAHE-amplified grain pass the weak threshold but have no dark core)."""
+    rule_frac: float = 0.1
+    """Straight ink runs longer than this fraction of the page width (height) are table rules and erased."""
+    # -- which components are glyphs
+    small_frac: float = 0.45
+    """Components shorter than this many units are marks (dots, commas, hyphens, specks)."""
+    flat_height: float = 0.7
+    flat_aspect: float = 1.6
+    """Shorter than ``flat_height`` units and wider than ``flat_aspect`` × tall: a dash or an equals bar,
+    so only a mark (separator rows of thick dashes must not link into lines)."""
+    tall_frac: float = 4.0
+    """Components taller than this many units are logos, stamps or rules."""
+    frame_fill: float = 0.15
+    """Components over 2 units both ways with less ink than this fraction of their box are frames or grids."""
+    # -- linking glyphs into lines
+    band_frac: float = 0.22
+    """Half-height of a glyph's linking band, as a fraction of its height."""
+    band_cap: float = 1.5
+    """Band heights are computed from at most this many units, so blobs spanning two lines can't bridge them."""
+    gap_floor: float = 1.0
+    """Gaps are measured in at least this many units, so lower-case words (x-height) aren't split."""
+    row_reach: float = 4.0
+    """Glyphs up to this many line heights apart are linked into one printed row before the row is
+    cut at its wide gaps (a gap bridged by punctuation marks is not cut); at most ``merge_gap``: off."""
+    outlier_ratio: float = 1.8
+    """A glyph taller than this × its line's median glyph is split off the line (0 disables)."""
+    drop_outliers: bool = True
+    """Split-off outliers (punch holes, handwriting, blots) are dropped rather than kept as lines."""
+    # -- which groups are lines
+    min_core_frac: float = 0.6
+    """A line needs one glyph of at least this many units (rows of dots and dashes have none)."""
+    lone_core_frac: float = 0.85
+    """A one-glyph line needs that glyph to be at least this many units (noise specks are shorter)."""
+    lone_max_frac: float = 2.0
+    """A one-glyph line taller than this many units is a blot or a stamp (a lone character is body-sized)."""
+    blob_frac: float = 2.5
+    """A line of at most two shapes, all taller than this many units, is a logo or a stamp."""
+    min_glyph_fill: float = 0.5
+    """A line whose median glyph inks less of its box than this × the page's median glyph is handwriting
+    or a scribble (0 disables)."""
+    # -- marks
+    attach_gap: float = 0.5
+    """A mark attaches to a line at most this many line heights to its left or right."""
+    attach_slack: float = 0.1
+    """A mark's centre may lie this many line heights above or below the line and still belong to it."""
+    max_mark_growth: float = 3.0
+    """A line that attached marks made wider than this × its glyphs is a separator row (0 disables)."""
+    min_contrast: float = 0.6
+    """A one-glyph line with less ink contrast than this × the page's median line is show-through or a
+    shadow (0 disables)."""
+    # -- output
+    pad_frac: float = 0.12
+    """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
+    row_overlap: float = 0.5
+    """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
