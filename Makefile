@@ -88,8 +88,10 @@ chart-test: ## Chart tests: offline, and against the local cluster
 operator: ## Run the operator against $$KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
 	cd operator && $(PYTHON) -m ocr_operator
 
-train: ## Train or resume the CRNN (runs/crnn; starts from the committed resume checkpoint)
-	$(PYTHON) -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt --steps 100000
+TRAIN_PHASE_STEPS ?= 10000
+train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHASE_STEPS) from the committed resume checkpoint
+	$(PYTHON) -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt --restart-schedule \
+	  --lr 1e-3 --total-steps $(TRAIN_PHASE_STEPS)
 
 evaluate: ## Accuracy table of the shipped model on sroie-dev lines, iiit5k words and unseen fonts
 	$(PYTHON) -m training.evaluate --model $(MODEL) --version $(VERSION)

@@ -1,7 +1,8 @@
 """Train the CRNN with CTC on synthetic + sroie-train lines; checkpoints and resumes.
 
-    python -m training.train --run runs/crnn --steps 20000            # starts or resumes
-    python -m training.train --run runs/crnn --steps 20000 --init models/resume/crnn-en-resume.pt
+    python -m training.train --run runs/crnn --total-steps 20000      # starts or resumes
+    python -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt \
+        --restart-schedule --lr 1e-3 --total-steps 10000                # a new phase from the committed weights
 
 Progress is printed every ``--log-every`` steps; a checkpoint (model, optimiser, scheduler, step)
 is written every ``--ckpt-every`` steps and on SIGTERM/SIGINT, so a session that ends loses at
@@ -97,6 +98,18 @@ def evaluate(model: nn.Module, charset: Charset, val: dict[str, list[tuple[np.nd
     return res
 
 
+def resume_point(ck: dict, new_phase: bool) -> tuple[int, float, int]:
+    """``(step, best score, step the LR schedule started at)`` to continue from checkpoint ``ck``.
+
+    A resumed run keeps its schedule; a new phase (``--restart-schedule`` from ``--init``) starts a
+    fresh warm-up + cosine at the loaded step and forgets the old best score, whose data mix differed.
+    """
+    step = int(ck.get("step", 0))
+    if new_phase:
+        return step, float("inf"), step
+    return step, float(ck.get("best", float("inf"))), int(ck.get("schedule_from", 0))
+
+
 def lr_at(step: int, base: float, warmup: int, total: int, floor: float = 0.02) -> float:
     """Linear warm-up, then cosine decay to ``floor * base`` at ``total`` steps (flat after)."""
     if step < warmup:
@@ -141,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/crnn"))
     ap.add_argument("--init", type=Path, help="checkpoint to start from when the run has none")
-    ap.add_argument("--steps", type=int, default=20000, help="stop after this global step")
+    ap.add_argument("--steps", type=int, default=0, help="stop after this global step (0: where the LR schedule ends)")
     ap.add_argument("--total-steps", type=int, default=60000, help="length of the LR schedule")
     ap.add_argument(
         "--restart-schedule",
@@ -183,15 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(ck["model"])
         if "optimizer" in ck:
             opt.load_state_dict(ck["optimizer"])
-        step, best = int(ck.get("step", 0)), float(ck.get("best", float("inf")))
-        schedule_from = int(ck.get("schedule_from", 0))
-        if args.restart_schedule and src != last:
-            schedule_from, best = step, float("inf")
+        step, best, schedule_from = resume_point(ck, new_phase=args.restart_schedule and src != last)
         print(
             f"resumed from {src} at step {step} (best sroie-dev CER_ci {best:.4f}); "
             f"LR schedule from step {schedule_from} over {args.total_steps} steps",
             flush=True,
         )
+    stop_at = args.steps or schedule_from + args.total_steps
     print(
         f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {charset.num_classes} classes",
         flush=True,
@@ -227,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     t0, seen, loss_sum = time.time(), 0, 0.0
     model.train()
     for batch in loader:
-        if step >= args.steps or stop["now"] or (args.max_minutes and time.time() - started > args.max_minutes * 60):
+        if step >= stop_at or stop["now"] or (args.max_minutes and time.time() - started > args.max_minutes * 60):
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step - schedule_from, args.lr, args.warmup, args.total_steps)

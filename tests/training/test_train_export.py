@@ -71,6 +71,14 @@ def test_lr_schedule_warms_up_then_decays() -> None:
     assert train.lr_at(1000, 1.0, 10, 100) == pytest.approx(0.02)
 
 
+def test_resume_point_keeps_or_restarts_the_schedule() -> None:
+    ck = {"step": 4100, "best": 0.03, "schedule_from": 0}
+    assert train.resume_point(ck, new_phase=False) == (4100, 0.03, 0)
+    assert train.resume_point(ck, new_phase=True) == (4100, float("inf"), 4100)
+    assert train.resume_point({"step": 9000, "best": 0.02, "schedule_from": 4100}, new_phase=False)[2] == 4100
+    assert train.resume_point({}, new_phase=False) == (0, float("inf"), 0)
+
+
 def test_export_parity_and_bundle(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     charset = Charset.default()
