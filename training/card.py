@@ -1,6 +1,6 @@
 """Write ``MODEL_CARD.md`` for a bundle from its ``model.json`` and the evaluation JSON files.
 
-    python -m training.card models/crnn-en-1.0.0 --eval eval.json --runtimes runtimes.json
+    python -m training.card models/crnn-en-1.1.0 --eval eval.json --runtimes runtimes.json
 
 The figures in the card are copied from what ``training.evaluate`` measured, never typed in.
 """
@@ -131,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--eval", type=Path)
     ap.add_argument("--runtimes", type=Path)
-    ap.add_argument("--command", default="python -m training.evaluate --model crnn-en --version 1.0.0")
+    ap.add_argument("--command", help="the evaluation command to quote (default: training.evaluate of this bundle)")
     args = ap.parse_args(argv)
     ev = json.loads(args.eval.read_text()) if args.eval else None
     rt = json.loads(args.runtimes.read_text()) if args.runtimes else None
+    if not args.command:
+        meta = json.loads((args.bundle / "model.json").read_text())
+        args.command = f"python -m training.evaluate --model {meta['name']} --version {meta['version']}"
     (args.bundle / "MODEL_CARD.md").write_text(render(args.bundle, ev, rt, args.command))
     print(f"wrote {args.bundle / 'MODEL_CARD.md'}")
     return 0

@@ -1,6 +1,6 @@
 """Evaluate a served model bundle on data the training never saw, and print the table.
 
-    python -m training.evaluate --model crnn-en --version 1.0.0 [--limit N] [--json out.json]
+    python -m training.evaluate --model crnn-en --version 1.1.0 [--limit N] [--json out.json]
     python -m training.evaluate --compare-runtimes --checkpoint runs/crnn/best.pt
 
 Sets: sroie-dev line crops (validation only; labels are upper-case, so the case-insensitive,
@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ocr_server.config import DEFAULT_MODEL_VERSION
 from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import Recognizer, load_recognizer
 from ocr_server.recognition.scoring import cer, line_accuracy
@@ -149,7 +150,7 @@ def compare_runtimes(checkpoint: Path, n: int = 300) -> dict[str, dict[str, floa
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="crnn-en")
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--version", default=DEFAULT_MODEL_VERSION)
     ap.add_argument("--models-dir", default=None)
     ap.add_argument("--limit", type=int, default=None, help="lines per set (default: all)")
     ap.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")

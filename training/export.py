@@ -4,7 +4,7 @@ Writes ``model.onnx`` (served by ONNX Runtime), optionally ``model.ts`` (TorchSc
 comparison), ``charset.txt`` and ``model.json`` (the manifest the server's registry reads),
 and checks that ONNX Runtime and torch agree on a few inputs before declaring success.
 
-    python -m training.export --checkpoint runs/crnn/best.pt --name crnn-en --version 1.0.0
+    python -m training.export --checkpoint runs/crnn/last.pt --name crnn-en --version 1.2.0
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True)
     ap.add_argument("--name", default="crnn-en")
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--version", required=True, help="e.g. 1.2.0 (no default: never overwrite a shipped bundle)")
     ap.add_argument("--out", type=Path, default=MODELS_DIR)
     ap.add_argument("--torchscript", action="store_true", help="also write model.ts (for latency comparison)")
     ap.add_argument("--meta", type=Path, help="JSON merged into model.json (e.g. training_phases for the card)")
