@@ -187,6 +187,17 @@ def load_lines(split: str | os.PathLike[str] = "sroie-dev", limit: int | None = 
     return subsample(out, limit)
 
 
+def load_word_crops(split: str | os.PathLike[str], limit: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """``(BGR image, text)`` of a word-crop set with a ``manifest.jsonl`` (iiit5k), evenly subsampled.
+
+    Colour is kept: scene text is coloured, and each engine converts as it would in production.
+    """
+    folder = dataset_dir(split)
+    with open(folder / "manifest.jsonl", encoding="utf-8") as fh:
+        rows = subsample([json.loads(line) for line in fh if line.strip()], limit)
+    return [(load_image(folder / r["image"]), str(r["text"])) for r in rows]
+
+
 def crop_lines(image: np.ndarray, boxes: Iterable[Box], margin: float = 0.1, min_margin: int = 2) -> list[np.ndarray]:
     """:func:`crop_box` for many boxes of one image (views, not copies)."""
     return [crop_box(image, b, margin, min_margin) for b in boxes]

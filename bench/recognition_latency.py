@@ -1,4 +1,5 @@
-"""Line recognition alone: ms per line (batched and one at a time) and line CER on sroie-dev crops.
+"""Line recognition alone: ms per line (batched and one at a time) and CER on sroie-dev line crops,
+or with ``--split iiit5k-train`` on scene-text word crops (in colour).
 
 Crops follow the dataset's protocol (each ``lines.jsonl`` box grown by 10 % of its height, at least
 2 px, clipped to the page), decoded once up front so no engine pays for JPEG decoding.
@@ -18,6 +19,7 @@ threads its spin-waiting made one line take 2-5 s instead of 0.1 s on this busy 
 
     nice python bench/recognition_latency.py --lines 100
     nice python bench/recognition_latency.py --json recognition_latency.json     # 500 lines
+    nice python bench/recognition_latency.py --split iiit5k-train --lines 0      # 2000 scene words
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     CerCounter,
     Stopwatch,
+    dataset_dir,
     format_table,
     iter_line_crops,
     latency_summary,
     load_lines,
+    load_word_crops,
     thread_env,
     write_json,
 )
@@ -217,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.update(thread_env(args.threads))
-    samples = load_lines(args.split, args.lines or None)
-    pairs = list(iter_line_crops(samples, gray=True))
+    if (dataset_dir(args.split) / "manifest.jsonl").is_file():  # word crops (iiit5k-train)
+        pairs = load_word_crops(args.split, args.lines or None)
+    else:
+        pairs = list(iter_line_crops(load_lines(args.split, args.lines or None), gray=True))
     crops, truth = [c for c, _ in pairs], [t for _, t in pairs]
     stack: list[Any] = []
     factories: dict[str, Callable[[], Recognizer]] = {
