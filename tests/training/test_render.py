@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from training.fonts import discover_fonts, font_coverage, split_fonts
+from training.fonts import FONT_PACKAGES, discover_fonts, font_coverage, split_fonts
 from training.render import augment, render_line
 from training.text_sources import random_text
 
@@ -27,6 +28,13 @@ def test_fonts_are_split_by_family() -> None:
     train, held = split_fonts()
     assert len(train) >= 20 and held
     assert not {f.family for f in train} & {f.family for f in held}
+
+
+def test_font_packages_are_the_ones_setup_installs() -> None:
+    """The model card lists FONT_PACKAGES; `make setup` installs requirements/apt.txt: keep them one list."""
+    apt = Path(__file__).resolve().parents[2] / "requirements" / "apt.txt"
+    words = {w for line in apt.read_text().splitlines() for w in line.split("#")[0].split()}
+    assert {w for w in words if w.startswith("fonts-")} == set(FONT_PACKAGES)
 
 
 def test_same_seed_same_pixels() -> None:
