@@ -1,17 +1,22 @@
-"""Training samples: synthetic lines rendered on the fly, and real receipt lines from sroie-train.
+"""Training samples: synthetic lines rendered on the fly, real receipt lines from sroie-train and
+real mixed-case form lines from funsd-train.
 
-Both yield ``(image uint8 HxW gray, text, case_blind)``.  ``case_blind`` marks labels that are
+All yield ``(image uint8 HxW gray, text, case_blind)``.  ``case_blind`` marks labels that are
 upper-case only by annotation convention (SROIE), for which the loss folds upper- and lower-case
-probabilities together so the network is not taught to shout.
+probabilities together so the network is not taught to shout.  FUNSD's labels keep the real case
+of real office scans, so they are *not* case-blind: they are what teaches "a noisy scan is still
+mostly lower-case".
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import os
 import pickle
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +29,11 @@ from ocr_server.recognition.charset import Charset
 from ocr_server.recognition.lines import crop_box, prepare_line
 
 from .fonts import FontFile, font_coverage
-from .render import augment, render_line
+from .render import augment, office_scan, render_line
 from .scene import render_scene, scene_text
 from .text_sources import random_text
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("OCR_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 CACHE_DIR = Path(__file__).resolve().parents[1] / "data-cache"
 
 
@@ -45,11 +50,33 @@ def line_box(line: dict) -> list[int]:
     return list(line["box"])
 
 
-def load_line_crops(root: Path, height: int = 32, limit_pages: int | None = None) -> list[tuple[np.ndarray, str]]:
-    """Every labelled line of a ``pages.jsonl`` set, cropped and resized to ``height`` (uint8)."""
+def funsd_is_validation(image: str) -> bool:
+    """Whether a funsd-train form belongs to our validation split: one form in seven by a hash of
+    its file name (17 forms, 855 lines), so the split is by form, never by line, and stable."""
+    return int(hashlib.sha1(Path(image).name.encode()).hexdigest(), 16) % 7 == 0
+
+
+def _funsd_fit(image: str) -> bool:
+    return not funsd_is_validation(image)
+
+
+# Named splits of a shared set: name -> (folder, page filter).  funsd-fit is trained on, funsd-val never.
+SPLITS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "funsd-val": ("funsd-train", funsd_is_validation),
+    "funsd-fit": ("funsd-train", _funsd_fit),
+}
+
+
+def load_line_crops(
+    root: Path, height: int = 32, limit_pages: int | None = None, keep_page: Callable[[str], bool] | None = None
+) -> list[tuple[np.ndarray, str]]:
+    """Every labelled line of a ``pages.jsonl`` set, cropped and resized to ``height`` (uint8);
+    ``keep_page(image_path) -> bool`` selects pages (a split by form)."""
     out: list[tuple[np.ndarray, str]] = []
     with (root / "pages.jsonl").open(encoding="utf-8") as fh:
         pages = [json.loads(line) for line in fh]
+    if keep_page is not None:
+        pages = [p for p in pages if keep_page(p["image"])]
     for page in pages[:limit_pages]:
         img = cv2.imread(str(root / page["image"]), cv2.IMREAD_GRAYSCALE)
         if img is None:
@@ -64,13 +91,15 @@ def load_line_crops(root: Path, height: int = 32, limit_pages: int | None = None
 
 
 def cached_line_crops(name: str, height: int = 32) -> list[tuple[np.ndarray, str]]:
-    """``load_line_crops`` of ``shared/data/<name>`` memoised on disk (decoding 500 pages takes a minute)."""
+    """``load_line_crops`` of ``shared/data/<name>`` (or of a split in ``SPLITS``, e.g. ``funsd-val``)
+    memoised on disk (decoding 500 pages takes a minute)."""
     CACHE_DIR.mkdir(exist_ok=True)
     path = CACHE_DIR / f"{name}-h{height}.pkl"
     if path.is_file():
         with path.open("rb") as fh:
             return pickle.load(fh)
-    crops = load_line_crops(SHARED_DATA / name, height)
+    folder, keep = SPLITS.get(name, (name, None))
+    crops = load_line_crops(SHARED_DATA / folder, height, keep_page=keep)
     with path.open("wb") as fh:
         pickle.dump(crops, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return crops
@@ -78,7 +107,10 @@ def cached_line_crops(name: str, height: int = 32) -> list[tuple[np.ndarray, str
 
 @dataclass
 class MixConfig:
-    real_share: float = 0.4  # share of sroie-train lines in the stream
+    real_share: float = 0.4  # share of sroie-train lines in the stream (case-blind loss)
+    forms_share: float = 0.0  # share of funsd-train lines (real mixed case on noisy office scans)
+    office_share: float = 0.0  # share of synthetic document lines degraded like office scans / faxes
+    blank_share: float = 0.0  # share of blank or ink-free crops labelled "" (a blank crop reads as nothing)
     scene_share: float = 0.35  # share of synthetic samples drawn as scene text (signs, covers)
     corpus_share: float = 0.25  # share of synthetic lines whose text comes from sroie-train labels
     augment_strength: float = 1.0
@@ -97,8 +129,10 @@ class LineStream(IterableDataset):
         corpus: tuple[str, ...],
         mix: MixConfig,
         seed: int,
+        forms: list[tuple[np.ndarray, str]] | None = None,
     ) -> None:
         self.charset, self.fonts, self.real, self.corpus, self.mix, self.seed = charset, fonts, real, corpus, mix, seed
+        self.forms = forms or []
 
     def synthetic(self, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
         for _ in range(10):
@@ -113,6 +147,8 @@ class LineStream(IterableDataset):
                 continue
             img = render_scene(text, font.path, rng) if scene else render_line(text, font.path, rng)
             if img.size and min(img.shape) >= 4:
+                if not scene and rng.random() < self.mix.office_share:
+                    return office_scan(img, nrng), text
                 return augment(img, nrng, self.mix.augment_strength), text
         return np.full((32, 32), 255, np.uint8), ""
 
@@ -122,6 +158,17 @@ class LineStream(IterableDataset):
         rng = random.Random(self.seed * 1000 + wid)
         nrng = np.random.default_rng(self.seed * 1000 + wid)
         while True:
+            r = rng.random()
+            if r < self.mix.blank_share:
+                yield blank_crop(nrng), "", False
+                continue
+            r -= self.mix.blank_share
+            if self.forms and r < self.mix.forms_share:
+                img, text = self.forms[rng.randrange(len(self.forms))]
+                text = self.charset.normalise(text)
+                if text:
+                    yield augment(img, nrng, self.mix.real_augment_strength), text, False
+                continue
             if self.real and rng.random() < self.mix.real_share:
                 img, text = self.real[rng.randrange(len(self.real))]
                 text = self.charset.normalise(text)
@@ -132,6 +179,26 @@ class LineStream(IterableDataset):
                 img, text = self.synthetic(rng, nrng)
                 if text:
                     yield img, text, False
+
+
+def blank_crop(rng: np.random.Generator) -> np.ndarray:
+    """A crop with no text: flat paper, a gradient, noise, a faint rule or a few specks."""
+    h, w = int(rng.integers(16, 48)), int(rng.integers(16, 400))
+    bg = int(rng.integers(150, 256))
+    img = np.full((h, w), bg, np.float32)
+    kind = rng.random()
+    if kind < 0.3:
+        img += np.linspace(rng.uniform(-40, 0), rng.uniform(-40, 0), w, dtype=np.float32)[None, :]
+    elif kind < 0.5:
+        y = int(rng.integers(0, h))
+        img[y : y + int(rng.integers(1, 3)), :] = rng.integers(0, 150)
+    elif kind < 0.65:
+        for _ in range(int(rng.integers(1, 5))):
+            y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+            img[y : y + 2, x : x + 2] = rng.integers(0, 120)
+    img += rng.normal(0, rng.uniform(0, 12), img.shape)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    return 255 - out if rng.random() < 0.1 else out
 
 
 def min_frames(label: list[int]) -> int:

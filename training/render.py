@@ -136,3 +136,46 @@ def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) ->
     if p(0.05):  # light text on dark background (the recognizer normalises polarity)
         img = 255 - img
     return img
+
+
+def office_scan(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Degrade a clean line the way office scanners and faxes do, keeping its letter case.
+
+    Real forms (FUNSD, 100 dpi) look like this: text a dozen pixels high, hard black-and-white
+    thresholding with broken or bloated strokes, toner specks and salt noise, a slight skew, JPEG
+    blocks.  SROIE's upper-case-only labels had taught "looks like a scan" = "capitals"; rendering
+    mixed-case text in this look removes that shortcut.
+    """
+    img = img.copy()
+    bg = int(np.percentile(img, 90))
+    if rng.random() < 0.5:
+        img = _rotate_perspective(img, rng, bg)
+    h, w = img.shape
+    # low dpi: text x-height of a few pixels, then back up (the recognizer rescales to 32 px anyway)
+    target_h = int(rng.integers(9, 20))
+    f = min(1.0, target_h / max(1, h))
+    small = cv2.resize(img, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.3:
+        small = cv2.GaussianBlur(small, (3, 3), float(rng.uniform(0.3, 0.9)))
+    if rng.random() < 0.7:  # binarised scan / fax: a threshold somewhere between ink and paper
+        lo, hi = int(np.percentile(small, 5)), int(np.percentile(small, 95))
+        t = lo + (hi - lo) * rng.uniform(0.35, 0.7)
+        small = np.where(small < t, rng.integers(0, 60), rng.integers(200, 256)).astype(np.uint8)
+        if rng.random() < 0.3:  # broken or bloated strokes after thresholding
+            k = np.ones((2, 1) if rng.random() < 0.5 else (1, 2), np.uint8)
+            small = cv2.erode(small, k) if rng.random() < 0.5 else cv2.dilate(small, k)
+    if rng.random() < 0.5:  # toner specks and salt noise
+        amount = rng.uniform(0.002, 0.03)
+        mask = rng.random(small.shape)
+        small = small.copy()
+        small[mask < amount / 2] = 0
+        small[mask > 1 - amount / 2] = 255
+    out = small
+    if rng.random() < 0.8:
+        interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
+        out = cv2.resize(small, (w, h), interpolation=interp)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 80))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return out

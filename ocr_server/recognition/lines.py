@@ -11,6 +11,10 @@ import numpy as np
 
 MIN_WIDTH = 16
 MAX_WIDTH = 2048
+# A prepared crop whose ink range (99.5th minus 0.5th percentile, on the [-1, 1] scale) is below
+# this has no text: about 20 gray levels, far below any printed stroke (>= 60 levels even on faint
+# faxes) but above scanner noise and JPEG ringing on blank paper.
+BLANK_CONTRAST = 20 / 127.5
 
 
 class LineImageError(ValueError):
@@ -74,6 +78,16 @@ def prepare_line(img: np.ndarray, height: int, max_width: int = MAX_WIDTH) -> np
     interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
     resized = cv2.resize(gray, (new_w, height), interpolation=interp)
     return resized.astype(np.float32) / 127.5 - 1.0
+
+
+def is_blank(prepared: np.ndarray) -> bool:
+    """Whether a :func:`prepare_line` output holds no ink at all (paper, a flat panel, faint noise).
+
+    The network, asked to read an empty crop, hallucinates the likeliest glyph (1.1.0 read a white
+    crop as "0"); a crop with nothing on it reads as empty text without running the network.
+    """
+    lo, hi = np.percentile(prepared, (0.5, 99.5))
+    return float(hi - lo) < BLANK_CONTRAST
 
 
 def crop_box(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.1, min_margin: int = 2) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .charset import Charset
 from .ctc import beam_decode, greedy_decode
-from .lines import pad_batch, prepare_line
+from .lines import is_blank, pad_batch, prepare_line
 from .registry import ModelBundle
 
 
@@ -84,8 +84,12 @@ class Recognizer:
         if not crops:
             return []
         prepared = [prepare_line(c, self.info.input_height) for c in crops]
-        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
         results: list[LineResult | None] = [None] * len(prepared)
+        for i, x in enumerate(prepared):
+            if is_blank(x):
+                results[i] = LineResult("", 1.0)
+        todo = [i for i, r in enumerate(results) if r is None]
+        order = sorted(todo, key=lambda i: prepared[i].shape[1])
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             probs = self.probabilities(pad_batch([prepared[i] for i in idx]))

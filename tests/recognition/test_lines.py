@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ocr_server.recognition.lines import MAX_WIDTH, MIN_WIDTH, LineImageError, pad_batch, prepare_line
+from ocr_server.recognition.lines import MAX_WIDTH, MIN_WIDTH, LineImageError, is_blank, pad_batch, prepare_line
 
 
 def test_gray_and_colour_give_the_same_tensor() -> None:
@@ -71,3 +71,25 @@ def test_pad_batch_pads_right_with_white() -> None:
     batch = pad_batch([a, b])
     assert batch.shape == (2, 1, 32, 20)
     assert (batch[0, 0, :, 10:] == 1.0).all()
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_flat_and_noisy_paper_is_blank(value: int) -> None:
+    rng = np.random.default_rng(1)
+    flat = np.full((32, 200), value, np.uint8)
+    noisy = np.clip(rng.normal(230, 3, (40, 300)), 0, 255).astype(np.uint8)
+    assert is_blank(prepare_line(flat, 32))
+    assert is_blank(prepare_line(noisy, 32))
+
+
+def test_a_single_full_stop_is_not_blank() -> None:
+    """The smallest real reading: a dot of a few pixels on a short crop."""
+    img = np.full((32, 24), 235, np.uint8)
+    img[24:28, 10:14] = 30
+    assert not is_blank(prepare_line(img, 32))
+
+
+def test_faint_fax_text_is_not_blank() -> None:
+    img = np.full((32, 200), 200, np.uint8)
+    img[10:22, 20:180:6] = 140  # strokes only 60 levels darker than the paper
+    assert not is_blank(prepare_line(img, 32))

@@ -65,3 +65,13 @@ def test_shipped_model_reads_scene_words() -> None:
     preds = rec.recognize(images)
     score = cer([(p.text, r["text"]) for p, r in zip(preds, rows, strict=True)], normalise=True)
     assert score <= IIIT5K_BOUND, f"CER {score:.3f} above the bound {IIIT5K_BOUND}"
+
+
+@pytest.mark.parametrize("value", [255, 0, 180])
+def test_blank_crop_reads_as_empty_text(value: int) -> None:
+    """A crop with no ink is empty text, not the network's likeliest glyph (1.1.0 said "0")."""
+    import numpy as np
+
+    rec = load_recognizer(DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION, threads=1)
+    out = rec.recognize([np.full((40, 160), value, np.uint8), np.full((32, 32, 3), value, np.uint8)])
+    assert [r.text for r in out] == ["", ""]
