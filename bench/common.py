@@ -122,10 +122,17 @@ def _parse_line(raw: dict[str, Any]) -> GtLine:
 
 
 def load_pages(split: str | os.PathLike[str] = "sroie-dev", limit: int | None = None) -> list[Page]:
-    """Read ``<split>/pages.jsonl``; ``limit`` takes an evenly spaced subsample (deterministic)."""
-    folder = dataset_dir(split)
+    """Read ``<split>/pages.jsonl``; ``limit`` takes an evenly spaced subsample (deterministic).
+
+    ``split`` may also name a split of ``training.splits.SPLITS`` (``funsd-val``: our validation forms)."""
+    from training.splits import SPLITS  # torch-free
+
+    folder_name, keep = SPLITS.get(str(split), (split, None))
+    folder = dataset_dir(folder_name)
     with open(folder / "pages.jsonl", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
+    if keep is not None:
+        rows = [r for r in rows if keep(r["image"])]
     pages = [
         Page(
             image_path=folder / row["image"],

@@ -10,7 +10,6 @@ mostly lower-case".
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -31,6 +30,7 @@ from ocr_server.recognition.lines import crop_box, prepare_line
 from .fonts import FontFile, font_coverage
 from .render import augment, office_scan, render_line
 from .scene import render_scene, scene_text
+from .splits import SPLITS
 from .text_sources import random_text
 
 SHARED_DATA = Path(os.environ.get("OCR_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -48,23 +48,6 @@ def line_box(line: dict) -> list[int]:
         xs, ys = poly[0::2], poly[1::2]
         return [min(xs), min(ys), max(xs), max(ys)]
     return list(line["box"])
-
-
-def funsd_is_validation(image: str) -> bool:
-    """Whether a funsd-train form belongs to our validation split: one form in seven by a hash of
-    its file name (17 forms, 855 lines), so the split is by form, never by line, and stable."""
-    return int(hashlib.sha1(Path(image).name.encode()).hexdigest(), 16) % 7 == 0
-
-
-def _funsd_fit(image: str) -> bool:
-    return not funsd_is_validation(image)
-
-
-# Named splits of a shared set: name -> (folder, page filter).  funsd-fit is trained on, funsd-val never.
-SPLITS: dict[str, tuple[str, Callable[[str], bool]]] = {
-    "funsd-val": ("funsd-train", funsd_is_validation),
-    "funsd-fit": ("funsd-train", _funsd_fit),
-}
 
 
 def load_line_crops(

@@ -31,9 +31,10 @@ from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import Recognizer, load_recognizer
 from ocr_server.recognition.scoring import cer, line_accuracy
 
-from .datasets import SHARED_DATA, funsd_is_validation, line_box
+from .datasets import SHARED_DATA, line_box
 from .fonts import split_fonts
 from .render import augment, render_line
+from .splits import funsd_is_validation
 from .text_sources import random_text
 
 
