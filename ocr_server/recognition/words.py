@@ -56,14 +56,38 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
     return ranges
 
 
-def _splits_from_frames(result: LineResult, ranges: list[tuple[int, int]], width: int) -> list[float]:
-    """Column boundaries (crop pixels) between consecutive words, from the characters' frames."""
+def _widest_gap(ink_cols: np.ndarray, lo: int, hi: int) -> float | None:
+    """Centre of the widest run of ink-free columns in ``[lo, hi)``, or ``None`` when there is none."""
+    window = ink_cols[max(0, lo) : max(0, hi)]
+    if window.size == 0 or window.all():
+        return None
+    best, best_len, run_start = None, 0, None
+    for i, has_ink in enumerate([*window.tolist(), True]):
+        if not has_ink and run_start is None:
+            run_start = i
+        elif has_ink and run_start is not None:
+            if i - run_start > best_len:
+                best, best_len = (run_start + i) / 2.0, i - run_start
+            run_start = None
+    return None if best is None else max(0, lo) + best
+
+
+def _splits_from_frames(
+    result: LineResult, ranges: list[tuple[int, int]], width: int, ink_cols: np.ndarray
+) -> list[float]:
+    """Column boundaries (crop pixels) between consecutive words.
+
+    CTC spikes of this model sit about a frame before the glyph's centre, so the frames bound a
+    window (from the spike of a word's last character to two frames past the next word's first);
+    the cut is the middle of the widest ink-free run of columns in it, or the window's middle.
+    """
     px = result.frame_px
     cuts = [0.0]
     for (_, end), (start, _) in itertools.pairwise(ranges):
-        right = (result.frames[end - 1][1] + 1) * px  # after the last frame of the word
-        left = result.frames[start][0] * px  # at the first frame of the next word
-        cuts.append((right + left) / 2.0)
+        lo = result.frames[end - 1][0] * px
+        hi = (result.frames[start][1] + 2) * px
+        gap = _widest_gap(ink_cols, int(lo), int(np.ceil(hi)))
+        cuts.append(gap if gap is not None else (lo + hi) / 2.0)
     cuts.append(float(width))
     return cuts
 
@@ -99,12 +123,12 @@ def line_words(result: LineResult, crop: np.ndarray, line_box: Box, origin: tupl
     ox, oy = origin
     lx1, ly1, lx2, ly2 = (line_box[0] - ox, line_box[1] - oy, line_box[2] - ox, line_box[3] - oy)
     h, w = crop.shape[:2]
-    if result.frames and len(result.frames) == len(result.text) and result.frame_px > 0:
-        cuts = _splits_from_frames(result, ranges, w)
-    else:
-        cuts = _splits_by_count(result.text, ranges, float(lx1), float(lx2))
     ink = _ink_mask(crop)
     r1, r2 = max(0, ly1), min(h, ly2)
+    if result.frames and len(result.frames) == len(result.text) and result.frame_px > 0:
+        cuts = _splits_from_frames(result, ranges, w, ink[r1:r2].any(axis=0))
+    else:
+        cuts = _splits_by_count(result.text, ranges, float(lx1), float(lx2))
     words = []
     for k, (start, end) in enumerate(ranges):
         c1 = max(lx1, int(np.floor(cuts[k])))
