@@ -7,6 +7,7 @@ to more than a gigabyte.
 
 from __future__ import annotations
 
+import functools
 import io
 import zlib
 
@@ -204,6 +205,7 @@ def javascript_pdf() -> bytes:
     return raw_pdf(objs)
 
 
+@functools.lru_cache(maxsize=2)
 def flate_bomb_pdf(inflated_bytes: int = 1_500_000_000) -> bytes:
     """A content stream of ~1.5 MB that inflates to ``inflated_bytes`` of spaces."""
     comp = zlib.compressobj(9)
