@@ -34,10 +34,13 @@ import numpy as np
 
 from ..errors import DocumentTooSlow, EncryptedDocument, TooManyPages, TooManyPixels, UndecodableDocument
 
-# Address space of the renderer: the interpreter and PDFium (~150 MB mapped) plus a page bitmap in
-# BGR and PDFium's working copies.  Measured: a 40 M pixel page renders within 600 MB.
-RENDER_BASE_BYTES = 384 * 1024 * 1024
-RENDER_BYTES_PER_PIXEL = 8
+# Address space of the renderer: the interpreter with PDFium (~45 MB at peak for a text page) plus
+# two copies of a page bitmap (PDFium's and the bytes sent).  Measured: a 6000 x 6000 scan renders in
+# gray and in colour under the default cap (192 MB + 6 B x 40 M pixels = 420 MB), while a content
+# stream that inflates to 1.5 GB aborts the renderer in about a second.  Kept well below the
+# pod's default 1 GiB limit so that a bomb costs the renderer, not the worker.
+RENDER_BASE_BYTES = 192 * 1024 * 1024
+RENDER_BYTES_PER_PIXEL = 6
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
