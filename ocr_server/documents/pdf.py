@@ -135,7 +135,11 @@ class _Child:
     def failure(self) -> Exception:
         if self.timed_out:
             return DocumentTooSlow()
-        code = self.proc.wait(5)
+        try:
+            code = self.proc.wait(5)
+        except subprocess.TimeoutExpired:  # closed its output but lingers: treat as a crash
+            self.proc.kill()
+            code = self.proc.wait(5)
         if code in (-9, -6, -11, 3, 137) or code < 0:
             return UndecodableDocument(
                 "the PDF could not be rendered within the renderer's memory and time limits "

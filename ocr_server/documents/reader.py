@@ -41,11 +41,6 @@ class ReadOptions:
     use_text_layer: bool = False
 
 
-def is_document(data: bytes, kind: str) -> bool:
-    """Whether the upload answers with pages: any PDF, a TIFF with more than one frame."""
-    return kind == "pdf" or (kind == "tiff" and is_multipage_tiff(data))
-
-
 def _image_dpi(data: bytes) -> float:
     try:
         with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as img:

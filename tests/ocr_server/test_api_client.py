@@ -243,3 +243,13 @@ def test_document_over_the_time_budget_is_413() -> None:
     assert response.status_code == 413
     assert response.json["error"]["code"] == "document_too_slow"
     assert "split it" in response.json["error"]["message"]
+
+
+def test_every_error_code_is_documented_in_openapi() -> None:
+    from pathlib import Path
+
+    from ocr_server import errors
+
+    text = (Path(errors.__file__).parent / "api" / "openapi.yaml").read_text(encoding="utf-8")
+    missing = [cls.code for cls in errors.ALL_ERRORS if f"`{cls.code}`" not in text and f" {cls.code}" not in text]
+    assert not missing, f"error codes absent from openapi.yaml: {missing}"

@@ -200,8 +200,9 @@
     const form = new FormData();
     form.append("image", file, file.name);
     try {
-      // page_images: documents come back with each page as a JPEG to draw the boxes on
-      const res = await fetch("/api/v1/ocr?page_images=true", { method: "POST", body: form });
+      // documents (PDF, TIFF) come back with each page as a JPEG to draw the boxes on
+      const isDocument = /pdf|tiff/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
+      const res = await fetch("/api/v1/ocr" + (isDocument ? "?page_images=true" : ""), { method: "POST", body: form });
       let body = null;
       try { body = await res.json(); } catch (e) { body = null; }
       if (!res.ok) {
