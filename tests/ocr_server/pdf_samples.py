@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 import zlib
 
 import numpy as np
@@ -207,12 +208,24 @@ def javascript_pdf() -> bytes:
 
 @functools.lru_cache(maxsize=2)
 def flate_bomb_pdf(inflated_bytes: int = 1_500_000_000) -> bytes:
-    """A content stream of ~1.5 MB that inflates to ``inflated_bytes`` of spaces."""
-    comp = zlib.compressobj(9)
+    """A content stream of ~1.5 MB that inflates to ``inflated_bytes`` of spaces.
+
+    Built without compressing 1.5 GB: after a full flush a deflate compressor starts afresh, so every
+    flushed 1 MiB chunk of spaces compresses to the same bytes, which are repeated; only the final
+    Adler-32 is computed over the whole (cheaply, chunk by chunk).
+    """
     chunk = b" " * (1 << 20)
-    parts = [comp.compress(chunk) for _ in range(inflated_bytes >> 20)]
-    parts.append(comp.compress(b"0 0 0 rg 0 0 10 10 re f") + comp.flush())
-    data = b"".join(parts)
+    tail = b"0 0 0 rg 0 0 10 10 re f"
+    comp = zlib.compressobj(9)
+    head = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)  # with the 2-byte zlib header
+    block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+    end = comp.compress(tail) + comp.flush()
+    n = inflated_bytes >> 20
+    adler = 1
+    for _ in range(n):
+        adler = zlib.adler32(chunk, adler)
+    adler = zlib.adler32(tail, adler)
+    data = head + block * (n - 1) + end[:-4] + struct.pack(">I", adler)
     objs = _one_page()
     objs[3] = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
     return raw_pdf(objs)
