@@ -96,7 +96,7 @@ def text_layer(page: Any, scale: float) -> list[list[dict[str, Any]]]:
                 if lines[-1]:
                     lines.append([])
                 continue
-            if not ch or ch.isspace():
+            if not ch or ch.isspace() or not ch.isprintable():  # control characters would break XML output
                 flush()
                 continue
             cl, cb, cr, ct = textpage.get_charbox(i)

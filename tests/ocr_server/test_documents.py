@@ -93,6 +93,11 @@ def test_total_document_pixels_are_limited_before_rendering() -> None:
         _render(samples.many_real_pages_pdf(3), limits)  # 3 x 3.74 M pixels
 
 
+def test_control_characters_of_a_text_layer_are_dropped() -> None:
+    (page,) = _render(samples.text_pdf([["AB\x01CD\x07E"]]), text_layer=True)
+    assert [w.text for line in page.text_lines for w in line] == ["AB", "CD", "E"]  # XML-safe
+
+
 def test_javascript_is_never_run_and_the_page_still_renders() -> None:
     (page,) = _render(samples.javascript_pdf(), text_layer=True)
     assert [w.text for line in page.text_lines for w in line] == ["HELLO"]
@@ -172,3 +177,18 @@ def test_truncated_tiff_frame_is_undecodable() -> None:
     data = samples.multipage_tiff([text_page(300, 200, lines=1)] * 2, compression="raw")
     with pytest.raises(UndecodableImage):
         _tiff_pages(data[: len(data) - 30_000])
+
+
+def test_a_rotated_page_renders_upright_with_its_displayed_size() -> None:
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(samples.text_pdf([["ROTATED"]])))
+    pdf.pages[0].Rotate = 90
+    out = io.BytesIO()
+    pdf.save(out)
+    (page,) = _render(out.getvalue(), text_layer=True)
+    assert page.pixels.shape == (1700, 2200)  # landscape, as a viewer shows it
+    assert (page.width_pt, page.height_pt) == (792.0, 612.0)
+    assert page.text_lines == ()  # rotated text layers are not used: the page is OCRed

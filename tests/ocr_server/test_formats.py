@@ -216,3 +216,18 @@ def test_unknown_format_is_a_400() -> None:
         choose_format("docx", [])
     assert err.value.status == 400 and "json, text, hocr, alto, pdf" in err.value.message
     assert set(FORMATS) == {"json", "text", "hocr", "alto", "pdf"}
+
+
+def test_pages_without_lines_are_valid_in_every_format() -> None:
+    from lxml import etree
+
+    doc = Document("pdf", [Page(1, 100, 50, []), Page(2, 100, 50, [])], True, None)
+    assert write_text(doc) == b"\f\n"
+    assert len(etree.fromstring(write_hocr(doc)).xpath("//*[@class='ocr_page']")) == 2
+    if ALTO_XSD.is_file():
+        schema = etree.XMLSchema(etree.parse(str(ALTO_XSD)))
+        assert schema.validate(etree.fromstring(write_alto(doc))), schema.error_log
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(write_pdf(doc))
+    assert len(pdf) == 2 and pdf[0].get_textpage().get_text_range() == ""
