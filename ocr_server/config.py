@@ -139,6 +139,18 @@ class LimitsConfig(_Section):
         4, ge=1, le=1024, description="In-flight OCR requests per worker before shedding with 429."
     )
     request_timeout_seconds: int = Field(60, ge=1, le=3600, description="Worker timeout for one request.")
+    max_pages: int = Field(
+        50, ge=1, le=10_000, description="Max pages of one PDF or frames of one TIFF read in a request."
+    )
+    max_document_pixels: int = Field(
+        400_000_000,
+        ge=10_000,
+        le=20_000_000_000,
+        description="Max rendered pixels of all pages of one document together.",
+    )
+    pdf_dpi: int = Field(
+        200, ge=36, le=600, description="Resolution PDF pages are rendered at (lowered for a page over maxPixels)."
+    )
 
 
 class ServerConfig(_Section):

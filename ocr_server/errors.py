@@ -61,6 +61,18 @@ class TooManyImages(PayloadTooLarge):
     default_message = "too many images in one request"
 
 
+class TooManyPages(PayloadTooLarge):
+    code = "too_many_pages"
+    default_message = "the document has more pages than the server accepts"
+
+
+class DocumentTooSlow(PayloadTooLarge):
+    """Reading the document would outlast the request's time budget (``limits.requestTimeoutSeconds``)."""
+
+    code = "document_too_slow"
+    default_message = "the document takes too long to read in one request; send fewer pages"
+
+
 class UnsupportedMediaType(OcrError):
     status = 415
     code = "unsupported_media_type"
@@ -78,6 +90,24 @@ class UnusableImage(UndecodableImage):
 
     code = "unusable_image"
     default_message = "the image cannot be recognised"
+
+
+class UndecodableDocument(OcrError):
+    """A PDF (or multi-page TIFF) that cannot be parsed or rendered within the renderer's limits."""
+
+    status = 422
+    code = "undecodable_document"
+    default_message = "the document could not be read (corrupt, truncated or too complex)"
+
+
+class EncryptedDocument(UndecodableDocument):
+    code = "encrypted_document"
+    default_message = "the PDF is encrypted with a password; send it without the password protection"
+
+
+class UnknownFormat(BadRequest):
+    code = "unknown_format"
+    default_message = "unknown output format: use json, text, hocr, alto or pdf"
 
 
 class Overloaded(OcrError):
@@ -103,9 +133,14 @@ ALL_ERRORS: tuple[type[OcrError], ...] = (
     PayloadTooLarge,
     TooManyPixels,
     TooManyImages,
+    TooManyPages,
+    DocumentTooSlow,
     UnsupportedMediaType,
     UndecodableImage,
     UnusableImage,
+    UndecodableDocument,
+    EncryptedDocument,
+    UnknownFormat,
     Overloaded,
     NotReady,
 )

@@ -18,10 +18,11 @@ import numpy as np
 from .config import OcrConfig
 from .detection.base import Box, LineDetector
 from .errors import UndecodableImage, UnusableImage
-from .imaging.decode import decode_image
+from .imaging.decode import DecodedImage, decode_image
 from .imaging.preprocess import preprocess
 from .recognition.lines import LineImageError, crop_box
 from .recognition.recognizer import LineResult
+from .recognition.words import OcrWord, crop_origin, line_words
 
 # Crops get a margin of 10 % of the line height (at least 2 px): the recipe the recognizer was
 # trained with (see shared/README.md, lines.jsonl), so serving crops look like training crops.
@@ -37,11 +38,13 @@ class LineRecognizer(Protocol):
 
 @dataclass(frozen=True)
 class OcrLine:
-    """One recognised line; ``box`` is ``(x1, y1, x2, y2)`` in the upright uploaded image's pixels."""
+    """One recognised line; ``box`` is ``(x1, y1, x2, y2)`` in the upright uploaded image's pixels,
+    and so are its ``words``' boxes (from the CTC frames, see :mod:`ocr_server.recognition.words`)."""
 
     text: str
     confidence: float
     box: Box
+    words: tuple[OcrWord, ...] = ()
 
 
 @dataclass
@@ -69,6 +72,9 @@ class PageResult:
     width: int
     height: int
     timings_ms: dict[str, float]
+    # the decoded pixels (possibly reduced, see DecodedImage.scale), kept only when asked: the
+    # searchable-PDF writer draws them under the text
+    pixels: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -122,7 +128,7 @@ class OcrPipeline:
         self.detector = detector
         self.recognizer = recognizer
 
-    def read_page(self, data: bytes) -> PageResult:
+    def read_page(self, data: bytes, *, keep_pixels: bool = False) -> PageResult:
         """Full-page OCR of an encoded image (already checked by magic bytes and size)."""
         pre_cfg = self.config.preprocessing
         timings = Timings()
@@ -133,6 +139,14 @@ class OcrPipeline:
                 gray=pre_cfg.grayscale or pre_cfg.binarize,
                 max_side=pre_cfg.max_side,
             )
+        return self.read_decoded(decoded, timings, keep_pixels=keep_pixels)
+
+    def read_decoded(
+        self, decoded: DecodedImage, timings: Timings | None = None, *, keep_pixels: bool = False
+    ) -> PageResult:
+        """Full-page OCR of already decoded pixels (a rendered PDF page, a TIFF frame)."""
+        pre_cfg = self.config.preprocessing
+        timings = timings or Timings()
         with timings.stage("preprocess"):
             page = preprocess(decoded.pixels, pre_cfg)
         with timings.stage("detect"):
@@ -143,19 +157,33 @@ class OcrPipeline:
                 if crop is not None:
                     crops.append(crop)
                     kept.append(box)
-        with timings.stage("recognize"):
-            results = self._recognize(crops)
         geometry = page.geometry
-        lines = [
-            OcrLine(
-                text=r.text,
-                confidence=r.confidence,
-                box=geometry.to_source(box, source_scale=decoded.scale, width=decoded.width, height=decoded.height),
-            )
-            for box, r in zip(kept, results, strict=True)
-            if is_text(r, self.config.recognition.min_line_confidence)
-        ]
-        return PageResult(lines=lines, width=decoded.width, height=decoded.height, timings_ms=timings.as_dict())
+
+        def to_source(box: Box) -> Box:
+            return geometry.to_source(box, source_scale=decoded.scale, width=decoded.width, height=decoded.height)
+
+        with timings.stage("recognize"):  # word boxes included: they cost ~0.1 ms a line
+            results = self._recognize(crops)
+            lines = [
+                OcrLine(
+                    text=r.text,
+                    confidence=r.confidence,
+                    box=to_source(box),
+                    words=tuple(
+                        OcrWord(w.text, w.confidence, to_source(w.box))
+                        for w in line_words(r, crop, box, crop_origin(box, CROP_MARGIN_FRAC, CROP_MARGIN_MIN))
+                    ),
+                )
+                for box, crop, r in zip(kept, crops, results, strict=True)
+                if is_text(r, self.config.recognition.min_line_confidence)
+            ]
+        return PageResult(
+            lines=lines,
+            width=decoded.width,
+            height=decoded.height,
+            timings_ms=timings.as_dict(),
+            pixels=decoded.pixels if keep_pixels else None,
+        )
 
     def read_lines(self, images: list[bytes]) -> LinesResult:
         """Recognise pre-cropped line images (no preprocessing, no detection), in order."""

@@ -27,6 +27,9 @@ _MAGIC: tuple[tuple[str, Any], ...] = (
     ("webp", lambda b: len(b) >= 12 and b.startswith(b"RIFF") and b[8:12] == b"WEBP"),
 )
 SUPPORTED_TYPES = tuple(name for name, _ in _MAGIC)
+# Documents (full-page OCR only).  PDF readers accept the header anywhere in the first 1024 bytes.
+PDF_HEADER_WINDOW = 1024
+DOCUMENT_TYPES = ("pdf",)
 
 
 @dataclass(frozen=True)
@@ -64,22 +67,30 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
-def check_image_bytes(data: bytes, name: str, max_bytes: int) -> Upload:
-    """Validate one image's bytes: not empty, within ``max_bytes``, a supported type by magic."""
+def sniff_document_type(data: bytes) -> str | None:
+    """``"pdf"`` when ``data`` carries a PDF header in its first 1024 bytes, else ``None``."""
+    return "pdf" if b"%PDF-" in data[:PDF_HEADER_WINDOW] else None
+
+
+def check_image_bytes(data: bytes, name: str, max_bytes: int, *, documents: bool = False) -> Upload:
+    """Validate one image's bytes: not empty, within ``max_bytes``, a supported type by magic
+    (a PDF too when ``documents``)."""
     if not data:
         raise EmptyUpload(f"{name} is empty (0 bytes)")
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"{name} is {len(data)} bytes; the limit is {max_bytes}")
-    kind = sniff_image_type(data)
+    kind = sniff_image_type(data) or (sniff_document_type(data) if documents else None)
     if kind is None:
+        accepted = SUPPORTED_TYPES + (DOCUMENT_TYPES if documents else ())
         raise UnsupportedMediaType(
-            f"{name} is not a supported image (by its content, not its name): send {', '.join(SUPPORTED_TYPES)}"
+            f"{name} is not a supported image (by its content, not its name): send {', '.join(accepted)}"
         )
     return Upload(data=data, kind=kind, name=name)
 
 
-def read_uploads(request: Request, *, max_bytes: int, max_count: int) -> list[Upload]:
-    """The images of a request: repeated multipart field ``image``, or the raw body.
+def read_uploads(request: Request, *, max_bytes: int, max_count: int, documents: bool = False) -> list[Upload]:
+    """The images of a request: repeated multipart field ``image``, or the raw body (PDFs as well
+    when ``documents``).
 
     Raises the matching :mod:`ocr_server.errors` class for a missing, empty, oversize,
     unsupported or too numerous upload.
@@ -91,7 +102,7 @@ def read_uploads(request: Request, *, max_bytes: int, max_count: int) -> list[Up
         if len(files) > max_count:
             raise TooManyImages(f"{len(files)} images sent; at most {max_count} per request")
         return [
-            check_image_bytes(f.read(), f"image {i + 1} ({f.filename or 'unnamed'})", max_bytes)
+            check_image_bytes(f.read(), f"image {i + 1} ({f.filename or 'unnamed'})", max_bytes, documents=documents)
             for i, f in enumerate(files)
         ]
     if request.mimetype == "application/x-www-form-urlencoded":
@@ -99,4 +110,4 @@ def read_uploads(request: Request, *, max_bytes: int, max_count: int) -> list[Up
     data = request.get_data(cache=False)
     if not data and not request.mimetype:
         raise MissingImage()
-    return [check_image_bytes(data, "request body", max_bytes)]
+    return [check_image_bytes(data, "request body", max_bytes, documents=documents)]

@@ -13,9 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import metrics
-from ..errors import Overloaded
+from ..documents.reader import DocumentReader, ReadOptions
+from ..errors import BadRequest, Overloaded
+from ..formats import choose_format
+from ..formats.json_format import to_json
+from ..formats.model import ModelRef
 from ..recognition.registry import list_models
-from ..uploads import SUPPORTED_TYPES, read_uploads
+from ..uploads import DOCUMENT_TYPES, SUPPORTED_TYPES, read_uploads
 from .state import get_state
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -49,7 +53,7 @@ def info() -> Response:
             "load_error": state.service.error,
             "detector": state.config.detection.detector,
             "inference_threads": state.service.inference_threads,
-            "supported_types": list(SUPPORTED_TYPES),
+            "supported_types": list(SUPPORTED_TYPES + DOCUMENT_TYPES),
             "available_models": [
                 {"name": b.name, "version": b.version}
                 for b in list_models(None if models_dir is None else Path(models_dir))
@@ -64,31 +68,49 @@ def _shed_counted(err: Overloaded) -> Overloaded:
     return err
 
 
+def _flag(name: str) -> bool:
+    """A boolean query parameter: absent, ``false``, ``0`` or ``no`` is off; ``true``, ``1``, ``yes`` on."""
+    value = request.args.get(name)
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("", "false", "0", "no"):
+        return False
+    if lowered in ("true", "1", "yes"):
+        return True
+    raise BadRequest(f"query parameter {name!r} must be true or false, not {value[:20]!r}")
+
+
 @bp.post("/ocr")
 def ocr() -> Response:
-    """Full-page OCR of one image: lines in reading order with boxes, confidences and timings."""
+    """Full-page OCR of one image or document (PDF, multi-page TIFF), answered in the format asked for."""
     state = get_state()
     pipeline = state.service.pipeline()
     limits = state.config.limits
-    (upload,) = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=1)
-    g.log_fields = {"image_type": upload.kind, "image_bytes": len(upload.data)}
+    fmt = choose_format(request.args.get("format"), list(request.accept_mimetypes))
+    words, page_images = _flag("words"), _flag("page_images")
+    options = ReadOptions(keep_images=fmt.name == "pdf" or page_images, use_text_layer=_flag("use_text_layer"))
+    (upload,) = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=1, documents=True)
+    g.log_fields = {"image_type": upload.kind, "image_bytes": len(upload.data), "format": fmt.name}
+    model = _model_json()
+    reader = DocumentReader(pipeline, state.config, ModelRef(**model) if model else None)
     try:
         with state.limiter.slot():
-            result = pipeline.read_page(upload.data)
+            doc = reader.read(upload.data, upload.kind, options)
+            body = fmt.writer(doc) if fmt.writer is not None else None
     except Overloaded as err:
         raise _shed_counted(err) from None
-    metrics.observe_stages(result.timings_ms)
-    metrics.LINES.inc(len(result.lines))
-    g.timings_ms = result.timings_ms
-    g.log_fields["lines"] = len(result.lines)
-    return jsonify(
-        {
-            "text": result.text,
-            "lines": [{"text": ln.text, "confidence": ln.confidence, "box": list(ln.box)} for ln in result.lines],
-            "image": {"width": result.width, "height": result.height},
-            "model": _model_json(),
-            "timings_ms": result.timings_ms,
-        }
+    metrics.observe_stages(doc.timings_ms)
+    lines = sum(len(page.lines) for page in doc.pages)
+    metrics.LINES.inc(lines)
+    g.timings_ms = doc.timings_ms
+    g.log_fields.update(lines=lines, pages=len(doc.pages))
+    if body is None:
+        return jsonify(to_json(doc, words=words, page_images=page_images))
+    return Response(
+        body,
+        mimetype=fmt.media_type,
+        headers={"Content-Disposition": f'inline; filename="ocr.{fmt.extension}"', "Vary": "Accept"},
     )
 
 

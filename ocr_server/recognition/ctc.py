@@ -40,6 +40,30 @@ def greedy_decode(probs: np.ndarray, charset: Charset) -> tuple[str, float]:
     return charset.decode(out), float(np.mean(confs))
 
 
+def greedy_frames(probs: np.ndarray, charset: Charset) -> tuple[tuple[int, int, float], ...]:
+    """Where best-path decoding emits each character: ``(first frame, last frame, confidence)``.
+
+    One entry per character of :func:`greedy_decode`'s text, in order (the same emission rule, so
+    the two always agree); a character's frames are the run of frames whose best class is it.
+    Multiplying frames by the network's width downsampling gives pixel columns of the line crop,
+    which is how word boxes are found without a second model.
+    """
+    if probs.ndim != 2 or probs.shape[0] == 0:
+        return ()
+    best = probs.argmax(axis=1).tolist()
+    best_p = probs[np.arange(len(best)), best].tolist()
+    spans: list[list[float]] = []
+    prev = -1
+    for t, (idx, p) in enumerate(zip(best, best_p, strict=True)):
+        if idx != prev and idx != charset.blank:
+            spans.append([t, t, p])
+        elif idx == prev and idx != charset.blank and spans:
+            spans[-1][1] = t
+            spans[-1][2] = max(spans[-1][2], p)
+        prev = idx
+    return tuple((int(a), int(b), float(c)) for a, b, c in spans)
+
+
 def _logsumexp(a: float, b: float) -> float:
     if a == -math.inf:
         return b

@@ -13,15 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .charset import Charset
-from .ctc import beam_decode, greedy_decode
+from .ctc import beam_decode, greedy_decode, greedy_frames
 from .lines import is_blank, pad_batch, prepare_line
 from .registry import ModelBundle
 
 
 @dataclass(frozen=True)
 class LineResult:
+    """A line's reading.  ``frames``: per character of ``text``, ``(first, last, confidence)`` CTC
+    frames (empty when unknown, e.g. beam search changed the text); ``frame_px``: crop pixels per frame."""
+
     text: str
     confidence: float
+    frames: tuple[tuple[int, int, float], ...] = ()
+    frame_px: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,15 @@ class Recognizer:
         """Raw ``(N, T, C)`` softmax output for an already prepared batch."""
         return self._session.run(None, {self._input: batch})[0]
 
-    def _decode(self, probs: np.ndarray) -> LineResult:
+    def _decode(self, probs: np.ndarray, frame_px: float = 0.0) -> LineResult:
         if self.decoder == "beam":
             text, conf = beam_decode(probs, self.charset, self.beam_width)
         else:
             text, conf = greedy_decode(probs, self.charset)
-        return LineResult(text, round(conf, 4))
+        frames = greedy_frames(probs, self.charset)
+        if self.decoder == "beam" and greedy_decode(probs, self.charset)[0] != text:
+            frames = ()  # beam search read something else than the best path: positions unknown
+        return LineResult(text, round(conf, 4), frames, frame_px)
 
     def recognize(self, crops: list[np.ndarray]) -> list[LineResult]:
         """Recognise line crops (gray or BGR uint8); raises ``LineImageError`` for an unusable crop."""
@@ -96,7 +104,8 @@ class Recognizer:
             for j, i in enumerate(idx):
                 # frames beyond this line's own width only saw padding
                 frames = max(1, int(np.ceil(prepared[i].shape[1] / self.downsample)))
-                results[i] = self._decode(probs[j, :frames])
+                frame_px = self.downsample * crops[i].shape[1] / prepared[i].shape[1]
+                results[i] = self._decode(probs[j, :frames], frame_px)
         return [r for r in results if r is not None]
 
     @property
@@ -104,8 +113,12 @@ class Recognizer:
         return int(self.bundle.meta.get("width_downsample", 4))
 
     def warmup(self) -> None:
-        """One small inference so the first user request does not pay for lazy initialisation."""
-        self.recognize([np.full((self.info.input_height, 128), 255, dtype=np.uint8)])
+        """One small inference so the first user request does not pay for lazy initialisation.
+
+        The crop carries a few dark bars: a blank one would be answered without the network."""
+        crop = np.full((self.info.input_height, 128), 255, dtype=np.uint8)
+        crop[8:24, 8:120:12] = 0
+        self.recognize([crop])
 
 
 def load_recognizer(

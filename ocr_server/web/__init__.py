@@ -1,7 +1,8 @@
 """The upload page at ``/``: plain HTML, CSS and JavaScript served from this package (no CDN).
 
-The page only calls the public JSON API (``/api/v1/info`` and ``/api/v1/ocr``), so it is also a
-living example of how to use it.
+The page only calls the public API (``/api/v1/info`` and ``/api/v1/ocr``, JSON with page images
+for documents, and the other output formats for the download buttons), so it is also a living
+example of how to use it.
 """
 
 from __future__ import annotations
@@ -16,4 +17,4 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 @bp.get("/")
 def index() -> str:
     limits = get_state().config.limits
-    return render_template("index.html", max_upload_bytes=limits.max_upload_bytes)
+    return render_template("index.html", max_upload_bytes=limits.max_upload_bytes, max_pages=limits.max_pages)

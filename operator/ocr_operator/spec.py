@@ -162,6 +162,9 @@ class ServerSpec(_Spec):
     max_images_per_request: int = _mirror(LimitsConfig, "max_images_per_request")
     max_concurrent_requests: int = _mirror(LimitsConfig, "max_concurrent_requests")
     request_timeout_seconds: int = _mirror(LimitsConfig, "request_timeout_seconds")
+    max_pages: int = _mirror(LimitsConfig, "max_pages")
+    max_document_pixels: int = _mirror(LimitsConfig, "max_document_pixels")
+    pdf_dpi: int = _mirror(LimitsConfig, "pdf_dpi")
 
 
 class ResourceRequests(_Spec):

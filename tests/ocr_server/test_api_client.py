@@ -133,3 +133,123 @@ def test_metrics_exposition(client, page_png: bytes) -> None:  # type: ignore[no
         "ocr_lines_recognized_total",
     ):
         assert name in text, name
+
+
+# --------------------------------------------------------------------------- documents and formats
+
+
+def test_pdf_upload_answers_pages_and_every_format(client) -> None:  # type: ignore[no-untyped-def]
+    import pdf_samples
+
+    pdf = pdf_samples.text_pdf([["INVOICE 12345", "TOTAL 99.50"], ["PAGE TWO"]])
+    body = client.post("/api/v1/ocr", data=pdf, content_type="application/pdf").json
+    assert set(body) == {"text", "document", "pages", "model", "timings_ms"}
+    assert body["document"] == {"type": "pdf", "pages": 2}
+    assert [(p["page"], p["width"], p["height"], p["source"]) for p in body["pages"]] == [
+        (1, 1700, 2200, "ocr"),
+        (2, 1700, 2200, "ocr"),
+    ]
+    assert len(body["pages"][0]["lines"]) == 2 and len(body["pages"][1]["lines"]) == 1
+    assert body["text"].count("\f") == 1
+    assert set(body["timings_ms"]) == {"decode", "preprocess", "detect", "recognize", "total"}
+
+    text = client.post("/api/v1/ocr?format=text", data=pdf, content_type="application/pdf")
+    assert text.mimetype == "text/plain" and text.data.decode().count("\f") == 1
+    hocr = client.post("/api/v1/ocr", data=pdf, content_type="application/pdf", headers={"Accept": "text/html"})
+    assert hocr.mimetype == "text/html" and hocr.data.count(b'class="ocr_page"') == 2
+    alto = client.post("/api/v1/ocr?format=alto", data=pdf, content_type="application/pdf")
+    assert alto.mimetype == "application/xml" and b"ns-v4#" in alto.data
+    out = client.post("/api/v1/ocr", data=pdf, content_type="application/pdf", headers={"Accept": "application/pdf"})
+    assert out.mimetype == "application/pdf" and out.data.startswith(b"%PDF-")
+    import pypdfium2 as pdfium
+
+    assert len(pdfium.PdfDocument(out.data)) == 2
+
+
+def test_words_and_page_images_are_opt_in(client, page_png: bytes) -> None:  # type: ignore[no-untyped-def]
+    plain = client.post("/api/v1/ocr", data=page_png, content_type="image/png").json
+    assert "words" not in plain["lines"][0]
+    body = client.post("/api/v1/ocr?words=true", data=page_png, content_type="image/png").json
+    line = body["lines"][0]
+    assert [w["text"] for w in line["words"]] == line["text"].split()
+    for w in line["words"]:
+        x1, y1, x2, y2 = w["box"]
+        assert line["box"][0] <= x1 < x2 <= line["box"][2] and line["box"][1] <= y1 < y2 <= line["box"][3]
+    import pdf_samples
+
+    pdf = pdf_samples.text_pdf([["A B"]])
+    page = client.post("/api/v1/ocr?page_images=1", data=pdf, content_type="application/pdf").json["pages"][0]
+    assert page["image"].startswith("data:image/jpeg;base64,")
+    bad = client.post("/api/v1/ocr?words=maybe", data=page_png, content_type="image/png")
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_request"
+
+
+def test_use_text_layer_returns_the_pdf_text_without_ocr(client) -> None:  # type: ignore[no-untyped-def]
+    import pdf_samples
+
+    pdf = pdf_samples.text_pdf([["INVOICE 12345"], []])  # page 2 has no text: it is OCRed
+    body = client.post("/api/v1/ocr?use_text_layer=true&words=true", data=pdf, content_type="application/pdf").json
+    first, second = body["pages"]
+    assert first["source"] == "text_layer" and first["text"] == "INVOICE 12345"
+    assert [w["text"] for w in first["lines"][0]["words"]] == ["INVOICE", "12345"]
+    assert first["lines"][0]["confidence"] == 1.0
+    assert second["source"] == "ocr" and second["lines"] == []
+    ocred = client.post("/api/v1/ocr", data=pdf, content_type="application/pdf").json
+    assert ocred["pages"][0]["source"] == "ocr" and ocred["pages"][0]["text"].startswith("a")  # the tiny reader
+
+
+def test_multipage_tiff_answers_pages_single_frame_tiff_keeps_the_image_shape(client) -> None:  # type: ignore[no-untyped-def]
+    import pdf_samples
+    from server_support import text_page
+
+    tiff = pdf_samples.multipage_tiff([text_page(600, 400, lines=2), text_page(500, 300, lines=3)])
+    body = client.post("/api/v1/ocr", data=tiff, content_type="image/tiff").json
+    assert body["document"] == {"type": "tiff", "pages": 2}
+    assert [(p["width"], p["height"]) for p in body["pages"]] == [(600, 400), (500, 300)]
+    single = pdf_samples.multipage_tiff([text_page(600, 400, lines=2)])
+    assert set(client.post("/api/v1/ocr", data=single, content_type="image/tiff").json) == {
+        "text",
+        "lines",
+        "image",
+        "model",
+        "timings_ms",
+    }
+
+
+def test_document_errors_are_precise_json(client) -> None:  # type: ignore[no-untyped-def]
+    import pdf_samples
+
+    cases = [
+        (pdf_samples.encrypted_pdf(), 422, "encrypted_document"),
+        (pdf_samples.not_a_pdf(), 422, "undecodable_document"),
+        (pdf_samples.million_pages_pdf(), 413, "too_many_pages"),
+    ]
+    for data, status, code in cases:
+        response = client.post("/api/v1/ocr", data=data, content_type="application/pdf")
+        assert response.status_code == status, response.json
+        assert response.json["error"]["code"] == code
+    unknown = client.post("/api/v1/ocr?format=docx", data=pdf_samples.text_pdf([["A"]]), content_type="application/pdf")
+    assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_format"
+    # line recognition takes images only
+    pdf_line = client.post("/api/v1/recognize", data=pdf_samples.text_pdf([["A"]]), content_type="application/pdf")
+    assert pdf_line.status_code == 415
+
+
+def test_document_over_the_time_budget_is_413() -> None:
+    import pdf_samples
+
+    client = make_app({"limits": {"requestTimeoutSeconds": 2}}).test_client()
+    response = client.post("/api/v1/ocr", data=pdf_samples.slow_page_pdf(), content_type="application/pdf")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "document_too_slow"
+    assert "split it" in response.json["error"]["message"]
+
+
+def test_every_error_code_is_documented_in_openapi() -> None:
+    from pathlib import Path
+
+    from ocr_server import errors
+
+    text = (Path(errors.__file__).parent / "api" / "openapi.yaml").read_text(encoding="utf-8")
+    missing = [cls.code for cls in errors.ALL_ERRORS if f"`{cls.code}`" not in text and f" {cls.code}" not in text]
+    assert not missing, f"error codes absent from openapi.yaml: {missing}"

@@ -80,3 +80,52 @@ def test_errors_are_shown_plainly(browser, server: RunningServer, tmp_path: Path
     assert "415" in message and "unsupported_media_type" in message
     assert page.locator("#result").is_hidden()
     page.close()
+
+
+def test_pdf_upload_shows_each_page_and_downloads_a_searchable_pdf(
+    browser, server: RunningServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import pdf_samples
+    import pypdfium2 as pdfium
+
+    source = tmp_path / "letter.pdf"
+    source.write_bytes(
+        pdf_samples.text_pdf(
+            [["INVOICE NUMBER 4471", "TOTAL AMOUNT 99.50"], ["SECOND PAGE", "THANK YOU"]], font_size=24
+        )
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/")
+    page.wait_for_selector("#status.ready", timeout=30_000)
+    page.set_input_files("#file", str(source))
+    page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+    figures = page.locator("#pages figure.page")
+    assert figures.count() == 2
+    assert page.locator("#single").is_hidden()
+    for k in range(2):
+        figure = figures.nth(k)
+        image = figure.locator("img").bounding_box()
+        boxes = figure.locator("svg rect")
+        assert boxes.count() == 2  # two text lines on each page
+        first = boxes.first.bounding_box()
+        assert image and first and image["width"] > 100
+        assert image["x"] <= first["x"] and first["x"] + first["width"] <= image["x"] + image["width"] + 1
+    assert "INVOICE" in page.inner_text("#lines").upper()
+    assert page.locator("#lines li").count() == 4
+
+    with page.expect_download(timeout=60_000) as info:
+        page.click("#downloads button[data-format=pdf]")
+    download = info.value
+    assert download.suggested_filename == "letter.pdf"
+    saved = tmp_path / "searchable.pdf"
+    download.save_as(saved)
+    pdf = pdfium.PdfDocument(saved.read_bytes())
+    assert len(pdf) == 2
+    text = pdf[0].get_textpage().get_text_range().upper()
+    assert "INVOICE" in text and "99.50" in text
+
+    with page.expect_download(timeout=60_000) as info:
+        page.click("#downloads button[data-format=alto]")
+    assert info.value.suggested_filename == "letter.alto.xml"
+    page.screenshot(path=str(SCREENSHOT.with_name("ocr-web-page-pdf.png")), full_page=False)
+    page.close()

@@ -1,4 +1,5 @@
-// Upload page: sends the chosen image to /api/v1/ocr and draws the answer over it.
+// Upload page: sends the chosen image or PDF to /api/v1/ocr and draws the answer over it (one figure
+// per page for documents, from the page images the API returns), and downloads the other formats.
 // Plain browser JavaScript, no framework and no network access beyond this server.
 "use strict";
 
@@ -8,6 +9,7 @@
   const LOW_CONFIDENCE = 0.6;
   const maxBytes = Number(document.body.dataset.maxUploadBytes || 0);
   let objectUrl = null;
+  let currentFile = null;
 
   function showError(message) {
     const box = $("error");
@@ -32,36 +34,35 @@
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  function highlight(index, on) {
-    const rect = $("boxes").querySelector(`rect[data-i="${index}"]`);
-    const item = $("lines").querySelector(`li[data-i="${index}"]`);
-    if (rect) rect.classList.toggle("hot", on);
-    if (item) item.classList.toggle("hot", on);
-  }
 
-  function render(result) {
-    const svg = $("boxes");
-    clear(svg);
-    svg.setAttribute("viewBox", `0 0 ${result.image.width} ${result.image.height}`);
-    const list = $("lines");
-    clear(list);
-    result.lines.forEach((line, i) => {
+  // Boxes of `lines` as SVG rects in `svg` (viewBox = the page's pixels); `offset` numbers them
+  // across pages so the list and the boxes highlight each other.
+  function drawBoxes(svg, lines, width, height, offset) {
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    lines.forEach((line, k) => {
+      const i = offset + k;
       const [x1, y1, x2, y2] = line.box;
-      const low = line.confidence < LOW_CONFIDENCE;
       const rect = document.createElementNS(SVG_NS, "rect");
       rect.setAttribute("x", x1);
       rect.setAttribute("y", y1);
       rect.setAttribute("width", Math.max(1, x2 - x1));
       rect.setAttribute("height", Math.max(1, y2 - y1));
       rect.dataset.i = i;
-      if (low) rect.classList.add("low");
+      if (line.confidence < LOW_CONFIDENCE) rect.classList.add("low");
       const title = document.createElementNS(SVG_NS, "title");
       title.textContent = `${line.text} (${(line.confidence * 100).toFixed(0)} %)`;
       rect.appendChild(title);
       rect.addEventListener("mouseenter", () => highlight(i, true));
       rect.addEventListener("mouseleave", () => highlight(i, false));
       svg.appendChild(rect);
+    });
+  }
 
+  function listLines(lines, offset, pageNumber) {
+    const list = $("lines");
+    lines.forEach((line, k) => {
+      const i = offset + k;
+      const low = line.confidence < LOW_CONFIDENCE;
       const li = document.createElement("li");
       li.dataset.i = i;
       const conf = document.createElement("span");
@@ -70,14 +71,27 @@
       const text = document.createElement("span");
       text.className = line.text ? "text" : "text empty";
       text.textContent = line.text || "(nothing read)";
+      if (pageNumber) {
+        const label = document.createElement("span");
+        label.className = "page-label";
+        label.textContent = `p${pageNumber}`;
+        li.append(label);
+      }
       li.append(conf, text);
       li.addEventListener("mouseenter", () => highlight(i, true));
       li.addEventListener("mouseleave", () => highlight(i, false));
       list.appendChild(li);
     });
-    $("count").textContent = `(${result.lines.length})`;
-    $("caption").textContent =
-      `${result.image.width} × ${result.image.height} px · ${result.model.name} ${result.model.version}`;
+  }
+
+  function highlight(index, on) {
+    const rect = document.querySelector(`#result svg rect[data-i="${index}"]`);
+    const item = $("lines").querySelector(`li[data-i="${index}"]`);
+    if (rect) rect.classList.toggle("hot", on);
+    if (item) item.classList.toggle("hot", on);
+  }
+
+  function renderTimings(result) {
     const body = $("timings").tBodies[0];
     clear(body);
     for (const [stage, ms] of Object.entries(result.timings_ms)) {
@@ -85,9 +99,91 @@
       row.insertCell().textContent = stage;
       row.insertCell().textContent = `${ms.toFixed(1)} ms`;
     }
+  }
+
+  function render(result) {
+    clear($("boxes"));
+    clear($("lines"));
+    $("single").hidden = false;
+    $("pages").hidden = true;
+    drawBoxes($("boxes"), result.lines, result.image.width, result.image.height, 0);
+    listLines(result.lines, 0, null);
+    $("count").textContent = `(${result.lines.length})`;
+    $("caption").textContent =
+      `${result.image.width} × ${result.image.height} px · ${result.model.name} ${result.model.version}`;
+    renderTimings(result);
     $("copy").onclick = () => navigator.clipboard && navigator.clipboard.writeText(result.text);
     $("result").hidden = false;
   }
+
+  // A PDF or multi-page TIFF: one figure per page, drawn from the page image the API sent back.
+  function renderDocument(result) {
+    const pages = $("pages");
+    clear(pages);
+    clear($("lines"));
+    $("single").hidden = true;
+    pages.hidden = false;
+    let offset = 0;
+    for (const page of result.pages) {
+      const figure = document.createElement("figure");
+      figure.className = "stage page";
+      figure.dataset.page = page.page;
+      const canvas = document.createElement("div");
+      canvas.className = "canvas";
+      const img = document.createElement("img");
+      img.alt = `page ${page.page}`;
+      if (page.image) img.src = page.image;
+      const svg = document.createElementNS(SVG_NS, "svg");
+      svg.setAttribute("class", "boxes");
+      svg.setAttribute("preserveAspectRatio", "none");
+      drawBoxes(svg, page.lines, page.width, page.height, offset);
+      canvas.append(img, svg);
+      const caption = document.createElement("figcaption");
+      caption.textContent = `page ${page.page} of ${result.pages.length} · ${page.width} × ${page.height} px · ` +
+        `${page.lines.length} lines` + (page.source === "text_layer" ? " · from the PDF's text" : "");
+      figure.append(canvas, caption);
+      pages.appendChild(figure);
+      listLines(page.lines, offset, page.page);
+      offset += page.lines.length;
+    }
+    $("count").textContent = `(${offset} on ${result.pages.length} pages)`;
+    renderTimings(result);
+    $("copy").onclick = () => navigator.clipboard && navigator.clipboard.writeText(result.text);
+    $("result").hidden = false;
+  }
+
+  // Download buttons: the same file again, in the chosen format (the server keeps nothing).
+  const EXTENSIONS = { text: "txt", hocr: "hocr.html", alto: "alto.xml", pdf: "pdf" };
+  async function download(format) {
+    if (!currentFile) return;
+    const status = $("download-status");
+    status.textContent = `Preparing ${format}…`;
+    const form = new FormData();
+    form.append("image", currentFile, currentFile.name);
+    try {
+      const res = await fetch(`/api/v1/ocr?format=${format}`, { method: "POST", body: form });
+      if (!res.ok) {
+        let body = null;
+        try { body = await res.json(); } catch (e) { body = null; }
+        showError(`Could not prepare the download: ${body && body.error ? body.error.message : "HTTP " + res.status}`);
+        status.textContent = "";
+        return;
+      }
+      const blob = await res.blob();
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${currentFile.name.replace(/\.[^.]+$/, "") || "ocr"}.${EXTENSIONS[format]}`;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      status.textContent = "";
+    } catch (err) {
+      showError(`The server could not be reached: ${err.message}`);
+      status.textContent = "";
+    }
+  }
+  document.querySelectorAll("#downloads button").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
 
   async function upload(file) {
     showError("");
@@ -98,17 +194,24 @@
     }
     if (objectUrl) URL.revokeObjectURL(objectUrl);
     objectUrl = URL.createObjectURL(file);
+    currentFile = file;
     $("result").hidden = true;
     $("busy").hidden = false;
     const form = new FormData();
     form.append("image", file, file.name);
     try {
-      const res = await fetch("/api/v1/ocr", { method: "POST", body: form });
+      // documents (PDF, TIFF) come back with each page as a JPEG to draw the boxes on
+      const isDocument = /pdf|tiff/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
+      const res = await fetch("/api/v1/ocr" + (isDocument ? "?page_images=true" : ""), { method: "POST", body: form });
       let body = null;
       try { body = await res.json(); } catch (e) { body = null; }
       if (!res.ok) {
         const err = body && body.error ? `${body.error.message} (${res.status} ${body.error.code})` : `HTTP ${res.status}`;
-        showError(`Could not read this image: ${err}`);
+        showError(`Could not read this file: ${err}`);
+        return;
+      }
+      if (body.pages) {
+        renderDocument(body);
         return;
       }
       const img = $("image");
