@@ -74,6 +74,18 @@ print("torch" in sys.modules, "ocr_server.cli.read" in sys.modules)
     assert (torch_loaded, walked) == ("False", "True"), out.stdout
 
 
+def test_serving_and_operator_tests_collect_with_torch_unimportable() -> None:
+    """Their test modules (and what they import) load in an environment without torch."""
+    script = (
+        "import sys; sys.modules['torch'] = None; import pytest; "
+        "sys.exit(pytest.main(['-q', '--collect-only', '-p', 'no:cacheprovider', "
+        "'tests/ocr_server', 'tests/recognition', 'tests/ocr_operator', 'tests/chart', 'tests/cluster']))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert re.search(r"\d+ tests? collected", out.stdout), out.stdout[-500:]
+
+
 def test_make_help_is_clean_text() -> None:
     out = subprocess.run(["make", "--no-print-directory", "help"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
