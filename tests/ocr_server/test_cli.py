@@ -170,3 +170,25 @@ def test_serve_starts_gunicorn_like_make_run(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(30) == 0, log.read_text()[-2000:]
+
+
+def test_serve_runs_the_make_run_command_with_overrides(tmp_path: Path) -> None:
+    """`serve` = `python -m gunicorn -c ocr_server/gunicorn.conf.py ocr_server.wsgi:app`, options as env."""
+    from ocr_server.cli import build_parser
+    from ocr_server.cli.serve import GUNICORN_CONF, gunicorn_argv, serve_env
+
+    args = build_parser().parse_args(["serve", "-c", "x.yaml", "-p", "9001", "-w", "3", "--", "--timeout", "5"])
+    assert gunicorn_argv(args.gunicorn_args) == [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(GUNICORN_CONF),
+        "ocr_server.wsgi:app",
+        "--timeout",
+        "5",
+    ]
+    assert GUNICORN_CONF.is_file()
+    env = serve_env(args, {"OCR__SERVER__PORT": "1", "KEEP": "1"})
+    assert env["OCR__SERVER__PORT"] == "9001" and env["OCR__SERVER__WORKERS"] == "3" and env["KEEP"] == "1"
+    assert env["OCR_CONFIG"] == str(Path("x.yaml").resolve())
