@@ -62,7 +62,7 @@ bench-setup: $(UV_DEP) ## .venv-bench from uv.lock: the server plus benchmark pe
 	$(BENCH_PYTHON) -c 'from importlib.metadata import distributions as ds; cv = sorted(d.metadata["Name"] for d in ds() if d.metadata["Name"].lower().startswith("opencv")); assert len(cv) == 1, cv; import cv2, rapidocr_onnxruntime, locust; print("bench env ok: one OpenCV,", cv[0], cv2.__version__)'
 	@touch $(BENCH_VENV)/.synced
 
-lock: ## Re-resolve uv.lock after editing dependencies in pyproject.toml (then commit both)
+lock: $(UV_DEP) ## Re-resolve uv.lock after editing dependencies in pyproject.toml (then commit both)
 	$(UV) lock
 
 $(UV_BOOTSTRAP):
