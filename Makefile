@@ -1,10 +1,26 @@
 # ocr-crnn: `make help` lists the targets.  Setup once, then run or test:
-#   make setup   # Debian packages (fonts, tesseract, chromium), Python deps, test-cluster binaries
+#   make setup   # Debian packages (fonts, tesseract, chromium), .venv from uv.lock, test-cluster binaries
 #   make run     # serve the API and upload page on http://localhost:8080 with the shipped model
 #   make test    # the whole test suite (what .ci/run runs)
 
-PYTHON ?= python3
-PIP ?= $(PYTHON) -m pip
+# --- Python environments, installed by uv from uv.lock (nothing goes into the global interpreter) ---
+# .venv: the project (server, operator, training with torch, dev tools); every target runs in it.
+# .venv-bench: the server plus the benchmark peers (RapidOCR, Locust), kept out of .venv.
+VENV := .venv
+BENCH_VENV := .venv-bench
+PYTHON := $(VENV)/bin/python
+BENCH_PYTHON := $(BENCH_VENV)/bin/python
+PROJECT_EXTRAS := server operator train dev
+BENCH_EXTRAS := server operator bench dev
+# uv from PATH, else a pinned, hash-checked uv bootstrapped into .uv/ (requirements/uv.txt).
+UV_BOOTSTRAP := .uv/bin/uv
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
+UV_DEP := $(filter $(UV_BOOTSTRAP),$(UV))
+# uv verifies TLS with its own roots unless told to use the system's (needed behind TLS-inspecting proxies).
+export UV_SYSTEM_CERTS ?= 1
+# --locked: install exactly uv.lock, and fail if pyproject.toml changed without `make lock`.
+UV_SYNC = $(UV) sync --locked
+
 APT_PACKAGES := $(shell sed -e 's/\#.*//' requirements/apt.txt)
 SERVER_IMAGE ?= ghcr.io/ocr-crnn/ocr-server:0.1.0
 OPERATOR_IMAGE ?= ghcr.io/ocr-crnn/ocr-operator:0.1.0
@@ -15,14 +31,14 @@ MODEL ?= crnn-en
 VERSION ?= 1.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-apt setup-python run dev test test-fast lint format cluster-build cluster-up cluster-down \
+.PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
         chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator \
         images image-server image-operator clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-16s\033[0m %s\n",$$1,$$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n",$$1,$$2}'
 
-setup: setup-apt setup-python cluster-build ## Install everything: apt packages, Python deps (with torch), test-cluster binaries
+setup: setup-apt setup-python cluster-build ## Install everything: apt packages, .venv from uv.lock (with torch), test-cluster binaries
 
 setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests)
 	@if command -v apt-get >/dev/null 2>&1; then \
@@ -34,22 +50,49 @@ setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), c
 	  else echo "apt: all packages present"; fi; \
 	else echo "setup-apt: no apt-get; install the packages in requirements/apt.txt yourself"; fi
 
-setup-python: ## Python deps: server, operator, training (torch), dev and benchmark extras
-	$(PIP) install -q -e '.[server,operator,train,dev,bench]'
+setup-python: $(UV_DEP) ## .venv from uv.lock: server, operator, training (torch), dev extras; then uv pip check
+	$(UV_SYNC) $(addprefix --extra ,$(PROJECT_EXTRAS))
+	$(UV) pip check --python $(PYTHON)
+	@touch $(VENV)/.synced
 
-run: ## Serve the API and upload page on http://localhost:8080 (config: $$OCR_CONFIG, OCR__SECTION__FIELD env overrides)
-	$(PYTHON) -m gunicorn -c ocr_server/gunicorn.conf.py ocr_server.wsgi:app
+bench-setup: $(UV_DEP) ## .venv-bench from uv.lock: the server plus benchmark peers (RapidOCR, Locust), one OpenCV
+	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(UV_SYNC) $(addprefix --extra ,$(BENCH_EXTRAS))
+	@# rapidocr_onnxruntime asks for opencv-python; uv.lock drops it for the headless build the server uses,
+	@# so `uv pip check` names that one requirement here: check what matters instead.
+	$(BENCH_PYTHON) -c 'from importlib.metadata import distributions as ds; cv = sorted(d.metadata["Name"] for d in ds() if d.metadata["Name"].lower().startswith("opencv")); assert len(cv) == 1, cv; import cv2, rapidocr_onnxruntime, locust; print("bench env ok: one OpenCV,", cv[0], cv2.__version__)'
+	@touch $(BENCH_VENV)/.synced
 
-dev: ## Flask development server with reload on http://localhost:5000
+lock: $(UV_DEP) ## Re-resolve uv.lock after editing dependencies in pyproject.toml (then commit both)
+	$(UV) lock
+
+$(UV_BOOTSTRAP):
+	python3 -m venv .uv
+	.uv/bin/python -m pip install -q --require-hashes -r requirements/uv.txt
+
+# Environments follow uv.lock: a target that needs one re-syncs it when the lock is newer.
+$(VENV)/.synced: uv.lock pyproject.toml
+	@$(MAKE) --no-print-directory setup-python
+
+$(BENCH_VENV)/.synced: uv.lock pyproject.toml
+	@$(MAKE) --no-print-directory bench-setup
+
+# Every other target that runs $(PYTHON) needs .venv too.
+format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator train evaluate export bench-detect \
+  bench-operator image-test: $(VENV)/.synced
+
+run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (config: $OCR_CONFIG, OCR__SECTION__FIELD env overrides)
+	$(VENV)/bin/ocr-crnn serve
+
+dev: $(VENV)/.synced ## Flask development server with reload on http://localhost:5000
 	$(PYTHON) -m flask --app ocr_server.wsgi run --debug
 
-test: ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes (what CI runs)
+test: $(VENV)/.synced ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes (what CI runs)
 	$(PYTHON) -m pytest -q
 
-test-fast: ## Unit tests only (no cluster, no browser, no torch)
+test-fast: $(VENV)/.synced ## Unit tests only (no cluster, no browser, no torch)
 	$(PYTHON) -m pytest -q -m "not k8s and not browser and not model and not slow"
 
-lint: ## ruff lint + format check
+lint: $(VENV)/.synced ## ruff lint + format check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check ocr_server training tests/recognition tests/training
 
@@ -85,7 +128,7 @@ chart-lint: ## helm lint + template the chart for its defaults and every tests/c
 chart-test: ## Chart tests: offline, and against the local cluster
 	$(PYTHON) -m pytest tests/chart
 
-operator: ## Run the operator against $$KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
+operator: ## Run the operator against $KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
 	cd operator && $(PYTHON) -m ocr_operator
 
 TRAIN_PHASE_STEPS ?= 10000
@@ -102,22 +145,22 @@ export: ## Export runs/crnn/last.pt to a new bundle: make export NEW_VERSION=1.2
 
 bench: bench-lines bench-pages ## Recognition and page benchmarks vs RapidOCR and Tesseract
 
-bench-lines: ## ms/line and line CER: ours vs RapidOCR rec vs Tesseract --psm 7
-	$(PYTHON) bench/recognition_latency.py
+bench-lines: $(BENCH_VENV)/.synced ## ms/line and line CER: ours vs RapidOCR rec vs Tesseract --psm 7 (in .venv-bench)
+	$(BENCH_PYTHON) bench/recognition_latency.py
 
-bench-pages: ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract
-	$(PYTHON) bench/page_latency.py
+bench-pages: $(BENCH_VENV)/.synced ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract (in .venv-bench)
+	$(BENCH_PYTHON) bench/page_latency.py
 
 bench-detect: ## Line detection recall/precision/F1 at IoU 0.5 on sroie-dev
 	$(PYTHON) bench/detection_eval.py
 
-bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on loopback
-	bash bench/load_test.sh
+bench-load: $(BENCH_VENV)/.synced ## Locust headless load test at 10/20/50 users against gunicorn on loopback (in .venv-bench)
+	PATH="$(abspath $(BENCH_VENV))/bin:$$PATH" PYTHON=$(BENCH_PYTHON) bash bench/load_test.sh
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py
 
-images: image-server image-operator ## Build both container images with $(CONTAINER_ENGINE) (needs a running engine)
+images: image-server image-operator ## Build both container images with docker (CONTAINER_ENGINE=podman to change; needs a running engine)
 
 image-server: ## Server image (onnxruntime, no torch; model baked in)
 	$(CONTAINER_ENGINE) build -f docker/server.Dockerfile -t $(SERVER_IMAGE) .
@@ -131,5 +174,5 @@ images-local: ## Build both images without a Docker daemon: buildah on a deboots
 image-test: ## Build both images with buildah and run them (the operator image against the local cluster)
 	OCR_IMAGE_TESTS=1 $(PYTHON) -m pytest tests/chart/test_images.py
 
-clean: ## Remove caches (keeps .tools and runs)
+clean: ## Remove caches (keeps .tools, runs and the environments; rm -rf .venv .venv-bench .uv for those)
 	rm -rf .pytest_cache .ruff_cache data-cache build *.egg-info

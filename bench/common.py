@@ -19,19 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from ocr_server import shared_data
 from ocr_server.recognition.lines import crop_box  # the one crop recipe, shared with the server
 from ocr_server.recognition.scoring import edit_distance, normalize_text  # the one CER definition
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_ENV_VAR = "OCR_SHARED_DATA"
+DATA_ENV_VAR = shared_data.ENV_VAR
 
 Box = tuple[int, int, int, int]
 
 
 def data_root() -> Path:
-    """Folder holding the shared datasets: ``$OCR_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    env = os.environ.get(DATA_ENV_VAR)
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    """Folder holding the shared datasets: ``$OCR_SHARED_DATA`` or ``<repo>/../shared/data``
+    (one definition, :mod:`ocr_server.shared_data`, for tests, benchmarks and training)."""
+    return shared_data.data_root()
 
 
 def dataset_dir(split: str | os.PathLike[str]) -> Path:

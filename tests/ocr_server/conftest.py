@@ -20,6 +20,8 @@ from server_support import (
     text_page,
 )
 
+from tests.needs import missing
+
 
 @pytest.fixture(scope="session")
 def png_bomb() -> bytes:
@@ -57,7 +59,7 @@ def sroie_line_crops(sroie_page: SroiePage) -> list[bytes]:
 @pytest.fixture(scope="session")
 def require_model() -> None:
     if not model_installed():
-        pytest.skip("the default model bundle (models/<name>-<version>/) is not installed yet")
+        missing("the default model bundle (models/<name>-<version>/) is not installed")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Helpers for the OCR server tests: sample images, a real gunicorn on a free loopback port.
 
 Integration tests run the real server (gunicorn + the shipped model + the real line detector) as a
-subprocess; they skip, saying why, when the model bundle or ../shared/data is absent.  Unit tests
+subprocess; they skip, saying why, when the model bundle or the shared data ($OCR_SHARED_DATA) is
+absent, and fail instead under CI=true (tests/needs.py).  Unit tests
 of the HTTP layer use Flask's test client with a tiny recognizer defined here (the server never
 ships one).
 """
@@ -22,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 import requests
 import yaml
 from PIL import Image
 
+from tests.needs import shared_dataset
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-SROIE_DEV = SHARED / "data" / "sroie-dev"
 GUNICORN_CONF = REPO_ROOT / "ocr_server" / "gunicorn.conf.py"
 READY_TIMEOUT_S = 90.0
 
@@ -80,13 +80,12 @@ class SroiePage:
 
 
 def load_sroie_pages() -> list[SroiePage]:
-    manifest = SROIE_DEV / "pages.jsonl"
-    if not manifest.is_file():
-        pytest.skip(f"shared data absent: {manifest} (the shared folder sits beside the repo root)")
+    """sroie-dev's pages (validation only); skips, or fails under CI=true, when the set is absent."""
+    folder = shared_dataset("sroie-dev")
     pages = []
-    for raw in manifest.read_text(encoding="utf-8").splitlines():
+    for raw in (folder / "pages.jsonl").read_text(encoding="utf-8").splitlines():
         d = json.loads(raw)
-        pages.append(SroiePage(SROIE_DEV / d["image"], d["lines"], d["width"], d["height"]))
+        pages.append(SroiePage(folder / d["image"], d["lines"], d["width"], d["height"]))
     return pages
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,9 +12,9 @@ from ocr_server.config import DetectionConfig, OcrConfig
 from ocr_server.detection import LineDetector, create_detector
 from ocr_server.detection.opencv import Components, bridged, reading_order, row_order
 from ocr_server.imaging.preprocess import preprocess
+from tests.needs import shared_dataset
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-SROIE_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sroie-dev"
 
 Rect = tuple[int, int, int, int]
 
@@ -297,9 +296,7 @@ def test_reading_order_groups_rows_then_columns() -> None:
 
 
 def real_pages(count: int) -> list[dict]:
-    manifest = SROIE_DEV / "pages.jsonl"
-    if not manifest.exists():
-        pytest.skip(f"shared data absent: {manifest}")
+    manifest = shared_dataset("sroie-dev") / "pages.jsonl"
     rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
     return rows[:: max(1, len(rows) // count)][:count]
 
@@ -324,8 +321,9 @@ def test_recall_on_real_receipts() -> None:
     pre_cfg = cfg.preprocessing.model_copy(update={"deskew": False})
     detector = create_detector(cfg.detection)
     hits = truth = predicted = 0
+    folder = shared_dataset("sroie-dev")
     for row in real_pages(6):
-        gray = cv2.imread(str(SROIE_DEV / row["image"]), cv2.IMREAD_GRAYSCALE)
+        gray = cv2.imread(str(folder / row["image"]), cv2.IMREAD_GRAYSCALE)
         page = preprocess(gray, pre_cfg)
         sx, sy = gray.shape[1] / page.gray.shape[1], gray.shape[0] / page.gray.shape[0]
         pred = [

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from server_support import RunningServer, SroiePage
 
+from tests.needs import missing
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,9 +27,12 @@ SCREENSHOT = Path(os.environ.get("OCR_WEB_SCREENSHOT", "/tmp/ocr-web-page.png"))
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is not installed: `make setup` (the dev extra; never `playwright install`)")
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+        missing(f"Debian chromium is not installed at {CHROMIUM}: `make setup-apt`")
     with sync_api.sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance

@@ -6,20 +6,16 @@ A regression in the weights, the export, the crop recipe or the decoder makes th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
-import pytest
 
 from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import load_recognizer
 from ocr_server.recognition.registry import list_models, resolve_model
 from ocr_server.recognition.scoring import cer
+from tests.needs import shared_dataset
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-SROIE_DEV = SHARED / "sroie-dev"
-IIIT5K = SHARED / "iiit5k-train"
 # Case-insensitive, whitespace-collapsed CER on the first 150 lines of sroie-dev and the first 300
 # iiit5k words, for the default model; the full-set figures are in its model card.  Lower them when
 # a better model ships.
@@ -28,9 +24,10 @@ IIIT5K_BOUND = 0.11  # measured 0.080 for crnn-en-1.1.0 (0.138 for 1.0.0)
 
 
 def _dev_lines(limit: int) -> list[tuple[object, str]]:
+    sroie_dev = shared_dataset("sroie-dev")
     out = []
-    for row in (json.loads(x) for x in (SROIE_DEV / "pages.jsonl").read_text().splitlines()):
-        page = cv2.imread(str(SROIE_DEV / row["image"]), cv2.IMREAD_COLOR)
+    for row in (json.loads(x) for x in (sroie_dev / "pages.jsonl").read_text().splitlines()):
+        page = cv2.imread(str(sroie_dev / row["image"]), cv2.IMREAD_COLOR)
         for line in row["lines"]:
             out.append((crop_box(page, tuple(line["box"])), line["text"]))
             if len(out) >= limit:
@@ -46,7 +43,6 @@ def test_default_model_is_shipped_small_and_versioned() -> None:
     assert any(b.full_name == f"{DEFAULT_MODEL_NAME}-{DEFAULT_MODEL_VERSION}" for b in list_models())
 
 
-@pytest.mark.skipif(not SROIE_DEV.is_dir(), reason="shared/data/sroie-dev is not beside the repo")
 def test_shipped_model_reads_dev_receipt_lines() -> None:
     rec = load_recognizer(DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION, threads=2)
     items = _dev_lines(150)
@@ -56,12 +52,12 @@ def test_shipped_model_reads_dev_receipt_lines() -> None:
     assert all(0.0 <= p.confidence <= 1.0 for p in preds)
 
 
-@pytest.mark.skipif(not IIIT5K.is_dir(), reason="shared/data/iiit5k-train is not beside the repo")
 def test_shipped_model_reads_scene_words() -> None:
     """Scene text (signs, covers; colour, light-on-dark) is the hard case: a bound on it too."""
+    iiit5k = shared_dataset("iiit5k-train")
     rec = load_recognizer(DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION, threads=2)
-    rows = [json.loads(x) for x in (IIIT5K / "manifest.jsonl").read_text().splitlines()[:300]]
-    images = [cv2.imread(str(IIIT5K / r["image"]), cv2.IMREAD_COLOR) for r in rows]
+    rows = [json.loads(x) for x in (iiit5k / "manifest.jsonl").read_text().splitlines()[:300]]
+    images = [cv2.imread(str(iiit5k / r["image"]), cv2.IMREAD_COLOR) for r in rows]
     preds = rec.recognize(images)
     score = cer([(p.text, r["text"]) for p, r in zip(preds, rows, strict=True)], normalise=True)
     assert score <= IIIT5K_BOUND, f"CER {score:.3f} above the bound {IIIT5K_BOUND}"

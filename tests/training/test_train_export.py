@@ -8,12 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is in the `train` extra")
+from tests.needs import missing
 
-from ocr_server.recognition.charset import Charset  # noqa: E402
-from training import train  # noqa: E402
-from training.export import check_parity, write_bundle  # noqa: E402
-from training.model import CRNN  # noqa: E402
+try:
+    import torch
+except ImportError:
+    missing("torch is not installed: it is in the `train` extra, which `make setup` installs", module_level=True)
+
+from ocr_server.recognition.charset import Charset
+from training import train
+from training.export import check_parity, write_bundle
+from training.model import CRNN
 
 pytestmark = pytest.mark.model
 
@@ -80,7 +85,6 @@ def test_resume_point_keeps_or_restarts_the_schedule() -> None:
 
 
 def test_export_parity_and_bundle(tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
     charset = Charset.default()
     model = CRNN(charset.num_classes, channels=(8, 16, 16, 16, 32, 32, 32), hidden=32).eval()
     ck = tmp_path / "ck.pt"
