@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import pickle
 import random
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ocr_server.recognition.charset import Charset
 from ocr_server.recognition.lines import crop_box, prepare_line
+from ocr_server.shared_data import data_root
 
 from .fonts import FontFile, font_coverage
 from .render import augment, office_scan, render_line
@@ -33,7 +33,7 @@ from .scene import render_scene, scene_text
 from .splits import SPLITS
 from .text_sources import random_text
 
-SHARED_DATA = Path(os.environ.get("OCR_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+SHARED_DATA = data_root()  # $OCR_SHARED_DATA, else shared/data beside the repo
 CACHE_DIR = Path(__file__).resolve().parents[1] / "data-cache"
 
 
