@@ -16,9 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from .config import OcrConfig
+from .deadline import NO_DEADLINE, Deadline
 from .detection.base import Box, LineDetector
-from .errors import UndecodableImage, UnusableImage
-from .imaging.decode import decode_image
+from .errors import OcrError, UndecodableImage, UnusableImage
+from .imaging.decode import decode_image, probe_size
 from .imaging.preprocess import preprocess
 from .recognition.lines import LineImageError, crop_box
 from .recognition.recognizer import LineResult
@@ -122,8 +123,25 @@ class OcrPipeline:
         self.detector = detector
         self.recognizer = recognizer
 
-    def read_page(self, data: bytes) -> PageResult:
-        """Full-page OCR of an encoded image (already checked by magic bytes and size)."""
+    def count_pixels(self, images: list[bytes]) -> int:
+        """Pixels of ``images`` together, from their headers alone (no decoding), after each
+        image's pixel and JPEG-scan checks: what the caller budgets before any decoding starts."""
+        total = 0
+        for i, data in enumerate(images):
+            try:
+                width, height = probe_size(data, self.config.limits.max_pixels)
+            except OcrError as err:
+                if len(images) == 1:
+                    raise
+                raise type(err)(f"image {i + 1}: {err.message}") from err
+            total += width * height
+        return total
+
+    def read_page(self, data: bytes, deadline: Deadline = NO_DEADLINE) -> PageResult:
+        """Full-page OCR of an encoded image (already checked by magic bytes and size).
+
+        ``deadline`` is checked between stages and while decoding: past it the work stops with
+        :class:`~ocr_server.errors.RequestTimedOut`."""
         pre_cfg = self.config.preprocessing
         timings = Timings()
         with timings.stage("decode"):
@@ -132,9 +150,14 @@ class OcrPipeline:
                 max_pixels=self.config.limits.max_pixels,
                 gray=pre_cfg.grayscale or pre_cfg.binarize,
                 max_side=pre_cfg.max_side,
+                deadline=deadline,
             )
+        deadline.check()
+        width, height, scale = decoded.width, decoded.height, decoded.scale
         with timings.stage("preprocess"):
             page = preprocess(decoded.pixels, pre_cfg)
+        del decoded  # only the (smaller) preprocessed page is needed from here on
+        deadline.check()
         with timings.stage("detect"):
             boxes = self.detector.detect(page.gray)[: self.config.detection.max_lines]
             crops, kept = [], []
@@ -143,6 +166,7 @@ class OcrPipeline:
                 if crop is not None:
                     crops.append(crop)
                     kept.append(box)
+        deadline.check()
         with timings.stage("recognize"):
             results = self._recognize(crops)
         geometry = page.geometry
@@ -150,23 +174,26 @@ class OcrPipeline:
             OcrLine(
                 text=r.text,
                 confidence=r.confidence,
-                box=geometry.to_source(box, source_scale=decoded.scale, width=decoded.width, height=decoded.height),
+                box=geometry.to_source(box, source_scale=scale, width=width, height=height),
             )
             for box, r in zip(kept, results, strict=True)
             if is_text(r, self.config.recognition.min_line_confidence)
         ]
-        return PageResult(lines=lines, width=decoded.width, height=decoded.height, timings_ms=timings.as_dict())
+        return PageResult(lines=lines, width=width, height=height, timings_ms=timings.as_dict())
 
-    def read_lines(self, images: list[bytes]) -> LinesResult:
+    def read_lines(self, images: list[bytes], deadline: Deadline = NO_DEADLINE) -> LinesResult:
         """Recognise pre-cropped line images (no preprocessing, no detection), in order."""
         timings = Timings()
         with timings.stage("decode"):
             crops = []
             for i, data in enumerate(images):
+                deadline.check()
                 try:
-                    crops.append(decode_image(data, max_pixels=self.config.limits.max_pixels, gray=True).pixels)
+                    decoded = decode_image(data, max_pixels=self.config.limits.max_pixels, gray=True, deadline=deadline)
+                    crops.append(decoded.pixels)
                 except UndecodableImage as err:
                     raise type(err)(f"image {i + 1}: {err.message}") from err
+        deadline.check()
         with timings.stage("recognize"):
             results = self._recognize(crops)
         return LinesResult(results=results, timings_ms=timings.as_dict())

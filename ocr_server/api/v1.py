@@ -1,22 +1,28 @@
 """JSON API v1: ``/api/v1/info``, ``/api/v1/ocr`` (full page), ``/api/v1/recognize`` (line crops).
 
 Order inside an OCR view, and why: refuse early while the model is not ready (503), read and
-validate the upload (cheap, and reading the body keeps the connection healthy), then take an
-OCR slot or shed with 429, and only then spend CPU.
+validate the upload (cheap, and reading the body keeps the connection healthy), count the
+images' pixels from their headers (413 over ``limits.maxRequestPixels``), then take an OCR slot
+and the pixels from the worker's budget or shed with 429, and only then spend CPU: on a native
+thread, under the request's deadline (504 past ``limits.requestTimeoutSeconds``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import metrics
-from ..errors import Overloaded
+from ..deadline import Deadline
+from ..errors import Overloaded, RequestTimedOut, TooManyPixels
 from ..recognition.registry import list_models
 from ..uploads import SUPPORTED_TYPES, read_uploads
-from .state import get_state
+from .state import AppState, get_state
+
+T = TypeVar("T")
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -41,27 +47,62 @@ def info() -> Response:
             "input_height": recognizer.info.input_height,
             "num_classes": recognizer.info.num_classes,
         }
-    models_dir = state.config.model.models_dir
-    return jsonify(
-        {
-            "model": model,
-            "ready": state.service.ready,
-            "load_error": state.service.error,
-            "detector": state.config.detection.detector,
-            "inference_threads": state.service.inference_threads,
-            "supported_types": list(SUPPORTED_TYPES),
-            "available_models": [
-                {"name": b.name, "version": b.version}
-                for b in list_models(None if models_dir is None else Path(models_dir))
-            ],
-            "config": state.config.model_dump(mode="json", by_alias=True),
-        }
-    )
+    body: dict[str, Any] = {
+        "model": model,
+        "ready": state.service.ready,
+        "detector": state.config.detection.detector,
+        "inference_threads": state.service.inference_threads,
+        "supported_types": list(SUPPORTED_TYPES),
+        # the page needs to know that loading failed; the reason (paths, library text) only when exposed
+        "load_error": "the model failed to load" if state.service.error else None,
+    }
+    if state.config.server.expose_config:
+        # off by default: the config tells a stranger how to size an attack, a load error names paths
+        models_dir = state.config.model.models_dir
+        body["load_error"] = state.service.error
+        bundles = list_models(None if models_dir is None else Path(models_dir))
+        body["available_models"] = [{"name": b.name, "version": b.version} for b in bundles]
+        body["config"] = state.config.model_dump(mode="json", by_alias=True)
+    return jsonify(body)
 
 
 def _shed_counted(err: Overloaded) -> Overloaded:
     metrics.SHED.inc()
     return err
+
+
+def run_ocr(state: AppState, pixels: int, work: Callable[[Deadline], T]) -> T:
+    """Run ``work`` for a request whose images hold ``pixels``, within every per-request bound.
+
+    413 when the images together exceed ``limits.maxRequestPixels``; 429 when no OCR slot is free
+    or the worker's pixel budget (``limits.maxWorkerPixels``) cannot take them; 504 past the
+    deadline.  The slot and the pixels are given back when the work has really ended, which may
+    be a moment after a 504 (the work stops at its next deadline check)."""
+    limits = state.config.limits
+    if pixels > limits.max_request_pixels:
+        raise TooManyPixels(
+            f"the images hold {pixels} pixels together; the limit per request is {limits.max_request_pixels}"
+        )
+    try:
+        release_slot = state.limiter.acquire()
+        try:
+            release_pixels = state.pixels.reserve(pixels)
+        except Overloaded:
+            release_slot()
+            raise
+    except Overloaded as err:
+        raise _shed_counted(err) from None
+
+    def done() -> None:
+        release_pixels()
+        release_slot()
+
+    deadline: Deadline = g.deadline
+    try:
+        return state.offloader.run(lambda: work(deadline), deadline, done)
+    except RequestTimedOut:
+        metrics.TIMEOUTS.inc()
+        raise
 
 
 @bp.post("/ocr")
@@ -72,11 +113,8 @@ def ocr() -> Response:
     limits = state.config.limits
     (upload,) = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=1)
     g.log_fields = {"image_type": upload.kind, "image_bytes": len(upload.data)}
-    try:
-        with state.limiter.slot():
-            result = pipeline.read_page(upload.data)
-    except Overloaded as err:
-        raise _shed_counted(err) from None
+    pixels = pipeline.count_pixels([upload.data])
+    result = run_ocr(state, pixels, lambda deadline: pipeline.read_page(upload.data, deadline))
     metrics.observe_stages(result.timings_ms)
     metrics.LINES.inc(len(result.lines))
     g.timings_ms = result.timings_ms
@@ -100,11 +138,9 @@ def recognize() -> Response:
     limits = state.config.limits
     uploads = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=limits.max_images_per_request)
     g.log_fields = {"images": len(uploads), "image_bytes": sum(len(u.data) for u in uploads)}
-    try:
-        with state.limiter.slot():
-            result = pipeline.read_lines([u.data for u in uploads])
-    except Overloaded as err:
-        raise _shed_counted(err) from None
+    images = [u.data for u in uploads]
+    pixels = pipeline.count_pixels(images)
+    result = run_ocr(state, pixels, lambda deadline: pipeline.read_lines(images, deadline))
     metrics.observe_stages(result.timings_ms)
     metrics.LINES.inc(len(result.results))
     g.timings_ms = result.timings_ms
