@@ -148,7 +148,7 @@ class LimitsConfig(_Section):
         description="Max decoded pixels of all images of one request together (413 above).",
     )
     max_worker_pixels: int = Field(
-        48_000_000,
+        40_000_000,
         ge=10_000,
         le=4_000_000_000,
         description="Max decoded pixels of all in-flight requests of one worker (429 above); bounds memory.",
@@ -157,7 +157,7 @@ class LimitsConfig(_Section):
         10, ge=1, le=300, description="A client must send its request headers within this many seconds."
     )
     body_timeout_seconds: int = Field(
-        30, ge=1, le=3600, description="A client must send its whole request body within this many seconds (408)."
+        10, ge=1, le=3600, description="A client must send its whole request body within this many seconds (408)."
     )
 
     @model_validator(mode="after")

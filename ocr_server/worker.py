@@ -17,6 +17,7 @@ the app's modules are imported lazily, in the worker.
 from __future__ import annotations
 
 import gunicorn.http.wsgi
+from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
 # gunicorn puts "Server: gunicorn" on every response; a neutral name tells a scanner nothing.
@@ -42,5 +43,8 @@ class OcrGeventWorker(GeventWorker):
             self.log.debug("could not count a protocol error", exc_info=True)
         try:
             client.sendall(error_response_bytes(status, code, message))
+            # half-close and drain what the client still sends, so the kernel does not answer
+            # its unread bytes with a reset that destroys our response (RFC 9112 section 9.6)
+            util.close_graceful(client, timeout=1.0)
         except Exception:
             self.log.debug("failed to send the error response")

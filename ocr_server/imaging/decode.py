@@ -33,6 +33,7 @@ _EXIF_ORIENTATION = 0x0112
 _SWAPS_SIDES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 # Bytes handed to a decoder per call: the granularity at which a late request stops decoding.
 DECODE_BLOCK = 16 * 1024
+COMPOSITE_STRIP_ROWS = 256
 UNDECODABLE = "the image data cannot be decoded (corrupt, truncated or an unsupported variant)"
 
 # Pillow warns on open about images above its own default size; our limit (limits.maxPixels) is
@@ -179,13 +180,31 @@ def to_array(img: Image.Image, *, gray: bool) -> np.ndarray:
         del arr
         return out if gray else np.repeat(out[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
+        return _composite_on_white(img, gray=gray)
     if gray:
         return np.asarray(img.convert("L") if img.mode != "L" else img)
     rgb = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _composite_on_white(img: Image.Image, *, gray: bool) -> np.ndarray:
+    """Transparent pixels onto white, strip by strip.
+
+    Compositing the whole image at once holds the source, an RGBA copy, a white RGBA background
+    and the result together: 16 bytes per pixel, 640 MB for a 40 M pixel image.  Strips of
+    :data:`COMPOSITE_STRIP_ROWS` rows hold only the source and the result (5 to 7 bytes a pixel)."""
+    width, height = img.size
+    out = np.empty((height, width) if gray else (height, width, 3), dtype=np.uint8)
+    for top in range(0, height, COMPOSITE_STRIP_ROWS):
+        bottom = min(height, top + COMPOSITE_STRIP_ROWS)
+        strip = img.crop((0, top, width, bottom)).convert("RGBA")
+        background = Image.new("RGBA", strip.size, (255, 255, 255, 255))
+        flat = Image.alpha_composite(background, strip)
+        if gray:
+            out[top:bottom] = np.asarray(flat.convert("L"))
+        else:
+            out[top:bottom] = np.asarray(flat.convert("RGB"))[:, :, ::-1]
+    return out
 
 
 def _reason(err: Exception) -> str:
