@@ -313,21 +313,20 @@ def normal_page() -> bytes:
     return bytes(data)
 
 
-def summarise(name: str, answers: list[Answer], probes: Probes, peak_mb: float, idle_mb: float) -> dict:
+def summarise(name: str, answers: list[Answer], probes: Probes, peak_mb: float, before_mb: float) -> dict:
     statuses: dict[int, int] = {}
     for a in answers:
         statuses[a.status] = statuses.get(a.status, 0) + 1
     errors = [a for a in answers if a.status >= 400]
-    health_ok = bool(probes.health) and all(
-        h.status == 200 and h.seconds <= HEALTH_TIMEOUT_S for h in probes.health
-    )
+    health_ok = bool(probes.health) and all(h.status == 200 and h.seconds <= HEALTH_TIMEOUT_S for h in probes.health)
     return {
         "attack": name,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "json_errors": all(a.json_shaped for a in errors),
         "slowest_answer_s": round(max((a.seconds for a in answers), default=0.0), 2),
+        "rss_before_mb": round(before_mb),
         "peak_rss_mb": round(peak_mb),
-        "rss_growth_mb": round(peak_mb - idle_mb),
+        "rss_growth_mb": round(peak_mb - before_mb),
         "health_probes": len(probes.health),
         "health_max_s": round(max((h.seconds for h in probes.health), default=0.0), 2),
         "health_ok": health_ok,
@@ -359,18 +358,21 @@ def main(argv: list[str] | None = None) -> int:
     with args.log.open("wb") as sink:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=sink, stderr=sink, start_new_session=True)
     results = []
+    idle_mb = 0.0
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         pid = worker_pid(proc.pid)
         normal = normal_page()
         post(port, "/api/v1/ocr", normal, "image/png")  # warm
         idle_mb = status_kb(pid, "VmRSS") / 1024.0
-        print(f"server on :{port}, worker pid {pid}, idle worker RSS {idle_mb:.0f} MB", flush=True)
+        master_mb = status_kb(proc.pid, "VmRSS") / 1024.0
+        print(f"server on :{port}, worker pid {pid}, idle RSS: worker {idle_mb:.0f} MB, master {master_mb:.0f} MB")
         for name in chosen:
             time.sleep(1.0)
+            before_mb = status_kb(pid, "VmRSS") / 1024.0  # freed memory is not always given back to the OS
             with PeakRss(pid) as rss, Probes(port, normal) as probes:
                 answers = attacks[name](port)
-            row = summarise(name, answers, probes, rss.peak_mb(), idle_mb)
+            row = summarise(name, answers, probes, rss.peak_mb(), before_mb)
             results.append(row)
             print(json.dumps(row), flush=True)
             if proc.poll() is not None or worker_pid(proc.pid) != pid:
@@ -383,12 +385,13 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
     print()
-    print("| attack | answers | slowest s | peak RSS MB (growth) | /health max s, all ok | normal request |")
+    print(f"idle worker RSS {idle_mb:.0f} MB; RSS figures are the one worker's (VmHWM)")
+    print("| attack | answers | slowest s | worker RSS MB before → peak | /health max s, all ok | normal request |")
     print("|---|---|---|---|---|---|")
     for r in results:
         answers = ", ".join(f"{v}x {k}" for k, v in r["statuses"].items()) + (" JSON" if r["json_errors"] else "")
         print(
-            f"| {r['attack']} | {answers} | {r['slowest_answer_s']} | {r['peak_rss_mb']} (+{r['rss_growth_mb']}) "
+            f"| {r['attack']} | {answers} | {r['slowest_answer_s']} | {r['rss_before_mb']} → {r['peak_rss_mb']} "
             f"| {r['health_max_s']}, {'yes' if r['health_ok'] else 'NO'} | {r['normal_request']} in {r['normal_s']} s |"
         )
     if args.json:
