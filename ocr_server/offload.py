@@ -48,6 +48,33 @@ def native_lock() -> Any:
     return get_original("_thread", "allocate_lock")()
 
 
+def _boxed(fn: Callable[[], T]) -> Callable[[], tuple[bool, Any]]:
+    """``fn`` returning ``(True, result)`` or ``(False, exception)``: gevent's pool prints a task's
+    exception as a traceback on stderr, so exceptions are handed over as values instead."""
+
+    def run() -> tuple[bool, Any]:
+        try:
+            return True, fn()
+        except BaseException as err:
+            return False, err
+
+    return run
+
+
+def run_native(fn: Callable[[], T]) -> T:
+    """``fn()`` on a native thread of gevent's hub pool while this greenlet waits (inline without
+    gevent).  For one-off blocking work such as loading the model, so the hub keeps answering
+    probes and sending gunicorn's heartbeat meanwhile."""
+    if not gevent_active():
+        return fn()
+    import gevent
+
+    ok, value = gevent.get_hub().threadpool.spawn(_boxed(fn)).get()
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
 class Offloader:
     """A pool of ``size`` native threads for the pipeline (one per OCR slot)."""
 
@@ -81,14 +108,7 @@ class Offloader:
             return job()
         import gevent
 
-        def boxed() -> tuple[bool, Any]:
-            # gevent's pool prints a task's exception as a traceback on stderr: hand it over instead
-            try:
-                return True, job()
-            except BaseException as err:
-                return False, err
-
-        result = self._gevent_pool().spawn(boxed)
+        result = self._gevent_pool().spawn(_boxed(job))
         try:
             ok, value = result.get(timeout=max(0.0, deadline.remaining()) + COOPERATIVE_GRACE_S)
         except gevent.Timeout:
