@@ -27,6 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..deadline import NO_DEADLINE, Deadline
 from ..errors import OcrError, TooManyPixels, TooManyScans, UndecodableImage
 from .jpeg import MAX_SCANS, count_scans
+from .libtiff import silence_libtiff
 
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _EXIF_ORIENTATION = 0x0112
@@ -39,6 +40,10 @@ UNDECODABLE = "the image data cannot be decoded (corrupt, truncated or an unsupp
 # Pillow warns on open about images above its own default size; our limit (limits.maxPixels) is
 # checked right after, on every image, so the warning is noise (and a non-JSON line on stderr).
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Pillow's warnings about a file's damage ("Corrupt EXIF data", "Tag offset too large") describe the
+# client's file, which is answered 4xx or read anyway: a client must not be able to write our logs.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+silence_libtiff()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import random
 import struct
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -234,3 +235,38 @@ def test_method_label_is_bounded() -> None:
 def test_every_error_is_an_ocr_error_with_json_shape() -> None:
     for cls in (BodyTimeout, MalformedRequest, RequestTimedOut, TooManyScans):
         assert issubclass(cls, OcrError) and cls().to_dict()["error"]["code"] == cls.code
+
+
+_BROKEN_TIFF_SCRIPT = """
+import io, sys
+from PIL import Image
+import numpy as np
+buf = io.BytesIO()
+img = Image.fromarray((np.arange(120 * 160) % 251).astype("uint8").reshape(120, 160))
+img.save(buf, "TIFF", compression="tiff_adobe_deflate")
+data = bytearray(buf.getvalue())
+data[20:60] = bytes(range(40))  # the deflate stream starts after the 8-byte header
+if sys.argv[1] == "server":
+    from ocr_server.imaging.decode import decode_image
+    from ocr_server.errors import UndecodableImage
+    try:
+        decode_image(bytes(data), max_pixels=10**7)
+    except UndecodableImage:
+        pass
+else:
+    try:
+        Image.open(io.BytesIO(bytes(data))).load()
+    except Exception:
+        pass
+"""
+
+
+def test_libtiff_writes_nothing_to_stderr_for_a_broken_tiff() -> None:
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-c", _BROKEN_TIFF_SCRIPT]
+    plain = subprocess.run([*run, "plain"], capture_output=True, text=True, timeout=60)
+    assert plain.stderr.strip(), "the broken TIFF no longer makes libtiff print: the test proves nothing"
+    ours = subprocess.run([*run, "server"], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert ours.stderr == "", ours.stderr
