@@ -1,10 +1,11 @@
 """JSON API v1: ``/api/v1/info``, ``/api/v1/ocr`` (full page), ``/api/v1/recognize`` (line crops).
 
 Order inside an OCR view, and why: refuse early while the model is not ready (503), read and
-validate the upload (cheap, and reading the body keeps the connection healthy), count the
-images' pixels from their headers (413 over ``limits.maxRequestPixels``), then take an OCR slot
-and the pixels from the worker's budget or shed with 429, and only then spend CPU: on a native
-thread, under the request's deadline (504 past ``limits.requestTimeoutSeconds``).
+validate the upload (cheap, and reading the body keeps the connection healthy), take an OCR slot
+or shed with 429, then, on a native thread (:func:`run_ocr`), count the images' pixels from their
+headers (413 over ``limits.maxRequestPixels``), take them from the worker's budget or shed with
+429, and only then spend CPU, under the request's deadline (504 past
+``limits.requestTimeoutSeconds``).  Nothing that parses image bytes runs on the gevent hub.
 """
 
 from __future__ import annotations
@@ -71,35 +72,39 @@ def _shed_counted(err: Overloaded) -> Overloaded:
     return err
 
 
-def run_ocr(state: AppState, pixels: int, work: Callable[[Deadline], T]) -> T:
-    """Run ``work`` for a request whose images hold ``pixels``, within every per-request bound.
+def run_ocr(state: AppState, count_pixels: Callable[[], int], work: Callable[[Deadline], T]) -> T:
+    """Run ``work`` within every per-request bound, all of it (header parsing included) off the hub.
 
-    413 when the images together exceed ``limits.maxRequestPixels``; 429 when no OCR slot is free
-    or the worker's pixel budget (``limits.maxWorkerPixels``) cannot take them; 504 past the
+    Takes an OCR slot (429 when none is free), then on a native thread counts the images' pixels
+    from their headers (413 over ``limits.maxRequestPixels``), reserves them from the worker's
+    budget (429 when ``limits.maxWorkerPixels`` cannot take them) and runs ``work``; 504 past the
     deadline.  The slot and the pixels are given back when the work has really ended, which may
     be a moment after a 504 (the work stops at its next deadline check)."""
     limits = state.config.limits
-    if pixels > limits.max_request_pixels:
-        raise TooManyPixels(
-            f"the images hold {pixels} pixels together; the limit per request is {limits.max_request_pixels}"
-        )
     try:
         release_slot = state.limiter.acquire()
-        try:
-            release_pixels = state.pixels.reserve(pixels)
-        except Overloaded:
-            release_slot()
-            raise
     except Overloaded as err:
         raise _shed_counted(err) from None
+    releases = [release_slot]
+    deadline: Deadline = g.deadline
+
+    def job() -> T:
+        pixels = count_pixels()
+        if pixels > limits.max_request_pixels:
+            raise TooManyPixels(
+                f"the images hold {pixels} pixels together; the limit per request is {limits.max_request_pixels}"
+            )
+        releases.append(state.pixels.reserve(pixels))
+        return work(deadline)
 
     def done() -> None:
-        release_pixels()
-        release_slot()
+        for release in reversed(releases):
+            release()
 
-    deadline: Deadline = g.deadline
     try:
-        return state.offloader.run(lambda: work(deadline), deadline, done)
+        return state.offloader.run(job, deadline, done)
+    except Overloaded as err:
+        raise _shed_counted(err) from None
     except RequestTimedOut:
         metrics.TIMEOUTS.inc()
         raise
@@ -113,8 +118,11 @@ def ocr() -> Response:
     limits = state.config.limits
     (upload,) = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=1)
     g.log_fields = {"image_type": upload.kind, "image_bytes": len(upload.data)}
-    pixels = pipeline.count_pixels([upload.data])
-    result = run_ocr(state, pixels, lambda deadline: pipeline.read_page(upload.data, deadline))
+    result = run_ocr(
+        state,
+        lambda: pipeline.count_pixels([upload.data]),
+        lambda deadline: pipeline.read_page(upload.data, deadline),
+    )
     metrics.observe_stages(result.timings_ms)
     metrics.LINES.inc(len(result.lines))
     g.timings_ms = result.timings_ms
@@ -139,8 +147,9 @@ def recognize() -> Response:
     uploads = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=limits.max_images_per_request)
     g.log_fields = {"images": len(uploads), "image_bytes": sum(len(u.data) for u in uploads)}
     images = [u.data for u in uploads]
-    pixels = pipeline.count_pixels(images)
-    result = run_ocr(state, pixels, lambda deadline: pipeline.read_lines(images, deadline))
+    result = run_ocr(
+        state, lambda: pipeline.count_pixels(images), lambda deadline: pipeline.read_lines(images, deadline)
+    )
     metrics.observe_stages(result.timings_ms)
     metrics.LINES.inc(len(result.results))
     g.timings_ms = result.timings_ms

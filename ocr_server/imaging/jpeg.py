@@ -10,6 +10,8 @@ allocation) and absurd files are refused.  Real encoders write 1 scan (baseline)
 
 from __future__ import annotations
 
+import re
+
 MAX_SCANS = 64
 
 _SOI = 0xD8
@@ -17,6 +19,9 @@ _EOI = 0xD9
 _SOS = 0xDA
 # Markers without a length field: TEM, RST0-7, SOI, EOI.
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), _SOI, _EOI})
+# In entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker or fill bytes;
+# anything else starts the next marker.
+_MARKER_IN_ENTROPY_DATA = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def count_scans(data: bytes, stop_after: int = MAX_SCANS + 1) -> int:
@@ -55,14 +60,8 @@ def count_scans(data: bytes, stop_after: int = MAX_SCANS + 1) -> int:
 
 
 def _end_of_entropy_data(data: bytes, pos: int) -> int:
-    """Index of the marker that ends the entropy-coded segment starting at ``pos`` (or ``len``)."""
-    n = len(data)
-    while True:
-        pos = data.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= n:
-            return n
-        following = data[pos + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-            pos += 1
-            continue
-        return pos
+    """Index of the marker that ends the entropy-coded segment starting at ``pos`` (or ``len``).
+
+    One regular-expression search (in C), however many stuffed bytes the segment holds."""
+    found = _MARKER_IN_ENTROPY_DATA.search(data, pos)
+    return found.start() if found else len(data)
