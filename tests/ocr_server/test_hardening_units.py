@@ -270,3 +270,25 @@ def test_libtiff_writes_nothing_to_stderr_for_a_broken_tiff() -> None:
     assert plain.stderr.strip(), "the broken TIFF no longer makes libtiff print: the test proves nothing"
     ours = subprocess.run([*run, "server"], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
     assert ours.stderr == "", ours.stderr
+
+
+def test_line_detection_memory_on_a_noise_page_is_bounded() -> None:
+    """A 4 MP page of noise has ~10,000 marks and ~1,300 lines; matching them all at once took 420 MB."""
+    import tracemalloc
+
+    import numpy as np
+
+    from ocr_server.config import OcrConfig
+    from ocr_server.detection.opencv import detect_lines
+    from ocr_server.imaging.preprocess import preprocess
+
+    cfg = OcrConfig()
+    noise = np.random.default_rng(0).integers(0, 256, (2000, 2000), dtype=np.uint8)
+    gray = preprocess(noise, cfg.preprocessing).gray
+    tracemalloc.start()
+    try:
+        detect_lines(gray, cfg.detection)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 120 * 1024 * 1024, f"{peak / 2**20:.0f} MB"
