@@ -13,6 +13,8 @@ second within 5 s, and whether a normal OCR request sent mid-attack was served.
   per-request budget; the worker budget admits what fits and sheds the rest)
 * ``transparent-webp``  --concurrency x a lossless WebP of 6324x6324 RGBA (40 M pixels at 16 bytes
   a pixel to decode: the costliest kind of pixel we found)
+* ``noise-page``        --concurrency x a 2000x2000 page of random grey noise (4 MB PNG: allowed, but
+  ~10,000 marks and ~1,300 candidate lines for the line detector)
 * ``stalled-uploads``   --stalled connections that send headers announcing 5 MB and then a few
   bytes, and stall (they are answered 408 at limits.bodyTimeoutSeconds); ``/health`` and the normal
   request are sent while they are open
@@ -285,6 +287,11 @@ def build_attacks(args: argparse.Namespace) -> dict[str, Callable[[int], list[An
     buf = io.BytesIO()
     Image.new("RGBA", (6324, 6324), (0, 0, 0, 128)).save(buf, format="WEBP", lossless=True)
     webp = buf.getvalue()
+    import numpy as np
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (2000, 2000), dtype=np.uint8)).save(buf, format="PNG")
+    noise = buf.getvalue()
     print(
         f"hostile files: progressive JPEG {len(jpeg) / 1e6:.2f} MB, 1-bit PNG {len(png) / 1e3:.1f} KB, "
         f"recognize bomb body {len(bomb_body) / 1e3:.0f} KB, WebP {len(webp) / 1e3:.1f} KB",
@@ -295,6 +302,7 @@ def build_attacks(args: argparse.Namespace) -> dict[str, Callable[[int], list[An
         "recognize-bomb": lambda port: concurrently(n, lambda: post(port, "/api/v1/recognize", bomb_body, bomb_type)),
         "recognize-fits": lambda port: concurrently(n, lambda: post(port, "/api/v1/recognize", fits_body, fits_type)),
         "transparent-webp": lambda port: concurrently(n, lambda: post(port, "/api/v1/ocr", webp, "image/webp")),
+        "noise-page": lambda port: concurrently(n, lambda: post(port, "/api/v1/ocr", noise, "image/png")),
         "stalled-uploads": lambda port: concurrently(args.stalled, lambda: stalled_upload(port, args.stall_s)),
         "malformed": lambda port: concurrently(
             n, lambda: [send_raw(port, raw, timeout=30) for raw in MALFORMED_REQUESTS.values()]
