@@ -32,7 +32,7 @@ VERSION ?= 1.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -156,6 +156,9 @@ bench-detect: ## Line detection recall/precision/F1 at IoU 0.5 on sroie-dev
 
 bench-load: $(BENCH_VENV)/.synced ## Locust headless load test at 10/20/50 users against gunicorn on loopback (in .venv-bench)
 	PATH="$(abspath $(BENCH_VENV))/bin:$$PATH" PYTHON=$(BENCH_PYTHON) bash bench/load_test.sh
+
+bench-attacks: ## Hostile clients against a local gunicorn: answer time, worker peak RSS, /health and a normal request
+	$(PYTHON) bench/attacks.py
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py

@@ -16,9 +16,12 @@ from .api import ops, v1
 from .api.errors import register_error_handlers
 from .api.hooks import register_request_hooks
 from .api.state import EXTENSION_KEY, AppState
+from .budget import Budget
 from .config import OcrConfig, load_config
+from .framing import GuardedBodyMiddleware
 from .limiter import ConcurrencyLimiter
 from .logging import configure_logging
+from .offload import Offloader
 from .service import DetectorFactory, OcrService, RecognizerLoader
 from .uploads import InMemoryRequest
 from .web import bp as web_bp
@@ -27,7 +30,19 @@ from .web import bp as web_bp
 # image of exactly maxUploadBytes still fits; each image is then checked against the limit itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
+# Request-body bytes one worker holds at once (received, being parsed or being read): room for
+# several full-size uploads at the same time; above it a request is shed with 429.  Werkzeug and
+# the views keep up to about 3 copies of a body, so this bounds ~3x as much memory.
+UPLOAD_BUDGET_UPLOADS = 8
+UPLOAD_BUDGET_MIN_BYTES = 32 * 1024 * 1024
+
 LoadMode = Literal["background", "sync", "none"]
+
+
+def upload_budget_bytes(config: OcrConfig) -> int:
+    """The worker's buffered-upload budget for ``config``: ``8 x (maxUploadBytes + framing)``, at least 32 MiB."""
+    per_upload = config.limits.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    return max(UPLOAD_BUDGET_MIN_BYTES, UPLOAD_BUDGET_UPLOADS * per_upload)
 
 
 def create_app(
@@ -54,11 +69,17 @@ def create_app(
 
     overrides = {"detector_factory": detector_factory, "recognizer_loader": recognizer_loader}
     service = OcrService(config, **{k: v for k, v in overrides.items() if v is not None})
+    limits = config.limits
+    upload_budget = Budget(upload_budget_bytes(config), "buffered upload bytes")
     app.extensions[EXTENSION_KEY] = AppState(
         config=config,
         service=service,
-        limiter=ConcurrencyLimiter(config.limits.max_concurrent_requests),
+        limiter=ConcurrencyLimiter(limits.max_concurrent_requests),
+        pixels=Budget(limits.max_worker_pixels, "decoded pixels"),
+        uploads=upload_budget,
+        offloader=Offloader(limits.max_concurrent_requests),
     )
+    app.wsgi_app = GuardedBodyMiddleware(app.wsgi_app, limits.body_timeout_seconds, upload_budget)  # type: ignore[method-assign]
     register_error_handlers(app)
     register_request_hooks(app)
     app.register_blueprint(ops.bp)

@@ -138,7 +138,27 @@ class LimitsConfig(_Section):
     max_concurrent_requests: int = Field(
         4, ge=1, le=1024, description="In-flight OCR requests per worker before shedding with 429."
     )
-    request_timeout_seconds: int = Field(60, ge=1, le=3600, description="Worker timeout for one request.")
+    request_timeout_seconds: int = Field(
+        60, ge=1, le=3600, description="A request's work is abandoned and answered 504 after this many seconds."
+    )
+    max_request_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=2_000_000_000,
+        description="Max decoded pixels of all images of one request together (413 above).",
+    )
+    max_worker_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=4_000_000_000,
+        description="Max decoded pixels of all in-flight requests of one worker (429 above); bounds memory.",
+    )
+    header_timeout_seconds: int = Field(
+        10, ge=1, le=300, description="A client must send its request headers within this many seconds."
+    )
+    body_timeout_seconds: int = Field(
+        10, ge=1, le=3600, description="A client must send its whole request body within this many seconds (408)."
+    )
     max_pages: int = Field(
         50, ge=1, le=10_000, description="Max pages of one PDF or frames of one TIFF read in a request."
     )
@@ -152,14 +172,28 @@ class LimitsConfig(_Section):
         200, ge=36, le=600, description="Resolution PDF pages are rendered at (lowered for a page over maxPixels)."
     )
 
+    @model_validator(mode="after")
+    def _budgets_consistent(self) -> LimitsConfig:
+        if self.max_request_pixels > self.max_worker_pixels:
+            raise ValueError(
+                f"maxRequestPixels ({self.max_request_pixels}) must not exceed "
+                f"maxWorkerPixels ({self.max_worker_pixels})"
+            )
+        return self
+
 
 class ServerConfig(_Section):
     """Process settings used by gunicorn."""
 
     workers: int = Field(1, ge=1, le=64, description="gunicorn worker processes.")
-    threads: int = Field(2, ge=1, le=64, description="Threads per worker.")
+    threads: int = Field(
+        2, ge=1, le=64, description="Unused since the gevent worker (kept so existing configs stay valid)."
+    )
     port: int = Field(8080, ge=1, le=65535, description="Listen port.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    expose_config: bool = Field(
+        False, description="Show the full active configuration in /api/v1/info (off: anyone could read it)."
+    )
 
 
 class OcrConfig(_Section):

@@ -124,6 +124,45 @@ class NotReady(OcrError):
     default_message = "the model is not loaded yet"
 
 
+class MalformedRequest(BadRequest):
+    """The HTTP framing itself is broken (chunk sizes, Content-Length, request line, headers)."""
+
+    code = "malformed_request"
+    default_message = "the HTTP request is malformed"
+
+
+class BodyTimeout(OcrError):
+    """The client did not send its whole body within ``limits.bodyTimeoutSeconds``."""
+
+    status = 408
+    code = "body_timeout"
+    default_message = "the request body did not arrive in time"
+
+
+class TooManyScans(UndecodableImage):
+    """A progressive JPEG with more scans than any real encoder writes: its decoding cost is
+    scans x pixels, so such a file is refused before decoding."""
+
+    code = "too_many_scans"
+    default_message = "the JPEG has more scans than the server accepts"
+
+
+class RequestTimedOut(OcrError):
+    """The work of one request ran past ``limits.requestTimeoutSeconds`` and was abandoned."""
+
+    status = 504
+    code = "timeout"
+    default_message = "the request took too long and was abandoned"
+
+
+class Unhealthy(OcrError):
+    """Liveness: work that should have been abandoned is still running (the worker is wedged)."""
+
+    status = 503
+    code = "unhealthy"
+    default_message = "the worker is wedged"
+
+
 # Every concrete error class, for the OpenAPI test and the documentation.
 ALL_ERRORS: tuple[type[OcrError], ...] = (
     OcrError,
@@ -143,4 +182,9 @@ ALL_ERRORS: tuple[type[OcrError], ...] = (
     UnknownFormat,
     Overloaded,
     NotReady,
+    MalformedRequest,
+    BodyTimeout,
+    TooManyScans,
+    RequestTimedOut,
+    Unhealthy,
 )

@@ -12,9 +12,19 @@ Why each choice:
   pydantic/PyYAML and the standard library.
 * CPU-bound inference: ``workers × inference threads ≤ cores``.  ``post_fork`` gives each worker
   its share (``recognition.threads``, or cores ÷ workers when that is 0) before the model loads.
-* ``gthread`` workers with one thread more than ``limits.maxConcurrentRequests``: OCR work is
-  bounded by the per-worker semaphore, and the spare thread still answers ``/health`` and the
-  immediate 429s while every OCR slot is busy.
+* gevent workers (``ocr_server.worker.OcrGeventWorker``), not threads: a thread per connection
+  lets a handful of clients that send their body slowly (or never) occupy every thread, probes
+  included.  A greenlet per connection costs kilobytes, so slow clients only wait out their own
+  deadlines: headers within ``limits.headerTimeoutSeconds`` (gunicorn's ``keepalive``, which the
+  gevent worker applies to every header read), the body within ``limits.bodyTimeoutSeconds``
+  (:mod:`ocr_server.framing`).  The OCR work itself runs on ``limits.maxConcurrentRequests``
+  native threads (:mod:`ocr_server.offload`), so the hub keeps answering ``/health`` and 429s.
+  ``worker_connections`` and the header-size limits bound what idle connections can hold.
+* ``timeout`` is the hub's heartbeat: a worker whose event loop has not run for that long is
+  wedged (something holds the GIL), and the master kills and replaces it.  Request deadlines are
+  the app's job (``limits.requestTimeoutSeconds``).
+* No control socket: its default path (``~/.gunicorn/gunicorn.ctl``) is shared by every gunicorn
+  on the machine, so one server's exit removed another's; we do not use ``gunicornc``.
 * Prometheus multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is set before any worker starts
   (a fresh temporary folder unless the environment names one), emptied at start, and each exited
   worker is marked dead so its live gauges disappear.
@@ -57,12 +67,18 @@ _prom_dir = Path(os.environ[_PROM_ENV])
 # --- server socket and workers ---
 bind = [f"0.0.0.0:{_cfg.server.port}"]
 workers = _cfg.server.workers
-worker_class = "gthread"
-threads = max(_cfg.server.threads, _cfg.limits.max_concurrent_requests + 1)
+worker_class = "ocr_server.worker.OcrGeventWorker"
+# Open connections per worker.  With the header limits below, idle or slow connections can hold
+# at most about 256 x 40 x 8 KB = 80 MB of headers; bodies are bounded by the upload budget.
+worker_connections = 256
+limit_request_line = 4094
+limit_request_fields = 40
+limit_request_field_size = 8190
 preload_app = False
-timeout = _cfg.limits.request_timeout_seconds
+timeout = 30  # hub heartbeat, see above
 graceful_timeout = 30
-keepalive = 5
+keepalive = _cfg.limits.header_timeout_seconds
+control_socket_disable = True
 # Heartbeat files in memory, not on a possibly slow or read-only container disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
@@ -97,13 +113,13 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     per_worker = threads_per_worker(_cfg.recognition.threads, server.cfg.workers)
     server.log.info(
         "ocr-server starting: model %s-%s, %d worker(s) x %d inference thread(s) on %d core(s), "
-        "%d HTTP threads per worker, metrics in %s",
+        "%d OCR slot(s) per worker, metrics in %s",
         _cfg.model.name,
         _cfg.model.version,
         server.cfg.workers,
         per_worker,
         cores,
-        server.cfg.threads,
+        _cfg.limits.max_concurrent_requests,
         _prom_dir,
     )
     if server.cfg.workers * per_worker > cores:

@@ -51,6 +51,9 @@ def configure_logging(level: str = "info") -> logging.Logger:
         logger.addHandler(handler)
     logger.propagate = False
     logging.captureWarnings(True)  # library warnings become log records, not raw stderr text
+    # Pillow logs problems of the files it reads (TIFF tags, EXIF) up to error level: those are the
+    # client's files, answered as 4xx already, and a client must not be able to fill our logs.
+    logging.getLogger("PIL").setLevel(logging.CRITICAL)
     return logger
 
 

@@ -48,6 +48,9 @@ IN_FLIGHT = Gauge(
     "Requests being handled now, summed over live workers.",
     multiprocess_mode="livesum",
 )
+TIMEOUTS = Counter(
+    "ocr_requests_timed_out_total", "Requests abandoned and answered 504 past limits.requestTimeoutSeconds."
+)
 LINES = Counter("ocr_lines_recognized_total", "Text lines recognised (pages and line uploads).")
 SHED = Counter("ocr_requests_shed_total", "Requests refused with 429 because every OCR slot was busy.")
 MODEL_INFO = Gauge(
@@ -61,6 +64,16 @@ MODEL_READY = Gauge(
     "1 when every live worker has its model loaded and warmed, else 0.",
     multiprocess_mode="livemin",
 )
+
+
+# The methods the ``method`` label may take; anything else a client sends is counted as "other",
+# so a client cannot create label series at will.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """``method`` when it is a standard one, else ``other``."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 def observe_stages(timings_ms: Mapping[str, float]) -> None:

@@ -16,9 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from .config import OcrConfig
+from .deadline import NO_DEADLINE, Deadline
 from .detection.base import Box, LineDetector
-from .errors import UndecodableImage, UnusableImage
-from .imaging.decode import DecodedImage, decode_image
+from .errors import OcrError, UndecodableImage, UnusableImage
+from .imaging.decode import DecodedImage, decode_image, probe_size
 from .imaging.preprocess import preprocess
 from .recognition.lines import LineImageError, crop_box
 from .recognition.recognizer import LineResult
@@ -128,8 +129,25 @@ class OcrPipeline:
         self.detector = detector
         self.recognizer = recognizer
 
-    def read_page(self, data: bytes, *, keep_pixels: bool = False) -> PageResult:
-        """Full-page OCR of an encoded image (already checked by magic bytes and size)."""
+    def count_pixels(self, images: list[bytes]) -> int:
+        """Pixels of ``images`` together, from their headers alone (no decoding), after each
+        image's pixel and JPEG-scan checks: what the caller budgets before any decoding starts."""
+        total = 0
+        for i, data in enumerate(images):
+            try:
+                width, height = probe_size(data, self.config.limits.max_pixels)
+            except OcrError as err:
+                if len(images) == 1:
+                    raise
+                raise type(err)(f"image {i + 1}: {err.message}") from err
+            total += width * height
+        return total
+
+    def read_page(self, data: bytes, deadline: Deadline = NO_DEADLINE, *, keep_pixels: bool = False) -> PageResult:
+        """Full-page OCR of an encoded image (already checked by magic bytes and size).
+
+        ``deadline`` is checked between stages and while decoding: past it the work stops with
+        :class:`~ocr_server.errors.RequestTimedOut`."""
         pre_cfg = self.config.preprocessing
         timings = Timings()
         with timings.stage("decode"):
@@ -138,17 +156,25 @@ class OcrPipeline:
                 max_pixels=self.config.limits.max_pixels,
                 gray=pre_cfg.grayscale or pre_cfg.binarize,
                 max_side=pre_cfg.max_side,
+                deadline=deadline,
             )
-        return self.read_decoded(decoded, timings, keep_pixels=keep_pixels)
+        return self.read_decoded(decoded, timings, deadline, keep_pixels=keep_pixels)
 
     def read_decoded(
-        self, decoded: DecodedImage, timings: Timings | None = None, *, keep_pixels: bool = False
+        self,
+        decoded: DecodedImage,
+        timings: Timings | None = None,
+        deadline: Deadline = NO_DEADLINE,
+        *,
+        keep_pixels: bool = False,
     ) -> PageResult:
-        """Full-page OCR of already decoded pixels (a rendered PDF page, a TIFF frame)."""
+        """Full-page OCR of already decoded pixels (an image, a rendered PDF page, a TIFF frame)."""
         pre_cfg = self.config.preprocessing
         timings = timings or Timings()
+        deadline.check()
         with timings.stage("preprocess"):
             page = preprocess(decoded.pixels, pre_cfg)
+        deadline.check()
         with timings.stage("detect"):
             boxes = self.detector.detect(page.gray)[: self.config.detection.max_lines]
             crops, kept = [], []
@@ -157,6 +183,7 @@ class OcrPipeline:
                 if crop is not None:
                     crops.append(crop)
                     kept.append(box)
+        deadline.check()
         geometry = page.geometry
 
         def to_source(box: Box) -> Box:
@@ -185,16 +212,19 @@ class OcrPipeline:
             pixels=decoded.pixels if keep_pixels else None,
         )
 
-    def read_lines(self, images: list[bytes]) -> LinesResult:
+    def read_lines(self, images: list[bytes], deadline: Deadline = NO_DEADLINE) -> LinesResult:
         """Recognise pre-cropped line images (no preprocessing, no detection), in order."""
         timings = Timings()
         with timings.stage("decode"):
             crops = []
             for i, data in enumerate(images):
+                deadline.check()
                 try:
-                    crops.append(decode_image(data, max_pixels=self.config.limits.max_pixels, gray=True).pixels)
+                    decoded = decode_image(data, max_pixels=self.config.limits.max_pixels, gray=True, deadline=deadline)
+                    crops.append(decoded.pixels)
                 except UndecodableImage as err:
                     raise type(err)(f"image {i + 1}: {err.message}") from err
+        deadline.check()
         with timings.stage("recognize"):
             results = self._recognize(crops)
         return LinesResult(results=results, timings_ms=timings.as_dict())

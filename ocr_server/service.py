@@ -1,6 +1,7 @@
 """This worker's OCR service: loads the model once, reports readiness, hands out the pipeline.
 
-Loading happens in the worker process (gunicorn never preloads the app), in a background thread,
+Loading happens in the worker process (gunicorn never preloads the app), in a background thread
+(a greenlet under gevent, whose heavy part runs on a native thread: :func:`~.offload.run_native`),
 so ``/health`` answers while the model loads and ``/ready`` turns 200 only once the model is
 loaded *and* warmed.  A load failure is kept and reported by ``/ready`` and in the log instead of
 crashing the worker into a restart loop.
@@ -19,6 +20,7 @@ from .config import DetectionConfig, OcrConfig
 from .cpus import threads_per_worker
 from .detection.base import LineDetector
 from .errors import NotReady
+from .offload import run_native
 from .pipeline import OcrPipeline
 from .recognition.recognizer import Recognizer
 
@@ -75,7 +77,8 @@ class OcrService:
         t0 = time.perf_counter()
         model = self.config.model
         rec = self.config.recognition
-        try:
+
+        def build() -> tuple[Recognizer, OcrPipeline]:
             import cv2
 
             cv2.setNumThreads(self.inference_threads)
@@ -90,6 +93,11 @@ class OcrService:
             )
             pipeline = OcrPipeline(self.config, self._detector_factory(self.config.detection), recognizer)
             pipeline.warmup()
+            return recognizer, pipeline
+
+        try:
+            # the heavy part on a native thread: under gevent the hub keeps serving /health meanwhile
+            recognizer, pipeline = run_native(build)
         except Exception as err:
             self.error = f"model {model.name}-{model.version} failed to load: {err}"
             log.exception("model load failed", extra={"fields": {"model": f"{model.name}-{model.version}"}})

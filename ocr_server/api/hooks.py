@@ -12,7 +12,10 @@ import time
 from flask import Flask, Response, g, request
 
 from .. import metrics
+from ..deadline import Deadline
+from ..framing import SECURITY_HEADERS
 from ..logging import REQUEST_ID_HEADER, request_id_from
+from .state import get_state
 
 log = logging.getLogger("ocr_server.access")
 
@@ -36,6 +39,8 @@ def register_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         g.timings_ms = None
         g.log_fields = {}
+        # the request's time budget starts now (the body's read counts against it too)
+        g.deadline = Deadline(get_state().config.limits.request_timeout_seconds)
         metrics.IN_FLIGHT.inc()
         g.in_flight = True
 
@@ -43,16 +48,18 @@ def register_request_hooks(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         request_id = g.get("request_id") or request_id_from(None)
         response.headers[REQUEST_ID_HEADER] = request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         endpoint = _endpoint()
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
+        method = metrics.method_label(request.method)
+        metrics.REQUESTS.labels(endpoint=endpoint, method=method, status=str(response.status_code)).inc()
         metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(seconds)
         fields = {
             "request_id": request_id,
-            "method": request.method,
+            "method": method,
             "path": request.path,
             "endpoint": endpoint,
             "status": response.status_code,

@@ -10,7 +10,7 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 from .. import metrics
-from ..errors import NotReady
+from ..errors import NotReady, Unhealthy
 from .state import get_state
 
 bp = Blueprint("ops", __name__)
@@ -25,18 +25,42 @@ def openapi_document() -> dict[str, Any]:
     return doc
 
 
+def wedge_after_seconds(request_timeout_s: float) -> float:
+    """How long an OCR slot may stay held before the worker counts as wedged: twice the request
+    timeout (at least 10 s more).  Work past its deadline stops at its next check, within a
+    decoder block or a pipeline stage; work still running long after that never will."""
+    return request_timeout_s + max(10.0, request_timeout_s)
+
+
 @bp.get("/health")
 def health() -> Response:
-    """Liveness: the worker answers HTTP.  Deliberately ignores the model (that is readiness)."""
+    """Liveness: the worker answers HTTP and no OCR work is stuck far past its deadline.
+
+    Deliberately ignores the model (that is readiness).  A worker whose event loop is blocked does
+    not answer at all, and gunicorn's heartbeat replaces it; a worker whose OCR threads are stuck
+    still answers, so this check is what lets Kubernetes restart it."""
+    state = get_state()
+    oldest = state.limiter.oldest_age()
+    limit = wedge_after_seconds(state.config.limits.request_timeout_seconds)
+    if oldest > limit:
+        raise Unhealthy(f"an OCR slot has been held for {oldest:.0f} s (limit {limit:.0f} s)")
     return jsonify({"status": "ok"})
 
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Readiness: 200 once the model is loaded and warmed, else 503 with the reason."""
-    service = get_state().service
+    """Readiness: 200 once the model is loaded and warmed and the worker can take OCR work.
+
+    503 while loading, after a failed load, or while every OCR slot is held by work past its
+    deadline (no request could be served; ordinary saturation stays ready and sheds with 429)."""
+    state = get_state()
+    service = state.service
     if not service.ready:
         raise NotReady(service.error or "the model is still loading", retry_after=5)
+    ages = state.limiter.ages()
+    timeout = state.config.limits.request_timeout_seconds
+    if len(ages) >= state.limiter.limit and ages[-1] > timeout:
+        raise NotReady("every OCR slot is held by work past its deadline", retry_after=5)
     info = service.recognizer.info if service.recognizer else None
     return jsonify({"status": "ready", "model": {"name": info.name, "version": info.version} if info else None})
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from ..budget import Budget
 from ..config import OcrConfig
 from ..limiter import ConcurrencyLimiter
+from ..offload import Offloader
 from ..service import OcrService
 
 EXTENSION_KEY = "ocr"
@@ -18,6 +20,9 @@ class AppState:
     config: OcrConfig
     service: OcrService
     limiter: ConcurrencyLimiter
+    pixels: Budget  # decoded pixels of the worker's in-flight requests
+    uploads: Budget  # request-body bytes the worker holds
+    offloader: Offloader
 
 
 def get_state() -> AppState:

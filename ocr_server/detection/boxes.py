@@ -12,6 +12,9 @@ from .base import Box
 from .components import Components
 from .tuning import Tuning
 
+# Marks per block in :func:`attach_marks` (bounds its matrices to MARK_BLOCK x lines elements).
+MARK_BLOCK = 512
+
 
 def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: int = 64) -> np.ndarray:
     """Grow line boxes by the marks (dots, commas, hyphens) that belong to them; drop the rest.
@@ -38,19 +41,34 @@ def attach_marks(lines: np.ndarray, marks: Components, t: Tuning, max_passes: in
         idx = np.flatnonzero(pending)
         if idx.size == 0:
             break
-        dist = np.maximum(0, np.maximum(out[:, 0][None, :] - mx2[idx, None], mx1[idx, None] - out[:, 2][None, :]))
-        ok = inside[idx] & (dist <= reach)
-        if not ok.any():
+        # marks x lines matrices, a block of marks at a time: a noisy page has ~10,000 marks and
+        # ~1,000 lines, and the whole matrices at once cost over 400 MB.  Every block sees the boxes
+        # as they were at the start of the pass, so the result is the same as in one go.
+        picked = [
+            _nearest_lines(out, inside, reach, mx1, mx2, idx[i : i + MARK_BLOCK])
+            for i in range(0, idx.size, MARK_BLOCK)
+        ]
+        sel = np.concatenate([p[0] for p in picked])
+        tgt = np.concatenate([p[1] for p in picked])
+        if sel.size == 0:
             break
-        best = np.argmin(np.where(ok, dist, np.iinfo(np.int64).max), axis=1)
-        has = ok[np.arange(idx.size), best]
-        sel, tgt = idx[has], best[has]
         np.minimum.at(out[:, 0], tgt, mx1[sel])
         np.minimum.at(out[:, 1], tgt, my1[sel])
         np.maximum.at(out[:, 2], tgt, mx2[sel])
         np.maximum.at(out[:, 3], tgt, my2[sel])
         pending[sel] = False
     return out
+
+
+def _nearest_lines(
+    out: np.ndarray, inside: np.ndarray, reach: np.ndarray, mx1: np.ndarray, mx2: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the marks ``idx``: those within reach of a line (``sel``) and their nearest line (``tgt``)."""
+    dist = np.maximum(0, np.maximum(out[:, 0][None, :] - mx2[idx, None], mx1[idx, None] - out[:, 2][None, :]))
+    ok = inside[idx] & (dist <= reach)
+    best = np.argmin(np.where(ok, dist, np.iinfo(np.int64).max), axis=1)
+    has = ok[np.arange(idx.size), best]
+    return idx[has], best[has]
 
 
 def pad_boxes(lines: np.ndarray, shape: tuple[int, int], frac: float) -> np.ndarray:

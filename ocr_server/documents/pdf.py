@@ -19,12 +19,12 @@ than two pages are held in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import struct
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import DocumentTooSlow, EncryptedDocument, TooManyPages, TooManyPixels, UndecodableDocument
+from .render_worker import ALARM_ENV
 
 # Address space of the renderer: the interpreter with PDFium (~45 MB at peak for a text page) plus
 # two copies of a page bitmap (PDFium's and the bytes sent).  Measured: a 6000 x 6000 scan renders in
@@ -78,42 +79,76 @@ def render_memory_bytes(max_pixels: int) -> int:
     return RENDER_BASE_BYTES + RENDER_BYTES_PER_PIXEL * max_pixels
 
 
+def _original(module: str, name: str) -> Any:
+    """The unpatched standard-library function even under gevent's monkey patching.
+
+    Pages render from a native OCR thread (:mod:`ocr_server.offload`); gevent's patched process
+    functions register child watchers that exist only on the hub's loop and fail there."""
+    try:
+        from gevent.monkey import get_original
+    except ImportError:
+        return getattr(__import__(module), name)
+    return get_original(module, name)
+
+
 class _Child:
-    """The renderer process with a watchdog that kills it at the deadline."""
+    """The renderer process; it kills itself at the deadline (``SIGALRM``, see render_worker)."""
 
     def __init__(self, deadline: float) -> None:
         # The child imports this very package, wherever it lives (installed or a checkout).
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME")}
         env["PYTHONPATH"] = _PACKAGE_ROOT
-        self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-m", "ocr_server.documents.render_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            cwd=_PACKAGE_ROOT,
-        )
-        self.timed_out = False
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.deadline = deadline
+        env[ALARM_ENV] = f"{max(0.0, deadline - time.monotonic()):.3f}"
+        child_in, self._to_child = os.pipe()
+        self._from_child, child_out = os.pipe()
+        try:
+            self.pid: int = _original("os", "posix_spawn")(
+                sys.executable,
+                [sys.executable, "-s", "-m", "ocr_server.documents.render_worker"],
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, child_in, 0),
+                    (os.POSIX_SPAWN_DUP2, child_out, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_CLOSE, self._to_child),
+                    (os.POSIX_SPAWN_CLOSE, self._from_child),
+                ],
+            )
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        self.stdin: IO[bytes] = os.fdopen(self._to_child, "wb")
+        self.stdout: IO[bytes] = os.fdopen(self._from_child, "rb")
+        self.returncode: int | None = None
 
-    def _expire(self) -> None:
-        self.timed_out = True
-        self.proc.kill()
+    @property
+    def timed_out(self) -> bool:
+        return time.monotonic() >= self.deadline - 0.05
+
+    def _reap(self, block: bool) -> int | None:
+        if self.returncode is None:
+            pid, status = _original("os", "waitpid")(self.pid, 0 if block else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def _kill(self) -> None:
+        if self._reap(block=False) is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._reap(block=True)
 
     def send(self, params: dict[str, Any], data: bytes) -> None:
-        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(params).encode() + b"\n")
-            self.proc.stdin.write(data)
-            self.proc.stdin.close()
+            self.stdin.write(json.dumps(params).encode() + b"\n")
+            self.stdin.write(data)
+            self.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # the child died early; reading its answer says why
 
     def read_frame(self) -> tuple[dict[str, Any], IO[bytes]]:
-        out = self.proc.stdout
-        assert out is not None
+        out = self.stdout
         raw = out.read(4)
         if len(raw) < 4:
             raise self.failure()
@@ -126,21 +161,24 @@ class _Child:
         return json.loads(header), out
 
     def read_exactly(self, n: int) -> bytes:
-        assert self.proc.stdout is not None
-        data = self.proc.stdout.read(n)
+        data = self.stdout.read(n)
         if len(data) < n:
             raise self.failure()
         return data
 
     def failure(self) -> Exception:
         if self.timed_out:
+            self._kill()
             return DocumentTooSlow()
-        try:
-            code = self.proc.wait(5)
-        except subprocess.TimeoutExpired:  # closed its output but lingers: treat as a crash
-            self.proc.kill()
-            code = self.proc.wait(5)
-        if code in (-9, -6, -11, 3, 137) or code < 0:
+        # it closed its output: it has ended or is about to (a lingering one is treated as a crash)
+        for _ in range(50):
+            if self._reap(block=False) is not None:
+                break
+            time.sleep(0.1)
+        else:
+            self._kill()
+        code = self.returncode if self.returncode is not None else -9
+        if code in (-9, -6, -11, -14, 3, 137) or code < 0:
             return UndecodableDocument(
                 "the PDF could not be rendered within the renderer's memory and time limits "
                 f"(decompression bomb or pathological content; renderer exit {code})"
@@ -148,13 +186,11 @@ class _Child:
         return UndecodableDocument(f"the PDF renderer stopped unexpectedly (exit {code})")
 
     def close(self) -> None:
-        self._timer.cancel()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
+        self._kill()
+        for stream in (self.stdin, self.stdout):
+            if not stream.closed:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def iter_pdf_pages(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from ..config import OcrConfig
+from ..deadline import NO_DEADLINE, Deadline
 from ..errors import DocumentTooSlow
 from ..formats.model import DEFAULT_DPI, Document, ModelRef, Page, PageImage
 from ..imaging.decode import PIL_FORMATS, DecodedImage
@@ -35,10 +36,12 @@ STAGES = ("decode", "preprocess", "detect", "recognize")
 @dataclass(frozen=True)
 class ReadOptions:
     """What the request asked for: keep page images (searchable PDF, page previews) and whether a
-    PDF's own text layer replaces OCR where present."""
+    PDF's own text layer replaces OCR where present; ``max_page_pixels`` caps a rendered PDF page
+    below ``limits.maxPixels`` (the share of the worker's pixel budget the request was given)."""
 
     keep_images: bool = False
     use_text_layer: bool = False
+    max_page_pixels: int | None = None
 
 
 def _image_dpi(data: bytes) -> float:
@@ -93,15 +96,19 @@ class DocumentReader:
     def budget_s(self) -> float:
         return self.config.limits.request_timeout_seconds * BUDGET_FRACTION
 
-    def read(self, data: bytes, kind: str, options: ReadOptions = ReadOptions()) -> Document:
-        """OCR every page of the upload (``kind`` from its magic bytes)."""
+    def read(
+        self, data: bytes, kind: str, options: ReadOptions = ReadOptions(), deadline: Deadline = NO_DEADLINE
+    ) -> Document:
+        """OCR every page of the upload (``kind`` from its magic bytes); ``deadline`` is the request's
+        (past it the work stops with ``RequestTimedOut``), the document budget below it is this
+        reader's own (413 ``document_too_slow``, with the pages read so far named)."""
         started = time.perf_counter()
         if kind == "pdf":
-            pages = self._read_pdf(data, options)
+            pages = self._read_pdf(data, options, deadline)
         elif kind == "tiff" and is_multipage_tiff(data):
-            pages = self._read_tiff(data, options)
+            pages = self._read_tiff(data, options, deadline)
         else:
-            result = self.pipeline.read_page(data, keep_pixels=options.keep_images)
+            result = self.pipeline.read_page(data, deadline, keep_pixels=options.keep_images)
             page = _page(1, result, _image_dpi(data), None, options.keep_images)
             return Document(kind, [page], False, self.model, result.timings_ms)
         return Document(kind, pages, True, self.model, _sum_timings(pages, started))
@@ -114,12 +121,13 @@ class DocumentReader:
             "split it and send fewer pages per request"
         )
 
-    def _read_pdf(self, data: bytes, options: ReadOptions) -> list[Page]:
+    def _read_pdf(self, data: bytes, options: ReadOptions, request_deadline: Deadline) -> list[Page]:
         limits = self.config.limits
         pre = self.config.preprocessing
-        deadline = time.monotonic() + self.budget_s
+        deadline = time.monotonic() + min(self.budget_s, request_deadline.remaining())
         pages: list[Page] = []
-        render_limits = RenderLimits(limits.pdf_dpi, limits.max_pixels, limits.max_pages, limits.max_document_pixels)
+        page_pixels = min(limits.max_pixels, options.max_page_pixels or limits.max_pixels)
+        render_limits = RenderLimits(limits.pdf_dpi, page_pixels, limits.max_pages, limits.max_document_pixels)
         rendered = iter_pdf_pages(
             data,
             render_limits,
@@ -145,17 +153,17 @@ class DocumentReader:
                 continue
             h, w = raster.pixels.shape[:2]
             result = self.pipeline.read_decoded(
-                DecodedImage(raster.pixels, w, h, "pdf"), keep_pixels=options.keep_images
+                DecodedImage(raster.pixels, w, h, "pdf"), None, request_deadline, keep_pixels=options.keep_images
             )
             timings = {"decode": render_ms, **result.timings_ms}
             page = _page(raster.number, result, raster.dpi, (raster.width_pt, raster.height_pt), options.keep_images)
             pages.append(replace(page, timings_ms=timings))
         return pages
 
-    def _read_tiff(self, data: bytes, options: ReadOptions) -> list[Page]:
+    def _read_tiff(self, data: bytes, options: ReadOptions, request_deadline: Deadline) -> list[Page]:
         limits = self.config.limits
         pre = self.config.preprocessing
-        deadline = time.monotonic() + self.budget_s
+        deadline = time.monotonic() + min(self.budget_s, request_deadline.remaining())
         frames = iter_tiff_pages(
             data,
             max_pixels=limits.max_pixels,
@@ -173,7 +181,7 @@ class DocumentReader:
             decode_ms = round((time.perf_counter() - t0) * 1000.0, 2)
             if time.monotonic() > deadline:
                 raise self._too_slow(len(pages), None)
-            result = self.pipeline.read_decoded(decoded, keep_pixels=options.keep_images)
+            result = self.pipeline.read_decoded(decoded, None, request_deadline, keep_pixels=options.keep_images)
             page = _page(len(pages) + 1, result, dpi or DEFAULT_DPI, None, options.keep_images)
             pages.append(replace(page, timings_ms={"decode": decode_ms, **result.timings_ms}))
         return pages

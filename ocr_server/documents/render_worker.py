@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
+import signal
 import struct
 import sys
 from typing import Any, BinaryIO
@@ -29,6 +31,10 @@ from typing import Any, BinaryIO
 # is scaled so that neither side exceeds it.
 MAX_SIDE = 20_000
 POINTS_PER_INCH = 72.0
+
+
+# Seconds until the parent's deadline, set by ocr_server.documents.pdf when it starts us.
+ALARM_ENV = "OCR_RENDER_ALARM_S"
 
 
 def write_frame(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
@@ -153,6 +159,11 @@ def render_pages(pdf: Any, params: dict[str, Any], stdout: BinaryIO) -> None:
 
 
 def main(stdin: BinaryIO, stdout: BinaryIO) -> int:
+    # The parent's deadline, as a wall-clock alarm on ourselves: SIGALRM's default action ends the
+    # process, so no watchdog thread is needed in the parent (whose threads may be gevent's).
+    alarm_s = os.environ.get(ALARM_ENV)
+    if alarm_s:
+        signal.alarm(max(1, math.ceil(float(alarm_s))))
     params = json.loads(stdin.readline())
     data = stdin.read()
     limit_resources(int(params["memory_bytes"]), int(params["cpu_seconds"]))

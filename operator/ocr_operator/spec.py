@@ -154,6 +154,16 @@ class Recognition(RecognitionConfig):
 class ServerSpec(_Spec):
     """gunicorn process settings and request limits of the server (its ``server`` and ``limits`` sections)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "self.maxRequestPixels <= self.maxWorkerPixels",
+                "maxRequestPixels must not exceed maxWorkerPixels",
+                ".maxRequestPixels",
+            )
+        )
+    )
+
     workers: int = _mirror(ServerConfig, "workers")
     threads: int = _mirror(ServerConfig, "threads")
     log_level: Literal["debug", "info", "warning", "error"] = _mirror(ServerConfig, "log_level")
@@ -162,6 +172,10 @@ class ServerSpec(_Spec):
     max_images_per_request: int = _mirror(LimitsConfig, "max_images_per_request")
     max_concurrent_requests: int = _mirror(LimitsConfig, "max_concurrent_requests")
     request_timeout_seconds: int = _mirror(LimitsConfig, "request_timeout_seconds")
+    max_request_pixels: int = _mirror(LimitsConfig, "max_request_pixels")
+    max_worker_pixels: int = _mirror(LimitsConfig, "max_worker_pixels")
+    header_timeout_seconds: int = _mirror(LimitsConfig, "header_timeout_seconds")
+    body_timeout_seconds: int = _mirror(LimitsConfig, "body_timeout_seconds")
     max_pages: int = _mirror(LimitsConfig, "max_pages")
     max_document_pixels: int = _mirror(LimitsConfig, "max_document_pixels")
     pdf_dpi: int = _mirror(LimitsConfig, "pdf_dpi")

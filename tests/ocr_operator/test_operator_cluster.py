@@ -524,6 +524,7 @@ INVALID = [
     ({"ingress": {"enabled": True}}, "ingress.host is required when ingress.enabled is true"),
     ({"preprocessing": {"minSide": 3000, "maxSide": 2000}}, "minSide must not exceed maxSide"),
     ({"detection": {"adaptiveBlockSize": 30}}, "adaptiveBlockSize must be odd"),
+    ({"server": {"maxRequestPixels": 50_000_000}}, "maxRequestPixels must not exceed maxWorkerPixels"),
     ({"podLabels": {"app.kubernetes.io/name": "x"}}, "podLabels must not set app.kubernetes.io/ labels"),
     ({"preprocessing": {"claheClipLimit": 100}}, "should be less than or equal to 40"),
     ({"replicas": 0}, "should be greater than or equal to 1"),
@@ -565,6 +566,7 @@ def test_ocrs_defaults_are_applied_by_the_api_server(k8s_api: client.ApiClient, 
         "targetCPUUtilizationPercentage": 70,
     }
     assert spec["preprocessing"]["claheClipLimit"] == 2.0 and spec["model"]["name"] == "crnn-en"
+    assert spec["server"]["maxWorkerPixels"] == 40_000_000 and spec["server"]["bodyTimeoutSeconds"] == 10
 
 
 # ---- the operator process itself ------------------------------------------------------------------

@@ -116,7 +116,7 @@ def server_env(config_file: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def gunicorn_command(port: int) -> list[str]:
+def gunicorn_command(port: int, app: str = "ocr_server.wsgi:app", *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -125,7 +125,8 @@ def gunicorn_command(port: int) -> list[str]:
         str(GUNICORN_CONF),
         "--bind",
         f"127.0.0.1:{port}",
-        "ocr_server.wsgi:app",
+        *extra,
+        app,
     ]
 
 
@@ -135,6 +136,18 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log_file: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def worker_pid(self) -> int:
+        """The one worker's pid (these tests run one worker)."""
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True, check=True
+        ).stdout
+        (pid,) = (int(p) for p in out.split())
+        return pid
+
     def logs(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
@@ -142,8 +155,18 @@ class RunningServer:
         return [json.loads(line) for line in self.logs().splitlines() if line.startswith("{")]
 
 
-def start_server(tmp: Path, config: dict, *, name: str = "server") -> RunningServer:
-    """Start gunicorn with ``config`` (camelCase dict) and wait until ``/ready`` answers 200."""
+def start_server(
+    tmp: Path,
+    config: dict,
+    *,
+    name: str = "server",
+    app: str = "ocr_server.wsgi:app",
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> RunningServer:
+    """Start gunicorn with ``config`` (camelCase dict) and wait until ``/ready`` answers 200.
+
+    ``app``/``extra_args`` run another WSGI app (e.g. ``--pythonpath`` and a test app module)."""
     tmp.mkdir(parents=True, exist_ok=True)
     config_file = tmp / f"{name}.yaml"
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -151,9 +174,9 @@ def start_server(tmp: Path, config: dict, *, name: str = "server") -> RunningSer
     log_file = tmp / f"{name}.log"
     with log_file.open("wb") as out:
         proc = subprocess.Popen(
-            gunicorn_command(port),
+            gunicorn_command(port, app, *extra_args),
             cwd=REPO_ROOT,
-            env=server_env(config_file),
+            env=server_env(config_file, **(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

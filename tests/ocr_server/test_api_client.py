@@ -31,7 +31,10 @@ def test_health_info_openapi_and_page(client) -> None:  # type: ignore[no-untype
     assert client.get("/ready").json == {"status": "ready", "model": {"name": "tiny", "version": "0.0.0"}}
     info = client.get("/api/v1/info").json
     assert info["ready"] is True and info["model"]["name"] == "tiny"
-    assert info["config"]["limits"]["maxImagesPerRequest"] == 3  # camelCase, as in the config file
+    assert "config" not in info  # only with server.exposeConfig
+    exposed = make_app({"limits": {"maxImagesPerRequest": 3}, "server": {"exposeConfig": True}})
+    config = exposed.test_client().get("/api/v1/info").json["config"]
+    assert config["limits"]["maxImagesPerRequest"] == 3  # camelCase, as in the config file
     assert client.get("/openapi.json").json["paths"]["/api/v1/ocr"]["post"]
     page = client.get("/")
     assert page.status_code == 200 and b'id="drop"' in page.data

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from ocr_server.recognition.lines import crop_box
