@@ -28,7 +28,7 @@ HELM ?= .tools/bin/helm
 KUBE_VERSION ?= $(shell sed -n 's/^KUBERNETES_VERSION=//p' tests/cluster/versions.env)
 CONTAINER_ENGINE ?= docker
 MODEL ?= crnn-en
-VERSION ?= 1.1.0
+VERSION ?= 1.2.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
@@ -139,9 +139,10 @@ train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHAS
 evaluate: ## Accuracy table of the shipped model on sroie-dev lines, iiit5k words and unseen fonts
 	$(PYTHON) -m training.evaluate --model $(MODEL) --version $(VERSION)
 
-export: ## Export runs/crnn/last.pt to a new bundle: make export NEW_VERSION=1.2.0
+CHECKPOINT ?= runs/crnn/best.pt
+export: ## Export the best validated checkpoint to a new bundle: make export NEW_VERSION=1.3.0 [CHECKPOINT=runs/crnn/last.pt]
 	@test -n "$(NEW_VERSION)" || { echo "usage: make export NEW_VERSION=x.y.z (models/$(MODEL)-x.y.z must not be a shipped bundle)"; exit 2; }
-	$(PYTHON) -m training.export --checkpoint runs/crnn/last.pt --name $(MODEL) --version $(NEW_VERSION)
+	$(PYTHON) -m training.export --checkpoint $(CHECKPOINT) --name $(MODEL) --version $(NEW_VERSION)
 
 bench: bench-lines bench-pages ## Recognition and page benchmarks vs RapidOCR and Tesseract
 

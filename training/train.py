@@ -304,6 +304,17 @@ def main(argv: list[str] | None = None) -> int:
                 save(args.run / "best.pt", model, opt, step, best, args, schedule_from)
             with (args.run / "val.jsonl").open("a") as fh:
                 fh.write(json.dumps({"step": step, **res}) + "\n")
+    if step >= stop_at and step % args.val_every:
+        # the schedule's end is a candidate too (1.2.0's last step beat the best validated one)
+        res = evaluate(model, charset, val)
+        score = selection_score(res)
+        res["score"] = round(score, 4)
+        print(f"val step {step} (end of schedule): {json.dumps(res)}", flush=True)
+        if score < best:
+            best = score
+            save(args.run / "best.pt", model, opt, step, best, args, schedule_from)
+        with (args.run / "val.jsonl").open("a") as fh:
+            fh.write(json.dumps({"step": step, **res}) + "\n")
     save(last, model, opt, step, best, args, schedule_from)
     print(f"stopped at step {step}; checkpoint {last}", flush=True)
     return 0
