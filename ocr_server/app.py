@@ -17,6 +17,7 @@ from .api.errors import register_error_handlers
 from .api.hooks import register_request_hooks
 from .api.state import EXTENSION_KEY, AppState
 from .config import OcrConfig, load_config
+from .jobs.api import init_jobs
 from .limiter import ConcurrencyLimiter
 from .logging import configure_logging
 from .service import DetectorFactory, OcrService, RecognizerLoader
@@ -63,6 +64,7 @@ def create_app(
     register_request_hooks(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(v1.bp)
+    init_jobs(app, config)
     app.register_blueprint(web_bp)
 
     if load_model == "background":
