@@ -39,13 +39,29 @@ def redis_url(jobs: JobsConfig) -> str:
     return redis_url_with_password(jobs.redis_url, os.environ.get(PASSWORD_ENV))
 
 
+def broker_transport_options(jobs: JobsConfig) -> dict[str, Any]:
+    """kombu's Redis transport: re-deliver a dead worker's page after the visibility timeout.
+
+    kombu sweeps for expired unacknowledged messages every ``unacked_restore_interval`` seconds but
+    by default scans only on every 10th sweep (about 100 s); scanning on every sweep, every quarter
+    of the visibility timeout (at most 10 s), brings a page back soon after the timeout."""
+    return {
+        "visibility_timeout": jobs.visibility_timeout_seconds,
+        "unacked_restore_interval": max(1, min(10, jobs.visibility_timeout_seconds // 4)),
+        "unacked_restore_throttle": 1,
+        # a Redis that vanishes without closing the connection (a node gone) must not hang a publish
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+    }
+
+
 def celery_settings(jobs: JobsConfig) -> dict[str, Any]:
     url = redis_url(jobs)
     return {
         "broker_url": url,
         "result_backend": url,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": jobs.visibility_timeout_seconds},
+        "broker_transport_options": broker_transport_options(jobs),
         "result_backend_transport_options": {"visibility_timeout": jobs.visibility_timeout_seconds},
         "task_default_queue": jobs.queue,
         "task_acks_late": True,
