@@ -205,3 +205,12 @@ def test_redis_down_is_503_with_retry_after(client, redis_server, pages) -> None
 def test_jobs_disabled_is_404() -> None:
     response = make_app().test_client().post("/api/v1/jobs", data=b"x", content_type="image/png")
     assert response.status_code == 404 and response.json["error"]["code"] == "jobs_disabled"
+
+
+def test_job_error_codes_are_unique_among_all_error_codes() -> None:
+    from ocr_server.errors import ALL_ERRORS
+    from ocr_server.jobs.errors import JOB_ERRORS
+
+    codes = [cls.code for cls in (*ALL_ERRORS, *JOB_ERRORS)]
+    assert len(codes) == len(set(codes))
+    assert all(400 <= cls.status < 600 for cls in JOB_ERRORS)
