@@ -16,7 +16,7 @@ VERSION ?= 1.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker bench-jobs train evaluate export bench bench-pages bench-lines bench-load bench-operator \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -85,6 +85,9 @@ chart-lint: ## helm lint + template the chart for its defaults and every tests/c
 chart-test: ## Chart tests: offline, and against the local cluster
 	$(PYTHON) -m pytest tests/chart
 
+worker: ## A batch-job worker (Celery, same config as the server: $$OCR_CONFIG with jobs.enabled, a Redis in jobs.redisUrl)
+	$(PYTHON) -m ocr_server.jobs.worker
+
 operator: ## Run the operator against $$KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
 	cd operator && $(PYTHON) -m ocr_operator
 
@@ -113,6 +116,9 @@ bench-detect: ## Line detection recall/precision/F1 at IoU 0.5 on sroie-dev
 
 bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on loopback
 	bash bench/load_test.sh
+
+bench-jobs: ## 200 pages as batch jobs against 1 and 2 worker processes: pages/s, job latency, interactive p95
+	$(PYTHON) bench/jobs_throughput.py --pages 200 --workers 1,2 --pin
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py
