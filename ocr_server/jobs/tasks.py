@@ -7,6 +7,10 @@ page of every job reuses it.  Outcomes:
   error; no retry, since the same bytes fail the same way; the job ends ``failed``;
 * Redis unreachable: retried with exponential backoff (``autoretry_for``);
 * the model not loaded yet: retried later (another worker may take it);
+* over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
+* a page that already stopped a worker ``MAX_PAGE_ATTEMPTS`` times (killed mid-page, e.g. out of
+  memory, and re-queued each time by ``reject_on_worker_lost``) is recorded as ``worker_lost``
+  instead of being run again: a poison page must not take the worker pool down in a loop;
 * anything else is a bug: recorded as ``internal_error`` without details, logged with traceback.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from ..config import OcrConfig, load_config
@@ -29,6 +34,8 @@ from .celery_app import PAGE_TASK, redis_url
 from .store import JobStore
 
 log = logging.getLogger("ocr_server.jobs")
+
+MAX_PAGE_ATTEMPTS = 3
 
 _lock = threading.Lock()
 _service: OcrService | None = None
@@ -100,7 +107,15 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
     metrics.TASKS_STARTED.inc()
     t0 = time.perf_counter()
     outcome: dict[str, Any]
-    if work.data is None:
+    if work.attempt > MAX_PAGE_ATTEMPTS:
+        outcome = {
+            "status": "failed",
+            "error": {
+                "code": "worker_lost",
+                "message": f"the page stopped a worker {MAX_PAGE_ATTEMPTS} times (out of memory?); not run again",
+            },
+        }
+    elif work.data is None:
         outcome = {
             "status": "failed",
             "error": {"code": "page_data_lost", "message": "the page's bytes are no longer in the job store"},
@@ -113,6 +128,8 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
             raise self.retry(exc=err, countdown=5) from err
         except OcrError as err:
             outcome = {"status": "failed", "error": {"code": err.code, "message": err.message}}
+        except SoftTimeLimitExceeded:
+            outcome = {"status": "failed", "error": {"code": "page_timeout", "message": "the page took too long"}}
         except Exception:
             log.exception("page task failed", extra={"fields": {"job": job_id, "page": index}})
             outcome = {"status": "failed", "error": {"code": OcrError.code, "message": OcrError.default_message}}

@@ -1,7 +1,7 @@
 """The upload page at ``/``: plain HTML, CSS and JavaScript served from this package (no CDN).
 
-The page only calls the public JSON API (``/api/v1/info`` and ``/api/v1/ocr``), so it is also a
-living example of how to use it.
+The page only calls the public JSON API (``/api/v1/info``, ``/api/v1/ocr`` and, for several files at
+once, ``/api/v1/jobs``), so it is also a living example of how to use it.
 """
 
 from __future__ import annotations

@@ -16,14 +16,17 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+import test_web_page
 from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
 from server_support import SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
 
 from ocr_server.jobs.store import job_key
+from ocr_server.jobs.tasks import MAX_PAGE_ATTEMPTS
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
+browser = test_web_page.browser  # the headless Chromium fixture of the page tests
 # Short enough that a page held by a SIGKILLed worker comes back within a test, longer than a page.
 VISIBILITY_TIMEOUT = 12
 
@@ -226,3 +229,45 @@ def test_redis_restart_without_persistence_reports_lost_jobs_failed_and_keeps_wo
 
 def _io(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
+
+
+def test_a_page_that_keeps_killing_workers_is_failed_not_retried_forever(
+    jobs_server: RunningServer, workers: list[Worker], tmp_path: Path, aof_redis: RedisServer, small_pages: list[bytes]
+) -> None:
+    job_id = submit(jobs_server.url, small_pages[:2])  # no worker yet: both pages wait
+    rds = aof_redis.client()
+    rds.hset(job_key(job_id) + ":attempts", "0", MAX_PAGE_ATTEMPTS)  # page 0 already killed three workers
+    start(workers, tmp_path, aof_redis.url, "w1")
+    job = wait_for_job(jobs_server.url, job_id)
+    assert job["status"] == "failed" and job["progress"] == {"done": 2, "total": 2, "failed": 1}
+    first, second = job["pages"]
+    assert first["error"]["code"] == "worker_lost" and first["attempts"] == MAX_PAGE_ATTEMPTS + 1
+    assert second["status"] == "succeeded" and second["attempts"] == 1
+
+
+@pytest.mark.browser
+def test_the_web_page_sends_several_files_as_a_job(
+    browser,  # type: ignore[no-untyped-def]
+    jobs_server: RunningServer,
+    workers: list[Worker],
+    tmp_path: Path,
+    aof_redis: RedisServer,
+    sroie_pages: list[SroiePage],
+) -> None:
+    start(workers, tmp_path, aof_redis.url, "w1")
+    chosen = sorted(sroie_pages[:20], key=lambda p: p.width * p.height)[:2]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(jobs_server.url)
+    page.wait_for_selector("#status.ready", timeout=30_000)
+    page.set_input_files("#file", [str(p.path) for p in chosen])
+    deadline = time.monotonic() + 120  # the page's CSP forbids eval, so poll from here
+    while not page.inner_text("#job-progress").startswith(("succeeded", "failed")):
+        assert time.monotonic() < deadline, page.inner_text("#job-progress")
+        time.sleep(0.25)
+    assert page.inner_text("#job-progress") == "succeeded, 2/2 pages"
+    buttons = page.query_selector_all("#job-pages button")
+    assert [b.inner_text().split(":")[0] for b in buttons] == [p.path.name for p in chosen]
+    buttons[0].click()
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.query_selector_all("#lines li") and page.query_selector_all("#boxes rect")
+    page.close()

@@ -7,7 +7,9 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const LOW_CONFIDENCE = 0.6;
   const maxBytes = Number(document.body.dataset.maxUploadBytes || 0);
+  const TERMINAL = ["succeeded", "failed", "cancelled"];
   let objectUrl = null;
+  let jobsEnabled = false;
 
   function showError(message) {
     const box = $("error");
@@ -20,6 +22,7 @@
       const res = await fetch("/api/v1/info");
       const info = await res.json();
       $("model").textContent = info.model ? `model: ${info.model.name} ${info.model.version}` : "model: loading…";
+      jobsEnabled = Boolean(info.config && info.config.jobs && info.config.jobs.enabled);
       const badge = $("status");
       badge.textContent = info.ready ? "ready" : (info.load_error ? "model failed to load" : "loading model…");
       badge.className = "badge " + (info.ready ? "ready" : info.load_error ? "down" : "");
@@ -89,6 +92,68 @@
     $("result").hidden = false;
   }
 
+  // Several files: one POST /api/v1/jobs, then poll the job's status_url until it has finished.
+  async function submitJob(files) {
+    showError("");
+    $("result").hidden = true;
+    const form = new FormData();
+    files.forEach((f) => form.append("image", f, f.name));
+    const list = $("job-pages");
+    clear(list);
+    $("job").hidden = false;
+    $("job-progress").textContent = "submitting…";
+    try {
+      const res = await fetch("/api/v1/jobs", { method: "POST", body: form });
+      const body = await res.json();
+      if (res.status !== 202) {
+        $("job").hidden = true;
+        showError(`The batch was refused: ${body.error ? `${body.error.message} (${res.status} ${body.error.code})` : `HTTP ${res.status}`}`);
+        return;
+      }
+      let job = body;
+      while (!TERMINAL.includes(job.status)) {
+        await new Promise((r) => setTimeout(r, 1000));
+        job = await (await fetch(body.status_url)).json();
+        const p = job.progress || { done: 0, total: files.length };
+        $("job-progress").textContent = `${job.status}, ${p.done}/${p.total} pages`;
+        $("job-bar").max = p.total;
+        $("job-bar").value = p.done;
+      }
+      $("job-progress").textContent = `${job.status}, ${job.progress.done}/${job.progress.total} pages`;
+      (job.pages || []).forEach((page) => {
+        const li = document.createElement("li");
+        const file = files[page.index];
+        if (page.status === "succeeded") {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.textContent = `${file.name}: ${page.result.lines.length} lines`;
+          button.onclick = () => show(file, page.result);
+          li.appendChild(button);
+        } else {
+          li.textContent = `${file.name}: ${page.status}${page.error ? ` (${page.error.code}: ${page.error.message})` : ""}`;
+          li.className = "failed";
+        }
+        list.appendChild(li);
+      });
+    } catch (err) {
+      showError(`The server could not be reached: ${err.message}`);
+    }
+  }
+
+  async function show(file, result) {
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    objectUrl = URL.createObjectURL(file);
+    const img = $("image");
+    await new Promise((resolve) => { img.onload = resolve; img.onerror = resolve; img.src = objectUrl; });
+    render(result);
+  }
+
+  function choose(fileList) {
+    const files = Array.from(fileList || []);
+    if (files.length > 1 && jobsEnabled) submitJob(files);
+    else upload(files[0]);
+  }
+
   async function upload(file) {
     showError("");
     if (!file) return;
@@ -122,11 +187,11 @@
   }
 
   const drop = $("drop");
-  $("file").addEventListener("change", (e) => upload(e.target.files[0]));
+  $("file").addEventListener("change", (e) => choose(e.target.files));
   drop.addEventListener("click", (e) => { if (!e.target.closest("label")) $("file").click(); });
   drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("file").click(); });
   ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
-  drop.addEventListener("drop", (e) => upload(e.dataTransfer.files[0]));
+  drop.addEventListener("drop", (e) => choose(e.dataTransfer.files));
   loadInfo();
 })();
