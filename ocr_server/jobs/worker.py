@@ -37,11 +37,11 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         config = load_config()
+        if config.jobs is None or not config.jobs.enabled:
+            _refuse("jobs.enabled is false in the config: there is nothing for a worker to do")
         resolve_model(config.model.name, config.model.version, config.model.models_dir)
     except (ConfigError, ModelNotFoundError) as err:
         _refuse(str(err))
-    if config.jobs is None or not config.jobs.enabled:
-        _refuse("jobs.enabled is false in the config: there is nothing for a worker to do")
     jobs = config.jobs
     assert jobs is not None
     concurrency = jobs.worker_concurrency or available_cpus()

@@ -214,3 +214,33 @@ def test_job_error_codes_are_unique_among_all_error_codes() -> None:
     codes = [cls.code for cls in (*ALL_ERRORS, *JOB_ERRORS)]
     assert len(codes) == len(set(codes))
     assert all(400 <= cls.status < 600 for cls in JOB_ERRORS)
+
+
+def test_redis_password_comes_from_the_environment_not_the_config() -> None:
+    from ocr_server.jobs.store import redis_url_with_password
+
+    assert redis_url_with_password("redis://r:6379/0", None) == "redis://r:6379/0"
+    assert redis_url_with_password("rediss://r:6380/2", "p@ss:w/rd") == "rediss://:p%40ss%3Aw%2Frd@r:6380/2"
+    assert redis_url_with_password("redis://app@r:6379/0", "pw") == "redis://app:pw@r:6379/0"
+
+
+def test_worker_refuses_to_start_without_jobs_enabled(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from server_support import REPO_ROOT, server_env
+
+    config = tmp_path / "config.yaml"
+    config.write_text("jobs: {enabled: false}\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "ocr_server.jobs.worker"],
+        cwd=REPO_ROOT,
+        env=server_env(config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "ocr-worker: refusing to start: jobs.enabled is false in the config: there is nothing for a worker to do"
+    )
