@@ -143,6 +143,7 @@ def submit_job() -> Response:
         except Exception as err:  # broker unreachable: leave no job behind that would stay queued
             state.store.discard(job_id, key)
             raise JobsUnavailable(retry_after=5) from err
+        state.store.mark_queued(job_id)
         metrics.JOBS_SUBMITTED.inc()
         metrics.PAGES_SUBMITTED.inc(len(pages))
     view = state.store.get(job_id)

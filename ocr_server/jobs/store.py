@@ -3,7 +3,8 @@
 Layout (``{id}`` is a Redis Cluster hash tag, so one job's keys share a slot and the Lua scripts
 may touch them together):
 
-* ``ocr:job:{id}``          hash: ``total``, ``created``, ``started``, ``finished``, ``cancelled``, ``failed``
+* ``ocr:job:{id}``          hash: ``total``, ``created``, ``started``, ``finished``, ``cancelled``, ``failed``,
+                            ``submitting`` (until every page task is queued)
 * ``ocr:job:{id}:data``     hash: page index → image bytes (a page's bytes go once its result is in)
 * ``ocr:job:{id}:results``  hash: page index → result JSON, written with ``HSETNX``: first result wins
 * ``ocr:job:{id}:attempts`` hash: page index → how many times a worker started the page
@@ -39,6 +40,10 @@ from .errors import IdempotencyKeyReused, JobExpired, JobFinished, JobNotFound, 
 EPOCH_KEY = "ocr:epoch"
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+# A job still marked ``submitting`` this long after its creation, with no page started, lost its
+# server between storing the pages and queueing them (a pod killed mid-request): it is reported
+# failed instead of staying ``queued`` forever.
+SUBMIT_GRACE_SECONDS = 60.0
 
 # KEYS: job, results, data, attempts.  ARGV: index, result JSON, failed (0|1), now, ttl.
 # Returns -1 job gone (expired or lost), -2 cancelled, 0 a result was already there, 1 recorded,
@@ -185,7 +190,7 @@ class JobStore:
         job_id = self._new_id(now)
         job, _results, data, _attempts = _keys(job_id)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(job, mapping={"total": len(pages), "created": repr(now), "failed": 0})
+        pipe.hset(job, mapping={"total": len(pages), "created": repr(now), "failed": 0, "submitting": 1})
         pipe.hset(data, mapping={str(i): page for i, page in enumerate(pages)})
         pipe.expire(job, self.ttl)
         pipe.expire(data, self.ttl)
@@ -200,6 +205,10 @@ class JobStore:
             if winner:
                 return winner, False
         return job_id, True
+
+    def mark_queued(self, job_id: str) -> None:
+        """Every page task of the job is on the queue (see ``SUBMIT_GRACE_SECONDS``)."""
+        self.redis.hdel(job_key(job_id), "submitting")
 
     def discard(self, job_id: str, idempotency_key: str | None = None) -> None:
         """Remove a job whose tasks could not be queued (so it cannot hang in ``queued``)."""
@@ -247,6 +256,11 @@ class JobStore:
             return self._missing(job_id)
         rec = _text(raw)
         status = self._status(rec)
+        interrupted = (
+            status == "queued" and "submitting" in rec and self.clock() - float(rec["created"]) > SUBMIT_GRACE_SECONDS
+        )
+        if interrupted:
+            status = "failed"
         view: dict[str, Any] = {
             "id": job_id,
             "status": status,
@@ -261,6 +275,11 @@ class JobStore:
                 "total": _ms(rec["created"], rec.get("finished")),
             },
         }
+        if interrupted:
+            view["error"] = {
+                "code": "submission_interrupted",
+                "message": "the server stopped before queueing this job's pages; submit it again",
+            }
         if status in TERMINAL:
             pipe = self.redis.pipeline(transaction=False)
             pipe.hgetall(results)

@@ -244,3 +244,20 @@ def test_worker_refuses_to_start_without_jobs_enabled(tmp_path: Path) -> None:
     assert out.stderr.strip() == (
         "ocr-worker: refusing to start: jobs.enabled is false in the config: there is nothing for a worker to do"
     )
+
+
+def test_a_job_whose_server_died_before_queueing_is_reported_failed(redis_server, rds, pages) -> None:  # type: ignore[no-untyped-def]
+    from ocr_server.jobs.store import SUBMIT_GRACE_SECONDS, JobStore
+
+    store = JobStore(redis_server.client(), 3600)
+    job_id, created = store.create([pages[0]])  # stored, never queued (the request died here)
+    assert created and store.get(job_id)["status"] == "queued"
+    later = time.time() + SUBMIT_GRACE_SECONDS + 1
+    store.clock = lambda: later
+    job = store.get(job_id)
+    assert job["status"] == "failed" and job["error"]["code"] == "submission_interrupted"
+    assert job["pages"] == [{"index": 0, "status": "cancelled", "attempts": 0}]
+    # one that went through the API is not affected, however old
+    client = jobs_app(redis_server).test_client()
+    queued = client.post("/api/v1/jobs", data=files(pages[0]), content_type="multipart/form-data").json["id"]
+    assert store.get(queued)["status"] == "queued"
