@@ -121,6 +121,14 @@ def _available(deployment: Mapping[str, Any] | None) -> tuple[int, int]:
     return int(status.get("availableReplicas") or 0), int(spec.get("replicas", 1))
 
 
+def slim_deployment(deployment: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What ``jobs_condition`` reads of a Deployment (kept per OcrService: keep the memory flat)."""
+    if deployment is None:
+        return None
+    available, desired = _available(deployment)
+    return {"spec": {"replicas": desired}, "status": {"availableReplicas": available}}
+
+
 def jobs_condition(
     spec: OcrServiceSpec, owner: Owner, deployments: Mapping[str, Mapping[str, Any] | None], generation: int | None
 ) -> Condition:

@@ -28,6 +28,7 @@ from ocr_operator.jobs import (
     build_jobs_children,
     jobs_condition,
     previous_jobs_condition,
+    slim_deployment,
     with_jobs_condition,
 )
 from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpec, parse_spec
@@ -148,7 +149,7 @@ class Reconciler:
             cleanup=cleanup,
         )
         with self._guard:
-            self._jobs_seen[owner.uid] = dict(live)
+            self._jobs_seen[owner.uid] = {name: slim_deployment(obj) for name, obj in live.items()}
 
     def on_jobs_child_event(self, owner_body: Mapping[str, Any], name: str, child: Mapping[str, Any] | None) -> None:
         """A worker or Redis Deployment changed: recreate it if it was deleted, refresh ``JobsReady``."""
@@ -173,7 +174,7 @@ class Reconciler:
                         return
                     log.warning("%s/%s: Deployment %s was deleted; recreated it", owner.namespace, owner.name, name)
             with self._guard:
-                self._jobs_seen.setdefault(owner.uid, {})[name] = dict(child) if child is not None else None
+                self._jobs_seen.setdefault(owner.uid, {})[name] = slim_deployment(child)
             previous = self._previous(owner, owner_body)
             if not previous:
                 return  # the first full reconcile writes the whole status
