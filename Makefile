@@ -32,7 +32,8 @@ VERSION ?= 1.2.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
+        bench-jobs \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -77,8 +78,8 @@ $(BENCH_VENV)/.synced: uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory bench-setup
 
 # Every other target that runs $(PYTHON) needs .venv too.
-format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator train evaluate export bench-detect \
-  bench-operator image-test: $(VENV)/.synced
+format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train evaluate export bench-detect \
+  bench-operator bench-attacks bench-jobs image-test: $(VENV)/.synced
 
 run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (config: $OCR_CONFIG, OCR__SECTION__FIELD env overrides)
 	$(VENV)/bin/ocr-crnn serve
@@ -128,6 +129,9 @@ chart-lint: ## helm lint + template the chart for its defaults and every tests/c
 chart-test: ## Chart tests: offline, and against the local cluster
 	$(PYTHON) -m pytest tests/chart
 
+worker: ## A batch-job worker (Celery, same config as the server: $OCR_CONFIG with jobs.enabled, a Redis in jobs.redisUrl)
+	$(VENV)/bin/ocr-worker
+
 operator: ## Run the operator against $KUBECONFIG (cluster-wide; WATCH_NAMESPACES=a,b to narrow)
 	cd operator && $(PYTHON) -m ocr_operator
 
@@ -160,6 +164,9 @@ bench-load: $(BENCH_VENV)/.synced ## Locust headless load test at 10/20/50 users
 
 bench-attacks: ## Hostile clients against a local gunicorn: answer time, worker peak RSS, /health and a normal request
 	$(PYTHON) bench/attacks.py
+
+bench-jobs: ## 200 pages as batch jobs against 1 and 2 worker processes: pages/s, job latency, interactive p95
+	$(PYTHON) bench/jobs_throughput.py --pages 200 --workers 1,2 --pin
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py

@@ -19,6 +19,7 @@ from .api.state import EXTENSION_KEY, AppState
 from .budget import Budget
 from .config import OcrConfig, load_config
 from .framing import GuardedBodyMiddleware
+from .jobs.api import init_jobs, max_job_body_bytes
 from .limiter import ConcurrencyLimiter
 from .logging import configure_logging
 from .offload import Offloader
@@ -40,9 +41,15 @@ LoadMode = Literal["background", "sync", "none"]
 
 
 def upload_budget_bytes(config: OcrConfig) -> int:
-    """The worker's buffered-upload budget for ``config``: ``8 x (maxUploadBytes + framing)``, at least 32 MiB."""
+    """The worker's buffered-upload budget for ``config``: ``8 x (maxUploadBytes + framing)``, at least
+    32 MiB; with batch jobs enabled, at least one largest job body plus one upload (else a job above
+    the budget could never be accepted: it would be shed with 429 every time)."""
     per_upload = config.limits.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-    return max(UPLOAD_BUDGET_MIN_BYTES, UPLOAD_BUDGET_UPLOADS * per_upload)
+    budget = max(UPLOAD_BUDGET_MIN_BYTES, UPLOAD_BUDGET_UPLOADS * per_upload)
+    if config.jobs_enabled:
+        assert config.jobs is not None
+        budget = max(budget, max_job_body_bytes(config.jobs) + per_upload)
+    return budget
 
 
 def create_app(
@@ -84,6 +91,7 @@ def create_app(
     register_request_hooks(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(v1.bp)
+    init_jobs(app, config)
     app.register_blueprint(web_bp)
 
     if load_model == "background":

@@ -196,6 +196,51 @@ class ServerConfig(_Section):
     )
 
 
+class JobsConfig(_Section):
+    """Asynchronous batch OCR (``/api/v1/jobs``) on Redis + Celery; see ``ocr_server/jobs/``.
+
+    The Redis password never sits in this file (it is a ConfigMap): it comes from the
+    ``OCR_REDIS_PASSWORD`` environment variable, which the operator fills from a Secret."""
+
+    enabled: bool = Field(False, description="Serve /api/v1/jobs (the server) and run page tasks (the workers).")
+    redis_url: str = Field(
+        "redis://localhost:6379/0",
+        pattern=r"^rediss?://[^\s]+$",
+        max_length=1024,
+        description="Redis holding the queue, the uploaded pages and the results (no password here).",
+    )
+    queue: str = Field(
+        "ocr-pages", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Celery queue (a Redis list) of page tasks."
+    )
+    result_ttl_seconds: int = Field(
+        86400, ge=60, le=30 * 86400, description="Uploaded pages and results are kept this long, then answer 410."
+    )
+    max_files_per_job: int = Field(100, ge=1, le=10000, description="Most images one job may hold.")
+    max_bytes_per_job: int = Field(
+        64 * 1024 * 1024, ge=1024, le=2 * 1024 * 1024 * 1024, description="Most image bytes one job may hold."
+    )
+    max_jobs_per_client: int = Field(
+        0, ge=0, le=100000, description="Unexpired jobs one client address may hold (0: no limit)."
+    )
+    worker_concurrency: int = Field(
+        1, ge=0, le=64, description="Page tasks one worker pod runs at once (processes); 0: one per core."
+    )
+    visibility_timeout_seconds: int = Field(
+        300,
+        ge=5,
+        le=86400,
+        description="A page taken by a worker that died without acknowledging it is re-queued after this long.",
+    )
+    task_time_limit_seconds: int = Field(120, ge=5, le=3600, description="A page task running longer is killed.")
+    metrics_port: int = Field(9100, ge=1, le=65535, description="Port of a worker's Prometheus endpoint.")
+
+    @model_validator(mode="after")
+    def _timeouts_consistent(self) -> JobsConfig:
+        if self.visibility_timeout_seconds <= self.task_time_limit_seconds:
+            raise ValueError("visibilityTimeoutSeconds must exceed taskTimeLimitSeconds (or pages run twice)")
+        return self
+
+
 class OcrConfig(_Section):
     """The whole server configuration file."""
 
@@ -205,6 +250,12 @@ class OcrConfig(_Section):
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    # Optional, so a config without jobs renders exactly as before (no pod roll on operator upgrade).
+    jobs: JobsConfig | None = None
+
+    @property
+    def jobs_enabled(self) -> bool:
+        return self.jobs is not None and self.jobs.enabled
 
     def to_yaml(self) -> str:
         """Serialise with camelCase keys, the format of the ConfigMap and of ``OCR_CONFIG`` files."""

@@ -59,6 +59,8 @@ def info() -> Response:
         "detector": state.config.detection.detector,
         "inference_threads": state.service.inference_threads,
         "supported_types": list(SUPPORTED_TYPES + DOCUMENT_TYPES),
+        # whether /api/v1/jobs takes submissions (the page sends several files as a job then)
+        "jobs_enabled": state.config.jobs_enabled,
         # the page needs to know that loading failed; the reason (paths, library text) only when exposed
         "load_error": "the model failed to load" if state.service.error else None,
     }

@@ -1,8 +1,8 @@
 """The upload page at ``/``: plain HTML, CSS and JavaScript served from this package (no CDN).
 
-The page only calls the public API (``/api/v1/info`` and ``/api/v1/ocr``, JSON with page images
-for documents, and the other output formats for the download buttons), so it is also a living
-example of how to use it.
+The page only calls the public API (``/api/v1/info``; ``/api/v1/ocr``, JSON with page images for
+documents and the other output formats for the download buttons; and, for several files at once,
+``/api/v1/jobs``), so it is also a living example of how to use it.
 """
 
 from __future__ import annotations

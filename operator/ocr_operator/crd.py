@@ -124,7 +124,7 @@ def _strip_null(node: dict[str, Any]) -> dict[str, Any]:
 
 def to_structural(node: dict[str, Any], defs: dict[str, Any], *, keep_defaults: bool = True) -> dict[str, Any]:
     """Convert one pydantic JSON-schema node (recursively) into a Kubernetes structural schema node."""
-    node = _strip_null(_resolve(node, defs))
+    node = _resolve(_strip_null(_resolve(node, defs)), defs)  # an optional model (X | None) is a $ref in anyOf
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("title", "$defs"):

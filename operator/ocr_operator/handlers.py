@@ -24,8 +24,9 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from ocr_operator.apply import ApplyError, KubeApi
-from ocr_operator.builders import CHILD_KINDS, ChildKind, Owner, child_name
+from ocr_operator.builders import CHILD_KINDS, DEPLOYMENT, ChildKind, Owner, child_name
 from ocr_operator.builders.meta import LABEL_MANAGED_BY, MANAGED_BY
+from ocr_operator.jobs import jobs_deployment_names
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from ocr_operator.status import EventSpec
@@ -195,7 +196,12 @@ def _child_handler(kind: ChildKind) -> Any:
         if owner_body is None or (owner_body.get("metadata") or {}).get("deletionTimestamp"):
             return  # not ours, or its owner is going away (the garbage collector is at work)
         owner = Owner.from_body(owner_body)
-        if body.get("metadata", {}).get("name") != child_name(owner, kind):
+        name = body.get("metadata", {}).get("name")
+        if kind is DEPLOYMENT and name in jobs_deployment_names(owner):
+            child = None if event.get("type") == "DELETED" else _snapshot(body)
+            memo.reconciler.on_jobs_child_event(owner_body, name, child)
+            return
+        if name != child_name(owner, kind):
             return
         child = None if event.get("type") == "DELETED" else _snapshot(body)
         memo.reconciler.on_child_event(owner_body, kind, child)

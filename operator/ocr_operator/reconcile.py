@@ -19,10 +19,22 @@ from typing import Any
 
 from ocr_operator.apply import ApplyError, KubeApi, apply_children, apply_deployment
 from ocr_operator.builders import DEPLOYMENT, ChildKind, Owner, build_children, child_name, service_url
+from ocr_operator.builders.configmap import render_config
+from ocr_operator.builders.meta import config_hash
 from ocr_operator.drift import drift_paths
+from ocr_operator.jobs import (
+    KedaDetector,
+    apply_jobs_children,
+    build_jobs_children,
+    jobs_condition,
+    previous_jobs_condition,
+    slim_deployment,
+    with_jobs_condition,
+)
 from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpec, parse_spec
 from ocr_operator.status import (
     EventSpec,
+    OcrServiceStatus,
     Problem,
     Rollout,
     carried_problem,
@@ -68,6 +80,8 @@ class Reconciler:
         self._last_status: dict[str, dict[str, Any]] = {}
         self._last_line: dict[str, str] = {}
         self._last_deployment_version: dict[str, int] = {}
+        self._keda = KedaDetector()
+        self._jobs_seen: dict[str, dict[str, Any]] = {}  # uid → jobs Deployments last seen, by name
         self.reconciles = 0
 
     def _lock(self, uid: str) -> threading.Lock:
@@ -81,6 +95,7 @@ class Reconciler:
             self._last_status.pop(uid, None)
             self._last_line.pop(uid, None)
             self._last_deployment_version.pop(uid, None)
+            self._jobs_seen.pop(uid, None)
 
     # -- the full reconcile (owner events) -------------------------------------------------------
 
@@ -105,6 +120,7 @@ class Reconciler:
                 return Outcome()
             try:
                 applied = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
+                self._apply_jobs(body, owner, spec)
             except ApplyError as err:
                 if err.namespace_terminating:
                     return Outcome()
@@ -116,6 +132,76 @@ class Reconciler:
             self._is_fresh(owner, applied[DEPLOYMENT])
             self._report(body, spec, applied[DEPLOYMENT], None)
             return Outcome()
+
+    # -- jobs: workers, Redis, scaling (see ocr_operator.jobs) ------------------------------------
+
+    def _apply_jobs(self, body: Mapping[str, Any], owner: Owner, spec: OcrServiceSpec) -> None:
+        """Apply (or remove) the jobs children; nothing at all for an OcrService that never had jobs."""
+        cleanup = spec.jobs.enabled or previous_jobs_condition(self._previous(owner, body)) is not None
+        if not cleanup:
+            return
+        live = apply_jobs_children(
+            self.api,
+            owner,
+            spec,
+            config_hash(render_config(spec, owner)),
+            keda=self._keda(self.api),
+            cleanup=cleanup,
+        )
+        with self._guard:
+            self._jobs_seen[owner.uid] = {name: slim_deployment(obj) for name, obj in live.items()}
+
+    def on_jobs_child_event(self, owner_body: Mapping[str, Any], name: str, child: Mapping[str, Any] | None) -> None:
+        """A worker or Redis Deployment changed: recreate it if it was deleted, refresh ``JobsReady``."""
+        owner = Owner.from_body(owner_body)
+        with self._lock(owner.uid):
+            try:
+                spec = parse_spec(owner_body.get("spec"))
+            except InvalidSpecError:
+                return
+            if not spec.jobs.enabled:
+                return
+            if child is None and not spec.paused:
+                wanted = build_jobs_children(
+                    owner, spec, config_hash(render_config(spec, owner)), keda=self._keda(self.api)
+                )
+                desired = next((c.desired for c in wanted if c.kind is DEPLOYMENT and c.name == name), None)
+                if desired is not None:
+                    try:
+                        child = self.api.apply(DEPLOYMENT, desired)
+                    except ApplyError as err:
+                        log.warning("%s/%s: could not restore %s: %s", owner.namespace, owner.name, name, err)
+                        return
+                    log.warning("%s/%s: Deployment %s was deleted; recreated it", owner.namespace, owner.name, name)
+            with self._guard:
+                self._jobs_seen.setdefault(owner.uid, {})[name] = slim_deployment(child)
+            previous = self._previous(owner, owner_body)
+            if not previous:
+                return  # the first full reconcile writes the whole status
+            status = self._with_jobs(owner, spec, previous, OcrServiceStatus.model_validate(previous), owner_body)
+            if status_changed(previous, status):
+                patch = status.to_patch()
+                self.api.patch_status(owner.namespace, owner.name, patch)
+                self._last_status[owner.uid] = patch
+
+    def _with_jobs(
+        self,
+        owner: Owner,
+        spec: OcrServiceSpec | None,
+        previous: Mapping[str, Any],
+        status: OcrServiceStatus,
+        body: Mapping[str, Any],
+    ) -> OcrServiceStatus:
+        enabled = bool(spec and spec.jobs.enabled)
+        with self._guard:
+            seen = dict(self._jobs_seen.get(owner.uid) or {})
+        condition = None
+        if spec is not None and enabled and seen:
+            generation = (body.get("metadata") or {}).get("generation")
+            condition = jobs_condition(spec, owner, seen, generation)
+        if spec is None:  # invalid spec: keep whatever was reported
+            enabled = previous_jobs_condition(previous) is not None
+        return with_jobs_condition(status, previous, condition, self._clock(), enabled=enabled)
 
     # -- child events: drift restore and status refresh ------------------------------------------
 
@@ -250,6 +336,7 @@ class Reconciler:
             paused=bool(spec and spec.paused),
             problem=problem,
         )
+        status = self._with_jobs(owner, spec, previous, status, body)
         if deployment is not None:
             self._log_rollout_step(owner, observe_rollout(deployment))
         if status_changed(previous, status):

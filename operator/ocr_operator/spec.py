@@ -20,12 +20,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from kubernetes.utils import parse_quantity
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from ocr_server.config import (
     DetectionConfig,
+    JobsConfig,
     LimitsConfig,
     ModelSelection,
     PreprocessingConfig,
@@ -70,11 +71,15 @@ def _validations(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
-def _mirror(model: type[BaseModel], name: str) -> Any:
+def _mirror(model: type[BaseModel], name: str, alias: str | None = None) -> Any:
     """Reuse a server-config field (type bounds, default, description) verbatim in a spec model,
-    so that e.g. ``spec.server.workers`` and the server's ``server.workers`` cannot drift apart."""
-    info: FieldInfo = model.model_fields[name]
-    return copy.deepcopy(info)
+    so that e.g. ``spec.server.workers`` and the server's ``server.workers`` cannot drift apart.
+    ``alias`` renames it in the CRD (``resultTTLSeconds``, as Kubernetes spells acronyms)."""
+    info: FieldInfo = copy.deepcopy(model.model_fields[name])
+    if alias:
+        info.alias = info.validation_alias = info.serialization_alias = alias
+        info.alias_priority = 2
+    return info
 
 
 def _quantity_to_str(value: Any) -> Any:
@@ -282,6 +287,131 @@ class Toleration(_Spec):
     toleration_seconds: int | None = Field(None, description="How long a NoExecute taint is tolerated.")
 
 
+class SecretKeyRef(_Spec):
+    """A key of a Secret in the OcrService's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="Secret name.")
+    key: str = Field("password", min_length=1, max_length=253, description="Key in the Secret.")
+
+
+class RedisPersistence(_Spec):
+    """Keep the operator-run Redis's append-only file on a PersistentVolumeClaim (else an emptyDir,
+    which survives a Redis crash but not the pod's deletion)."""
+
+    enabled: bool = Field(False, description="Store Redis data on a PersistentVolumeClaim.")
+    size: Quantity = Field("1Gi", description="Requested volume size.")
+    storage_class_name: str | None = Field(None, max_length=253, description="StorageClass; empty: the default.")
+
+
+class RedisResources(ResourcesSpec):
+    """Compute resources of the operator-run Redis pod."""
+
+    requests: ResourceRequests = Field(default_factory=lambda: ResourceRequests(cpu="100m", memory="256Mi"))
+    limits: ResourceLimits = Field(default_factory=lambda: ResourceLimits(cpu="1000m", memory="1Gi"))
+
+
+class RedisSpec(_Spec):
+    """Where jobs are queued and kept: an existing Redis (``url``, password from a Secret) or one the
+    operator runs (``deploy: true``).  Exactly one of the two when jobs are enabled."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^rediss?://[^\s@]+$",
+        max_length=1024,
+        description="URL of an existing Redis, e.g. redis://redis.cache:6379/0 (no password: see passwordSecretRef).",
+    )
+    password_secret_ref: SecretKeyRef | None = Field(
+        None, description="Secret key holding the Redis password (for url; given to pods as OCR_REDIS_PASSWORD)."
+    )
+    deploy: bool = Field(False, description="Run a single Redis (Deployment + Service) for this OcrService.")
+    image: str = Field(
+        "docker.io/library/redis:7.2-alpine", min_length=1, description="Image of the operator-run Redis."
+    )
+    persistence: RedisPersistence = Field(default_factory=RedisPersistence)
+    resources: RedisResources = Field(default_factory=RedisResources)
+
+
+class WorkerResources(ResourcesSpec):
+    """Compute resources of each worker pod (one page task per pool process, ~1 core each)."""
+
+    requests: ResourceRequests = Field(default_factory=lambda: ResourceRequests(cpu="1000m", memory="768Mi"))
+    limits: ResourceLimits = Field(default_factory=lambda: ResourceLimits(cpu="1000m", memory="1Gi"))
+
+
+class WorkersSpec(_Spec):
+    """The Celery worker pods (same image and model as the server, worker command)."""
+
+    replicas: int = Field(1, ge=0, le=1000, description="Worker pods when jobs.autoscaling is disabled.")
+    concurrency: int = Field(
+        1, ge=1, le=64, description="Page tasks per worker pod at once (pool processes); match the CPU request."
+    )
+    resources: WorkerResources = Field(default_factory=WorkerResources)
+
+
+class JobsAutoscalingSpec(_Spec):
+    """Worker autoscaling: a KEDA ScaledObject on the queue length when KEDA is installed, else an HPA on CPU."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "self.minReplicas <= self.maxReplicas",
+                "jobs.autoscaling.minReplicas must be less than or equal to maxReplicas",
+                ".minReplicas",
+            )
+        )
+    )
+
+    enabled: bool = Field(False, description="Scale the workers; jobs.workers.replicas is then ignored.")
+    min_replicas: int = Field(
+        1, ge=0, le=1000, description="Fewest workers (0 lets KEDA scale to zero; the HPA fallback uses at least 1)."
+    )
+    max_replicas: int = Field(10, ge=1, le=1000, description="Most workers.")
+    target_queue_length: int = Field(
+        5, ge=1, le=10000, description="Queued pages per worker KEDA aims for (its redis listLength)."
+    )
+    target_cpu_utilization_percentage: int = Field(
+        80,
+        ge=1,
+        le=100,
+        alias="targetCPUUtilizationPercentage",
+        description="CPU utilisation the HPA fallback aims for (without KEDA).",
+    )
+
+
+class JobsSpec(_Spec):
+    """Asynchronous batch OCR (/api/v1/jobs): Redis, Celery workers and their scaling."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "!self.enabled || (has(self.redis.url) != self.redis.deploy)",
+                "jobs.redis: set exactly one of url and deploy: true",
+                ".redis",
+            ),
+            _cel(
+                "!has(self.redis.passwordSecretRef) || has(self.redis.url)",
+                "jobs.redis.passwordSecretRef is for an existing Redis (url)",
+                ".redis",
+            ),
+        )
+    )
+
+    enabled: bool = Field(False, description="Serve /api/v1/jobs and run workers.")
+    redis: RedisSpec = Field(default_factory=RedisSpec)
+    workers: WorkersSpec = Field(default_factory=WorkersSpec)
+    autoscaling: JobsAutoscalingSpec = Field(default_factory=JobsAutoscalingSpec)
+    result_ttl_seconds: int = _mirror(JobsConfig, "result_ttl_seconds", alias="resultTTLSeconds")
+    max_files_per_job: int = _mirror(JobsConfig, "max_files_per_job")
+    max_bytes_per_job: int = _mirror(JobsConfig, "max_bytes_per_job")
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> JobsSpec:
+        """The CEL rule again, for specs that reach the operator without the API server (tests, old CRDs)."""
+        if self.enabled and (self.redis.url is not None) == self.redis.deploy:
+            raise ValueError("jobs.redis: set exactly one of url and deploy: true")
+        return self
+
+
 class OcrServiceSpec(_Spec):
     """Desired state of one OCR service: server pods, their config, Service, and optionally Ingress and HPA."""
 
@@ -307,6 +437,7 @@ class OcrServiceSpec(_Spec):
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     ingress: IngressSpec = Field(default_factory=IngressSpec)
     service: ServiceSpec = Field(default_factory=ServiceSpec)
+    jobs: JobsSpec = Field(default_factory=JobsSpec)
     progress_deadline_seconds: int = Field(
         600, ge=30, le=7200, description="A rollout without progress for this long is reported as stuck."
     )
@@ -352,6 +483,10 @@ def parse_spec(raw: Mapping[str, Any] | None) -> OcrServiceSpec:
     except ValidationError as err:
         raise InvalidSpecError(format_validation_error(err)) from err
     errors = _quantity_order_errors(spec.resources)
+    if spec.jobs.enabled:
+        errors += [f"jobs.workers.{e}" for e in _quantity_order_errors(spec.jobs.workers.resources)]
+        if spec.jobs.redis.deploy:
+            errors += [f"jobs.redis.{e}" for e in _quantity_order_errors(spec.jobs.redis.resources)]
     if errors:
         raise InvalidSpecError("; ".join(errors))
     return spec

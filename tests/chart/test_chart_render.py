@@ -250,6 +250,8 @@ def test_cluster_wide_mode_by_default() -> None:
         ("", "configmaps"),
         ("networking.k8s.io", "ingresses"),
         ("autoscaling", "horizontalpodautoscalers"),
+        ("", "persistentvolumeclaims"),
+        ("keda.sh", "scaledobjects"),
         ("", "events"),
     }
     binding = one(manifests, "ClusterRoleBinding", "ocr-ocr-crnn-operator")

@@ -1,5 +1,7 @@
 // Upload page: sends the chosen image or PDF to /api/v1/ocr and draws the answer over it (one figure
 // per page for documents, from the page images the API returns), and downloads the other formats.
+// Several images at once go to /api/v1/jobs as one batch job (when the server has jobs enabled),
+// with its progress, and each page's result shown like a single image's.
 // Plain browser JavaScript, no framework and no network access beyond this server.
 "use strict";
 
@@ -8,8 +10,10 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const LOW_CONFIDENCE = 0.6;
   const maxBytes = Number(document.body.dataset.maxUploadBytes || 0);
+  const TERMINAL = ["succeeded", "failed", "cancelled"];
   let objectUrl = null;
   let currentFile = null;
+  let jobsEnabled = false;
 
   function showError(message) {
     const box = $("error");
@@ -22,6 +26,7 @@
       const res = await fetch("/api/v1/info");
       const info = await res.json();
       $("model").textContent = info.model ? `model: ${info.model.name} ${info.model.version}` : "model: loading…";
+      jobsEnabled = Boolean(info.jobs_enabled);
       const badge = $("status");
       badge.textContent = info.ready ? "ready" : (info.load_error ? "model failed to load" : "loading model…");
       badge.className = "badge " + (info.ready ? "ready" : info.load_error ? "down" : "");
@@ -185,16 +190,124 @@
   }
   document.querySelectorAll("#downloads button").forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
 
-  async function upload(file) {
-    showError("");
-    if (!file) return;
+  function errorText(res, body) {
+    return body && body.error ? `${body.error.message} (${res.status} ${body.error.code})` : `HTTP ${res.status}`;
+  }
+
+  async function jsonOf(res) {
+    try { return await res.json(); } catch (e) { return null; }
+  }
+
+  function isPdf(file) { return /pdf/.test(file.type) || /\.pdf$/i.test(file.name); }
+
+  function tooBig(file) {
     if (maxBytes && file.size > maxBytes) {
-      showError(`This file is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${(maxBytes / 1048576).toFixed(1)} MB.`);
-      return;
+      showError(`${file.name} is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${(maxBytes / 1048576).toFixed(1)} MB.`);
+      return true;
     }
+    return false;
+  }
+
+  function jobLine(job) {
+    const p = job.progress || { done: 0, total: 0 };
+    return `${job.status}, ${p.done}/${p.total} pages`;
+  }
+
+  // Several images: one POST /api/v1/jobs, then poll the job's status_url until it has finished.
+  async function submitJob(files) {
+    showError("");
+    if (files.some(tooBig)) return;
+    $("result").hidden = true;
+    currentFile = null;
+    const form = new FormData();
+    files.forEach((f) => form.append("image", f, f.name));
+    const list = $("job-pages");
+    clear(list);
+    $("job").hidden = false;
+    $("job-bar").max = files.length;
+    $("job-bar").value = 0;
+    $("job-progress").textContent = "submitting…";
+    try {
+      const res = await fetch("/api/v1/jobs", { method: "POST", body: form });
+      const body = await jsonOf(res);
+      if (res.status !== 202 || !body) {
+        $("job").hidden = true;
+        showError(`The batch was refused: ${errorText(res, body)}`);
+        return;
+      }
+      let job = body;
+      while (!TERMINAL.includes(job.status)) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const poll = await fetch(body.status_url);
+        const next = await jsonOf(poll);
+        if (poll.status === 503) continue; // the job store is briefly unreachable: keep polling
+        if (!poll.ok || !next) {
+          $("job-progress").textContent = "unknown";
+          showError(`The batch job could not be followed: ${errorText(poll, next)}`);
+          return;
+        }
+        job = next;
+        const p = job.progress || { done: 0, total: files.length };
+        $("job-progress").textContent = jobLine(job);
+        $("job-bar").max = p.total;
+        $("job-bar").value = p.done;
+      }
+      $("job-progress").textContent = jobLine(job);
+      if (job.error) showError(`The batch job ${job.status}: ${job.error.message} (${job.error.code})`);
+      (job.pages || []).forEach((page) => {
+        const li = document.createElement("li");
+        const file = files[page.index];
+        if (page.status === "succeeded") {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.textContent = `${file.name}: ${page.result.lines.length} lines`;
+          button.onclick = () => show(file, page.result);
+          li.appendChild(button);
+        } else {
+          li.textContent = `${file.name}: ${page.status}${page.error ? ` (${page.error.code}: ${page.error.message})` : ""}`;
+          li.className = "failed";
+        }
+        list.appendChild(li);
+      });
+    } catch (err) {
+      showError(`The server could not be reached: ${err.message}`);
+    }
+  }
+
+  // One page of a finished job, drawn like a single image; the downloads re-read that file.
+  async function show(file, result) {
+    showError("");
     if (objectUrl) URL.revokeObjectURL(objectUrl);
     objectUrl = URL.createObjectURL(file);
     currentFile = file;
+    const img = $("image");
+    await new Promise((resolve) => { img.onload = resolve; img.onerror = resolve; img.src = objectUrl; });
+    render(result);
+  }
+
+  // One file: /api/v1/ocr.  Several: a batch job when the server has jobs enabled and they are all
+  // images (a PDF is read on its own); else the first file alone.
+  function choose(fileList) {
+    const files = Array.from(fileList || []);
+    if (files.length > 1 && jobsEnabled) {
+      if (files.some(isPdf)) {
+        showError("A batch job takes images only: choose a PDF on its own, or the images without it.");
+        return;
+      }
+      submitJob(files);
+      return;
+    }
+    upload(files[0]);
+  }
+
+  async function upload(file) {
+    showError("");
+    if (!file) return;
+    if (tooBig(file)) return;
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    objectUrl = URL.createObjectURL(file);
+    currentFile = file;
+    $("job").hidden = true;
     $("result").hidden = true;
     $("busy").hidden = false;
     const form = new FormData();
@@ -203,11 +316,9 @@
       // documents (PDF, TIFF) come back with each page as a JPEG to draw the boxes on
       const isDocument = /pdf|tiff/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
       const res = await fetch("/api/v1/ocr" + (isDocument ? "?page_images=true" : ""), { method: "POST", body: form });
-      let body = null;
-      try { body = await res.json(); } catch (e) { body = null; }
-      if (!res.ok) {
-        const err = body && body.error ? `${body.error.message} (${res.status} ${body.error.code})` : `HTTP ${res.status}`;
-        showError(`Could not read this file: ${err}`);
+      const body = await jsonOf(res);
+      if (!res.ok || !body) {
+        showError(`Could not read this file: ${errorText(res, body)}`);
         return;
       }
       if (body.pages) {
@@ -225,11 +336,11 @@
   }
 
   const drop = $("drop");
-  $("file").addEventListener("change", (e) => upload(e.target.files[0]));
+  $("file").addEventListener("change", (e) => choose(e.target.files));
   drop.addEventListener("click", (e) => { if (!e.target.closest("label")) $("file").click(); });
   drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("file").click(); });
   ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
-  drop.addEventListener("drop", (e) => upload(e.dataTransfer.files[0]));
+  drop.addEventListener("drop", (e) => choose(e.dataTransfer.files));
   loadInfo();
 })();

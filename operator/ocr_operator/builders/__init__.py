@@ -74,7 +74,7 @@ def build_children(owner: Owner, spec: OcrServiceSpec) -> Children:
     return Children(
         configmap=configmap,
         service=build_service(owner, spec),
-        deployment=build_deployment(owner, spec, config_hash(render_config(spec))),
+        deployment=build_deployment(owner, spec, config_hash(render_config(spec, owner))),
         ingress=build_ingress(owner, spec),
         hpa=build_hpa(owner, spec),
     )

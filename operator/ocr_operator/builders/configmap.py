@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocr_operator.builders.jobsconfig import build_jobs_config
 from ocr_operator.builders.meta import CONFIG_KEY, SERVER_PORT, Owner, configmap_name, object_meta
 from ocr_operator.spec import OcrServiceSpec
 from ocr_server.config import (
@@ -23,11 +24,14 @@ from ocr_server.config import (
 _LIMIT_FIELDS = tuple(LimitsConfig.model_fields)
 
 
-def build_server_config(spec: OcrServiceSpec) -> OcrConfig:
+def build_server_config(spec: OcrServiceSpec, owner: Owner | None = None) -> OcrConfig:
     """Map the spec onto the server config: model, the threshold sections as they are, and
     ``spec.server`` split into the server's ``server`` (process) and ``limits`` (request) sections.
-    The port is fixed: probes, Service and NetworkPolicies all rely on 8080."""
+    The port is fixed: probes, Service and NetworkPolicies all rely on 8080.  With jobs enabled the
+    ``jobs`` section needs ``owner`` (the operator-run Redis's Service is named after it)."""
     server = spec.server
+    if spec.jobs.enabled and owner is None:
+        raise ValueError("the jobs section of the server config needs the owner")
     return OcrConfig(
         model=ModelSelection(name=spec.model.name, version=spec.model.version),
         preprocessing=PreprocessingConfig.model_validate(spec.preprocessing.model_dump()),
@@ -37,12 +41,13 @@ def build_server_config(spec: OcrServiceSpec) -> OcrConfig:
         server=ServerConfig(
             workers=server.workers, threads=server.threads, log_level=server.log_level, port=SERVER_PORT
         ),
+        jobs=build_jobs_config(owner, spec) if owner is not None else None,
     )
 
 
-def render_config(spec: OcrServiceSpec) -> str:
+def render_config(spec: OcrServiceSpec, owner: Owner | None = None) -> str:
     """The ``config.yaml`` text (deterministic: sorted keys, so its hash only moves with its values)."""
-    return build_server_config(spec).to_yaml()
+    return build_server_config(spec, owner).to_yaml()
 
 
 def build_configmap(owner: Owner, spec: OcrServiceSpec) -> dict[str, Any]:
@@ -51,5 +56,5 @@ def build_configmap(owner: Owner, spec: OcrServiceSpec) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_meta(owner, spec, configmap_name(owner)),
-        "data": {CONFIG_KEY: render_config(spec)},
+        "data": {CONFIG_KEY: render_config(spec, owner)},
     }

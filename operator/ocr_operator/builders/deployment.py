@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocr_operator.builders.jobsconfig import jobs_env
 from ocr_operator.builders.meta import (
     CONFIG_DIR,
     CONFIG_HASH_ANNOTATION,
@@ -59,6 +60,7 @@ def _container(spec: OcrServiceSpec) -> dict[str, Any]:
         "env": [
             {"name": CONFIG_ENV_VAR, "value": f"{CONFIG_DIR}/{CONFIG_KEY}"},
             {"name": "TMPDIR", "value": "/tmp"},
+            *jobs_env(spec),
         ],
         "resources": spec.resources.model_dump(by_alias=True),
         "startupProbe": _probe("/ready", STARTUP_PERIOD_SECONDS, STARTUP_FAILURE_THRESHOLD),

@@ -1,0 +1,151 @@
+"""The page task: one uploaded page through the very ``OcrPipeline`` that ``/api/v1/ocr`` runs.
+
+The model loads once per worker process (``worker_process_init``, after the prefork), then every
+page of every job reuses it.  Outcomes:
+
+* bad input (the pipeline's ``OcrError``: undecodable, too many pixels, …): recorded as the page's
+  error; no retry, since the same bytes fail the same way; the job ends ``failed``;
+* Redis unreachable: retried with exponential backoff (``autoretry_for``);
+* the model not loaded yet: retried later (another worker may take it);
+* over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
+* a page that already stopped a worker ``MAX_PAGE_ATTEMPTS`` times (killed mid-page, e.g. out of
+  memory, and re-queued each time by ``reject_on_worker_lost``) is recorded as ``worker_lost``
+  instead of being run again: a poison page must not take the worker pool down in a loop;
+* anything else is a bug: recorded as ``internal_error`` without details, logged with traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import redis
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from ..config import OcrConfig, load_config
+from ..errors import NotReady, OcrError
+from ..service import OcrService
+from . import metrics
+from .celery_app import PAGE_TASK, redis_url
+from .store import JobStore
+
+log = logging.getLogger("ocr_server.jobs")
+
+MAX_PAGE_ATTEMPTS = 3
+
+_lock = threading.Lock()
+_service: OcrService | None = None
+_store: JobStore | None = None
+
+
+def worker_config() -> OcrConfig:
+    """The worker's config: ``$OCR_CONFIG``, with inference threads shared among the pool processes."""
+    config = load_config()
+    if config.jobs is None:
+        raise RuntimeError("the worker needs a jobs section in its config")
+    config.server.workers = max(1, config.jobs.worker_concurrency)  # threads = cores / pool processes
+    return config
+
+
+def _ensure_loaded() -> tuple[OcrService, JobStore]:
+    global _service, _store
+    with _lock:
+        if _service is None or _store is None:
+            config = worker_config()
+            assert config.jobs is not None
+            service = OcrService(config)
+            service.load()
+            _service = service
+            _store = JobStore.from_url(redis_url(config.jobs), config.jobs.result_ttl_seconds)
+        return _service, _store
+
+
+@worker_process_init.connect
+def _load_model(**_: Any) -> None:
+    """Load and warm the model in each pool process as it starts, not on its first page."""
+    _ensure_loaded()
+
+
+def _run(service: OcrService, data: bytes) -> dict[str, Any]:
+    pipeline = service.pipeline()
+    result = pipeline.read_page(data)
+    info = service.recognizer.info if service.recognizer else None
+    return {
+        "status": "succeeded",
+        "result": {
+            "text": result.text,
+            "lines": [{"text": ln.text, "confidence": ln.confidence, "box": list(ln.box)} for ln in result.lines],
+            "image": {"width": result.width, "height": result.height},
+            "model": {"name": info.name, "version": info.version} if info else None,
+            "timings_ms": result.timings_ms,
+        },
+    }
+
+
+@shared_task(
+    name=PAGE_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(redis.ConnectionError, redis.TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=8,
+)
+def ocr_page(self: Task, job_id: str, index: int) -> None:
+    """OCR page ``index`` of job ``job_id`` and record the outcome in the job store."""
+    service, store = _ensure_loaded()
+    work = store.begin_page(job_id, index)
+    if work.skip in ("gone", "cancelled", "done"):
+        metrics.TASKS_FINISHED.labels(outcome="skipped").inc()
+        return
+    metrics.TASKS_STARTED.inc()
+    t0 = time.perf_counter()
+    outcome: dict[str, Any]
+    if work.attempt > MAX_PAGE_ATTEMPTS:
+        outcome = {
+            "status": "failed",
+            "error": {
+                "code": "worker_lost",
+                "message": f"the page stopped a worker {MAX_PAGE_ATTEMPTS} times (out of memory?); not run again",
+            },
+        }
+    elif work.data is None:
+        outcome = {
+            "status": "failed",
+            "error": {"code": "page_data_lost", "message": "the page's bytes are no longer in the job store"},
+        }
+    else:
+        try:
+            outcome = _run(service, work.data)
+        except NotReady as err:
+            metrics.TASKS_FINISHED.labels(outcome="retried").inc()
+            raise self.retry(exc=err, countdown=5) from err
+        except OcrError as err:
+            outcome = {"status": "failed", "error": {"code": err.code, "message": err.message}}
+        except SoftTimeLimitExceeded:
+            outcome = {"status": "failed", "error": {"code": "page_timeout", "message": "the page took too long"}}
+        except Exception:
+            log.exception("page task failed", extra={"fields": {"job": job_id, "page": index}})
+            outcome = {"status": "failed", "error": {"code": OcrError.code, "message": OcrError.default_message}}
+    recorded = store.record_page(job_id, index, outcome)
+    metrics.TASK_SECONDS.observe(time.perf_counter() - t0)
+    metrics.TASKS_FINISHED.labels(outcome=outcome["status"]).inc()
+    log.info(
+        "page done",
+        extra={
+            "fields": {
+                "job": job_id,
+                "page": index,
+                "status": outcome["status"],
+                "attempt": work.attempt,
+                "recorded": recorded,
+                "ms": round((time.perf_counter() - t0) * 1000.0, 1),
+            }
+        },
+    )
