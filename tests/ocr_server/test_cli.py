@@ -20,6 +20,7 @@ import yaml
 from PIL import Image, ImageDraw, ImageFont
 from server_support import SERVER_CONFIG, free_port
 
+from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from ocr_server.recognition.scoring import cer
 from tests.needs import missing
 
@@ -88,7 +89,7 @@ def test_json_is_one_object_per_file_like_the_api(images: dict[str, Path]) -> No
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["file"] for r in rows] == [str(images["page"])] * 2
     first = rows[0]
-    assert first["model"] == {"name": "crnn-en", "version": "1.1.0"}
+    assert first["model"] == {"name": DEFAULT_MODEL_NAME, "version": DEFAULT_MODEL_VERSION}
     assert first["image"] == {"width": 760, "height": 220}
     assert [ln["text"] for ln in first["lines"]] == first["text"].splitlines()
     assert all(0 <= ln["box"][0] < ln["box"][2] <= 760 for ln in first["lines"])
@@ -134,10 +135,11 @@ def test_usage_errors_exit_2_without_traceback(images: dict[str, Path], args: li
 def test_models_lists_bundles_and_marks_the_default() -> None:
     out = run_cli("models")
     assert out.returncode == 0, out.stderr
-    assert any(line.startswith("* crnn-en-1.1.0 ") for line in out.stdout.splitlines()), out.stdout
+    default = f"* {DEFAULT_MODEL_NAME}-{DEFAULT_MODEL_VERSION} "
+    assert any(line.startswith(default) for line in out.stdout.splitlines()), out.stdout
     rows = json.loads(run_cli("models", "--format", "json").stdout)
     assert {(r["name"], r["version"]) for r in rows} >= {("crnn-en", "1.0.0"), ("crnn-en", "1.1.0")}
-    assert [r["version"] for r in rows if r["default"]] == ["1.1.0"]
+    assert [r["version"] for r in rows if r["default"]] == [DEFAULT_MODEL_VERSION]
 
 
 @pytest.mark.slow
