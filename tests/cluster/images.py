@@ -151,6 +151,8 @@ def ensure_image(name: str) -> Path:
         )
     t0 = time.monotonic()
     (_build_pause if name == "pause" else _build_project_image)(spec)
+    if archive_path(spec) != tar:  # an input was edited during the (long) build: the image may mix both
+        raise ImageBuildError(f"the inputs of {spec.tag} changed while it was built; build it again")
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
     partial = tar.with_suffix(".partial")
     partial.unlink(missing_ok=True)
