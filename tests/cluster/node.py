@@ -608,7 +608,7 @@ class RealNodeCluster(LocalCluster):
                     "--kubelet-insecure-tls",
                     "--kubelet-preferred-address-types=InternalIP",
                     "--kubelet-use-node-status-port",
-                    "--metric-resolution=10s",
+                    "--metric-resolution=15s",  # must exceed the kubelet request timeout (10s)
                     "--v=1",
                 ],
             )
