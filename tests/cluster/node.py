@@ -54,6 +54,7 @@ from tests.cluster.launcher import (
     KUBERNETES_SERVICE_IP,
     ClusterError,
     LocalCluster,
+    _sweep_stale_workdirs,
     missing_binaries,
     write_kubeconfig,
 )
@@ -706,7 +707,9 @@ def _down(timeout: float = 90) -> int:
         if _read_pid() is not None:
             os.killpg(pid, signal.SIGKILL)
     PID_FILE.unlink(missing_ok=True)
+    CLI_KUBECONFIG.unlink(missing_ok=True)
     sweep_stale_node()  # also covers an owner that was killed
+    _sweep_stale_workdirs()  # and its control plane's temp dir
     left = host_leftovers()
     print("real node stopped; host clean" if not left else f"real node stopped; LEFT: {left}")
     return 0 if not left else 1
@@ -726,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(("server", "operator"))
     if args.command == "cleanup":
         sweep_stale_node()
+        _sweep_stale_workdirs()
         left = host_leftovers()
         print("host clean" if not left else f"LEFT: {left}")
         return 0 if not left else 1
