@@ -187,3 +187,21 @@ image-test: ## Build both images with buildah and run them (the operator image a
 
 clean: ## Remove caches (keeps .tools, runs and the environments; rm -rf .venv .venv-bench .uv for those)
 	rm -rf .pytest_cache .ruff_cache data-cache build *.egg-info
+
+# ---- real node (tests/cluster/node.py): real pods on this machine; root + containerd (README) ----
+.PHONY: node-build node-images test-node demo demo-down
+
+node-build: cluster-build ## Build kubelet, kube-proxy, CoreDNS, metrics-server into .tools/bin (pinned in versions.env)
+	BUILD_NICE=19 tests/cluster/build.sh node coredns metrics-server
+
+node-images: ## Build the pause, server and operator images with buildah (cached by content in .tools/images)
+	nice -n 19 $(PYTHON) -m tests.cluster.images pause server operator
+
+test-node: node-build node-images ## End-to-end tests on a real node (opt-in: OCR_REAL_NODE=1; root)
+	OCR_REAL_NODE=1 $(PYTHON) -m pytest -q -m node tests/cluster/test_node.py tests/e2e
+
+demo: ## Everything on a real node: control plane, node, images, chart + sample OcrService (root)
+	PYTHON=$(PYTHON) hack/demo.sh up
+
+demo-down: ## Stop the demo and undo every host change
+	PYTHON=$(PYTHON) hack/demo.sh down

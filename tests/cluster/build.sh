@@ -13,7 +13,9 @@
 # inputs) matches. Exits non-zero with a message naming the failed step.
 #
 # Usage: tests/cluster/build.sh [--force] [--sync] [--check] [TOOL...]
-#   TOOL     any of: kubernetes etcd kwok helm (default: all)
+#   TOOL     any of: kubernetes etcd kwok helm (the default set), and the real-node
+#            tools (built only when named, see `make node-build`): node (kubelet,
+#            kube-proxy through the wrapper module gomod/node), metrics-server, coredns
 #   --force  rebuild even when the stamp matches
 #   --sync   rewrite the wrapper modules (go.mod/go.sum) from versions.env first
 #   --check  only report whether every binary is present and current (exit 1 if not)
@@ -30,6 +32,10 @@ GOMOD_DIR=$HERE/gomod
 BUILD_JOBS=${BUILD_JOBS:-2}
 BUILD_NICE=${BUILD_NICE:-10}
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+# The real node's binaries: their own wrapper module (same pins as gomod/kubernetes),
+# so adding them never changes the stamps (and rebuilds) of the control plane.
+NODE_BINARIES=(kubelet kube-proxy)
+ALL_TOOLS='kubernetes|etcd|kwok|helm|node|metrics-server|coredns'
 
 log() { printf 'build.sh: %s\n' "$*"; }
 die() { printf 'build.sh: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -44,7 +50,8 @@ load_versions() {
   # shellcheck source=versions.env
   source "$HERE/versions.env"
   local var
-  for var in KUBERNETES_VERSION KUBERNETES_COMMIT ETCD_VERSION KWOK_VERSION HELM_VERSION; do
+  for var in KUBERNETES_VERSION KUBERNETES_COMMIT ETCD_VERSION KWOK_VERSION HELM_VERSION \
+    METRICS_SERVER_VERSION COREDNS_VERSION; do
     [[ -n ${!var:-} ]] || die "$var is not set in $HERE/versions.env"
   done
   [[ $KUBERNETES_VERSION =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "KUBERNETES_VERSION must look like v1.Y.Z"
@@ -108,6 +115,9 @@ check_wrappers() {
     || die "$kdir/go.mod requires k8s.io/kubernetes ${got:-<none>} but versions.env pins $KUBERNETES_VERSION; run: tests/cluster/build.sh --sync"
   bad=$(awk -v v="$STAGING_VERSION" '$2 == "=>" && $4 != v {print $1}' "$kdir/go.mod")
   [[ -z $bad ]] || die "staging replaces in $kdir/go.mod are not $STAGING_VERSION: $bad; run: tests/cluster/build.sh --sync"
+  got=$(require_of "$GOMOD_DIR/node" k8s.io/kubernetes)
+  [[ $got == "$KUBERNETES_VERSION" ]] \
+    || die "$GOMOD_DIR/node/go.mod requires k8s.io/kubernetes ${got:-<none>} but versions.env pins $KUBERNETES_VERSION; run: tests/cluster/build.sh --sync"
   got=$(require_of "$edir" go.etcd.io/etcd/server/v3)
   [[ $got == "$ETCD_VERSION" ]] \
     || die "$edir/go.mod requires etcd ${got:-<none>} but versions.env pins $ETCD_VERSION; run: tests/cluster/build.sh --sync"
@@ -116,16 +126,18 @@ check_wrappers() {
 sync_kubernetes_module() {
   # Rebuild the wrapper go.mod from the release's own go.mod: every staging
   # module that k8s.io/kubernetes requires as v0.0.0 is replaced by its
-  # published v0.Y.Z twin.
-  local dir=$GOMOD_DIR/kubernetes upstream staging bin
+  # published v0.Y.Z twin. $1: wrapper dir name, the rest: the binaries.
+  local name=${1:-kubernetes}; shift || true
+  local bins=("$@"); (( ${#bins[@]} )) || bins=("${KUBE_BINARIES[@]}")
+  local dir=$GOMOD_DIR/$name upstream staging bin
   log "sync: k8s.io/kubernetes $KUBERNETES_VERSION -> $dir"
   upstream=$(cd "$dir" && "$GO" mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
     | awk -F'"' '$2 == "GoMod" {print $4}')
   [[ -f $upstream ]] || die "could not download the go.mod of k8s.io/kubernetes@$KUBERNETES_VERSION"
   staging=$(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$upstream")
   {
-    printf 'module ocr-crnn.local/tests/cluster/gomod/kubernetes\n\ngo 1.24.0\n\ntool (\n'
-    for bin in "${KUBE_BINARIES[@]}"; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$bin"; done
+    printf 'module ocr-crnn.local/tests/cluster/gomod/%s\n\ngo 1.24.0\n\ntool (\n' "$name"
+    for bin in "${bins[@]}"; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$bin"; done
     printf ')\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBERNETES_VERSION"
     for bin in $staging; do printf '\t%s => %s %s\n' "$bin" "$bin" "$STAGING_VERSION"; done
     printf ')\n'
@@ -145,6 +157,9 @@ sync_etcd_module() {
 
 stamp_for() {
   case $1 in
+    kubelet|kube-proxy) echo "$KUBERNETES_VERSION $(sha_of "$GOMOD_DIR/node/go.mod" "$GOMOD_DIR/node/go.sum") $(k8s_ldflags | sha256sum | cut -c1-8)" ;;
+    metrics-server) echo "$METRICS_SERVER_VERSION $(metrics_server_ldflags | sha256sum | cut -c1-8)" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
     kube-*|kubectl) echo "$KUBERNETES_VERSION $(sha_of "$GOMOD_DIR/kubernetes/go.mod" "$GOMOD_DIR/kubernetes/go.sum") $(k8s_ldflags | sha256sum | cut -c1-8)" ;;
     etcd) echo "$ETCD_VERSION $(sha_of "$GOMOD_DIR/etcd/go.mod" "$GOMOD_DIR/etcd/go.sum" "$GOMOD_DIR/etcd/main.go")" ;;
     kwok) echo "$KWOK_VERSION $(kwok_ldflags | sha256sum | cut -c1-8)" ;;
@@ -183,9 +198,15 @@ timed() {  # timed LABEL CMD...: run CMD, print how long it took
 
 # ---- the builds --------------------------------------------------------------
 
-build_kubernetes() {
+metrics_server_ldflags() {
+  echo "-s -w -X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+}
+
+build_kubernetes() {  # build_kubernetes [WRAPPER BINARY...]: default the control plane's
+  local module=${1:-kubernetes}; shift || true
+  local bins=("$@"); (( ${#bins[@]} )) || bins=("${KUBE_BINARIES[@]}")
   local todo=() bin pkgs=() scratch
-  for bin in "${KUBE_BINARIES[@]}"; do
+  for bin in "${bins[@]}"; do
     if [[ -n $FORCE ]] || ! is_current "$bin"; then todo+=("$bin"); else log "ok $bin ($KUBERNETES_VERSION)"; fi
   done
   (( ${#todo[@]} )) || return 0
@@ -194,7 +215,7 @@ build_kubernetes() {
   # One `go build` for all of them: they share most packages, so this is far
   # cheaper than separate builds.
   timed "${todo[*]} (k8s $KUBERNETES_VERSION)" \
-    bash -c 'cd "$1" && shift && exec "$@"' _ "$GOMOD_DIR/kubernetes" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$GOMOD_DIR/$module" \
     nice -n "$BUILD_NICE" "$GO" build -mod=readonly -p "$BUILD_JOBS" -trimpath \
     -ldflags "$(k8s_ldflags)" -o "$scratch/" "${pkgs[@]}"
   install_from "$scratch" "${todo[@]}"
@@ -247,13 +268,18 @@ build_tool() {
     etcd) build_etcd ;;
     kwok) go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$(kwok_ldflags)"; kwok_stages ;;
     helm) go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm_ldflags)" ;;
-    *) die "unknown tool '$1' (expected: kubernetes etcd kwok helm)" ;;
+    node) build_kubernetes node "${NODE_BINARIES[@]}" ;;
+    metrics-server) go_install metrics-server "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" \
+      "$(metrics_server_ldflags)" ;;
+    coredns) go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION" "-s -w" ;;
+    *) die "unknown tool '$1' (expected: ${ALL_TOOLS//|/ })" ;;
   esac
 }
 
 binaries_of() {
   case $1 in
     kubernetes) echo "${KUBE_BINARIES[@]}" ;;
+    node) echo "${NODE_BINARIES[@]}" ;;
     *) echo "$1" ;;
   esac
 }
@@ -274,7 +300,9 @@ smoke_test() {
   local bin
   for bin in "$@"; do
     case $bin in
-      kube-apiserver|kube-controller-manager|kube-scheduler) "$BIN_DIR/$bin" --version ;;
+      kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy) "$BIN_DIR/$bin" --version ;;
+      metrics-server) "$BIN_DIR/$bin" --version ;;
+      coredns) "$BIN_DIR/$bin" -version | sed -n 1p ;;
       kubectl) "$BIN_DIR/kubectl" version --client | sed -n 1p ;;
       etcd) "$BIN_DIR/etcd" --version | sed -n 1p ;;
       kwok) "$BIN_DIR/kwok" --version ;;
@@ -299,7 +327,7 @@ main() {
   done
   (( ${#tools[@]} )) || tools=(etcd kwok helm kubernetes)
   for tool in "${tools[@]}"; do
-    [[ $tool =~ ^(kubernetes|etcd|kwok|helm)$ ]] || die "unknown tool '$tool' (expected: kubernetes etcd kwok helm)"
+    [[ $tool =~ ^($ALL_TOOLS)$ ]] || die "unknown tool '$tool' (expected: ${ALL_TOOLS//|/ })"
   done
   load_versions
   if [[ -n $CHECK ]]; then
@@ -314,7 +342,11 @@ main() {
   fi
   find_go
   mkdir -p "$BIN_DIR"
-  if [[ -n $SYNC ]]; then sync_kubernetes_module; sync_etcd_module; fi
+  if [[ -n $SYNC ]]; then
+    sync_kubernetes_module kubernetes "${KUBE_BINARIES[@]}"
+    sync_kubernetes_module node "${NODE_BINARIES[@]}"
+    sync_etcd_module
+  fi
   check_wrappers
   for tool in "${tools[@]}"; do build_tool "$tool"; done
   for tool in "${tools[@]}"; do read -ra bins <<< "$(binaries_of "$tool")"; all_bins+=("${bins[@]}"); done

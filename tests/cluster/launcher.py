@@ -201,6 +201,9 @@ class LocalCluster:
         self._procs: list[ManagedProcess] = []
         self._api: _Api | None = None
         self._lock = threading.Lock()
+        # Where kube-apiserver listens and what it advertises; the real-node mode
+        # (tests/cluster/node.py) uses the node IP so pods reach it through the `kubernetes` Service.
+        self.api_host = "127.0.0.1"
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -381,8 +384,8 @@ class LocalCluster:
         self._spawn(
             "kube-apiserver",
             f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.api_host}",
+            f"--advertise-address={self.api_host}",
             f"--secure-port={ports['apiserver']}",
             f"--tls-cert-file={pki['serving'].cert}",
             f"--tls-private-key-file={pki['serving'].key}",
@@ -408,11 +411,20 @@ class LocalCluster:
             "--endpoint-reconciler-type=none",
             "--profiling=false",
             "--v=1",
+            *self._apiserver_extra_args(),  # later flags win over the defaults above
         )
-        self.server = f"https://127.0.0.1:{ports['apiserver']}"
-        self._api = _Api("127.0.0.1", ports["apiserver"], ca.ca.cert, pki["admin"])
+        self.server = f"https://{self.api_host}:{ports['apiserver']}"
+        self._api = _Api(self.api_host, ports["apiserver"], ca.ca.cert, pki["admin"])
         self._wait(lambda: self._api and self._api.ok("/readyz"), "kube-apiserver /readyz")
         self._phase("apiserver", t0)
+
+    def _apiserver_extra_args(self) -> list[str]:
+        """Extra kube-apiserver flags for subclasses (the real-node mode); none here."""
+        return []
+
+    def _kcm_extra_args(self) -> list[str]:
+        """Extra kube-controller-manager flags for subclasses (the real-node mode); none here."""
+        return []
 
     def _component_kubeconfig(self, name: str, ca: Path, pair: CertPair) -> Path:
         assert self.workdir and self.server
@@ -449,6 +461,7 @@ class LocalCluster:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             # Faster than the 15s default so HPA tests need not wait long.
             "--horizontal-pod-autoscaler-sync-period=2s",
+            *self._kcm_extra_args(),
         )
         self._spawn(
             "kube-scheduler",
@@ -459,6 +472,11 @@ class LocalCluster:
             f"--secure-port={ports['scheduler']}",
         )
         key, value = KWOK_NODE_ANNOTATION
+        if not self.node_names:  # no fake nodes (e.g. a real node joins instead): no kwok either
+            self._create_nodes()
+            self._wait_for_components(ports)
+            self._phase("controllers+nodes", t0)
+            return
         self._spawn(
             "kwok",
             f"--kubeconfig={kwok_cfg}",

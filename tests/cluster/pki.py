@@ -127,8 +127,11 @@ class ClusterPKI:
         _write_key(key, pair.key)
         return pair
 
-    def serving(self, service_ip: str, stem: str = "apiserver") -> CertPair:
-        """A serving cert valid for loopback and the in-cluster names of the `kubernetes` Service."""
+    def serving(self, service_ip: str, stem: str = "apiserver", extra_ips: tuple[str, ...] = ()) -> CertPair:
+        """A serving cert valid for loopback and the in-cluster names of the `kubernetes` Service.
+
+        `extra_ips`: more addresses it is served on (the real node's IP, which pods reach it by).
+        """
         dns = [
             "localhost",
             "kubernetes",
@@ -136,7 +139,7 @@ class ClusterPKI:
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
         ]
-        ips = ["127.0.0.1", service_ip]
+        ips = ["127.0.0.1", service_ip, *extra_ips]
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         return self._issue(stem, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)

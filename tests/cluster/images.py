@@ -1,0 +1,192 @@
+"""Container images for the real node, built once per content of their inputs.
+
+Why: the server image takes minutes to build (debootstrap base, pip install of ONNX Runtime), and a
+test run must not pay that when nothing that goes into the image changed. Each image is saved as a
+docker-archive tar named by a hash of its inputs under `.tools/images/`; a tar that exists is
+reused as is, and containerd imports it (`ctr -n k8s.io images import`) at every node start.
+
+- `pause`: the pod sandbox. No registry is reachable here, so a tiny static PID 1
+  (tests/cluster/node/pause.c) is packed with buildah and tagged exactly like containerd's
+  `sandbox_image`, so the kubelet never pulls it.
+- `server`, `operator`: docker/*.Dockerfile built by docker/build-local.sh (buildah, no daemon).
+
+`python -m tests.cluster.images [NAME...]` builds what is missing and prints the tar paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOLS_DIR = Path(os.environ.get("TOOLS_DIR", REPO_ROOT / ".tools"))
+IMAGE_DIR = TOOLS_DIR / "images"
+NODE_FILES = Path(__file__).resolve().parent / "node"
+BUILDAH = ["nice", "-n", "19", "buildah", "--storage-driver", "vfs"]
+# Must equal containerd's sandbox_image (tests/cluster/node/containerd.toml): then nothing is pulled.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+# The tags the chart (appVersion) and the CRD default use: imagePullPolicy IfNotPresent finds them.
+IMAGE_VERSION = "0.1.0"
+SERVER_IMAGE = f"ghcr.io/ocr-crnn/ocr-server:{IMAGE_VERSION}"
+OPERATOR_IMAGE = f"ghcr.io/ocr-crnn/ocr-operator:{IMAGE_VERSION}"
+
+log = logging.getLogger("tests.cluster.images")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image: its tag and the repo paths whose content decides whether it must be rebuilt."""
+
+    name: str
+    tag: str
+    inputs: tuple[str, ...]
+
+
+# README.md is copied into both images only as the package's long description (pip needs it); it
+# changes with every doc edit and never changes behaviour, so it is left out of the hash on purpose.
+IMAGES: dict[str, ImageSpec] = {
+    "pause": ImageSpec("pause", PAUSE_IMAGE, ("tests/cluster/node/pause.c",)),
+    "server": ImageSpec(
+        "server",
+        SERVER_IMAGE,
+        ("docker/server.Dockerfile", "docker/build-local.sh", "pyproject.toml", "ocr_server", "models"),
+    ),
+    "operator": ImageSpec(
+        "operator",
+        OPERATOR_IMAGE,
+        (
+            "docker/operator.Dockerfile",
+            "docker/build-local.sh",
+            "pyproject.toml",
+            "ocr_server/__init__.py",
+            "ocr_server/config.py",
+            "operator/ocr_operator",
+        ),
+    ),
+}
+
+
+class ImageBuildError(RuntimeError):
+    """An image could not be built; the message carries the build output's tail."""
+
+
+def _files(paths: Iterable[str]) -> list[Path]:
+    """Every file under the given repo paths, sorted, without bytecode caches (as .dockerignore)."""
+    out: list[Path] = []
+    for rel in paths:
+        path = REPO_ROOT / rel
+        if path.is_file():
+            out.append(path)
+        elif path.is_dir():
+            out += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    return sorted(out)
+
+
+def content_hash(spec: ImageSpec) -> str:
+    """sha256 over the relative path and bytes of every input file: same inputs, same image."""
+    digest = hashlib.sha256(spec.tag.encode())
+    for path in _files(spec.inputs):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def archive_path(spec: ImageSpec) -> Path:
+    return IMAGE_DIR / f"{spec.name}-{content_hash(spec)}.tar"
+
+
+def _run(argv: Sequence[str], timeout: float, what: str) -> str:
+    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise ImageBuildError(f"{what} failed ({result.returncode}):\n{(result.stdout + result.stderr)[-4000:]}")
+    return result.stdout
+
+
+def missing_tools() -> list[str]:
+    """Host commands the image builds need (empty when all are there)."""
+    return [t for t in ("buildah", "debootstrap", "gcc") if shutil.which(t) is None]
+
+
+def _build_pause(spec: ImageSpec) -> None:
+    """gcc -static pause.c, then a FROM-scratch image with only that binary."""
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = Path(tmp) / "pause"
+        _run(["gcc", "-Os", "-static", "-o", str(binary), str(NODE_FILES / "pause.c")], 120, "gcc pause.c")
+        _run(["strip", str(binary)], 30, "strip pause")
+        ctr = _run([*BUILDAH, "from", "scratch"], 60, "buildah from scratch").strip()
+        try:
+            _run([*BUILDAH, "copy", ctr, str(binary), "/pause"], 60, "buildah copy")
+            _run([*BUILDAH, "config", "--entrypoint", '["/pause"]', "--user", "65535:65535", ctr], 60, "config")
+            _run([*BUILDAH, "commit", "--quiet", ctr, spec.tag], 120, "buildah commit")
+        finally:
+            subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
+
+
+def _build_project_image(spec: ImageSpec) -> None:
+    """docker/build-local.sh NAME (buildah + debootstrap base), niced: the CPUs are shared."""
+    _run(["nice", "-n", "19", str(REPO_ROOT / "docker" / "build-local.sh"), spec.name], 3600, f"build {spec.name}")
+
+
+def ensure_image(name: str) -> Path:
+    """The docker-archive tar of image `name` for the current inputs, built only when missing."""
+    spec = IMAGES[name]
+    tar = archive_path(spec)
+    if tar.is_file():
+        log.info("image %s: cached %s", spec.tag, tar.name)
+        return tar
+    missing = missing_tools()
+    if missing:
+        raise ImageBuildError(
+            f"cannot build {spec.tag}: missing {', '.join(missing)} (apt-get install buildah debootstrap gcc)"
+        )
+    t0 = time.monotonic()
+    (_build_pause if name == "pause" else _build_project_image)(spec)
+    if archive_path(spec) != tar:  # an input was edited during the (long) build: the image may mix both
+        raise ImageBuildError(f"the inputs of {spec.tag} changed while it was built; build it again")
+    IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = tar.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    _run([*BUILDAH, "push", "--quiet", spec.tag, f"docker-archive:{partial}:{spec.tag}"], 1200, "buildah push")
+    partial.replace(tar)  # atomic: a killed build never leaves a tar that looks complete
+    for old in IMAGE_DIR.glob(f"{name}-*.tar"):  # older contents of the same image
+        if old != tar:
+            old.unlink(missing_ok=True)
+    log.info("image %s: built %s in %.0fs", spec.tag, tar.name, time.monotonic() - t0)
+    return tar
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.cluster.images", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help=f"images, of {', '.join(IMAGES)} (default: all)")
+    parser.add_argument("--check", action="store_true", help="only say whether each tar is current (exit 1 if not)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    names = args.names or list(IMAGES)
+    if unknown := sorted(set(names) - set(IMAGES)):
+        parser.error(f"unknown image(s) {', '.join(unknown)}")
+    if args.check:
+        stale = [n for n in names if not archive_path(IMAGES[n]).is_file()]
+        for n in names:
+            print(f"{'MISSING' if n in stale else 'ok'} {n} {archive_path(IMAGES[n])}")
+        return 1 if stale else 0
+    try:
+        for name in names:
+            print(ensure_image(name))
+    except ImageBuildError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
