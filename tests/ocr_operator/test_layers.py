@@ -18,6 +18,9 @@ PURE = [
     "status.py",
     "drift.py",
     "crd.py",
+    "revision.py",
+    "catalog.py",
+    "failures.py",
     *(f"builders/{p.name}" for p in (PACKAGE / "builders").glob("*.py")),
 ]
 FORBIDDEN = (

@@ -15,6 +15,7 @@ from ocr_operator.builders.hpa import build_hpa
 from ocr_operator.builders.ingress import build_ingress
 from ocr_operator.builders.meta import Owner, config_hash, configmap_name, workload_name
 from ocr_operator.builders.service import build_service, service_url
+from ocr_operator.revision import stamp
 from ocr_operator.spec import OcrServiceSpec
 
 
@@ -69,14 +70,16 @@ def child_name(owner: Owner, kind: ChildKind) -> str:
 
 
 def build_children(owner: Owner, spec: OcrServiceSpec) -> Children:
-    """Every desired child of ``owner``: the reconcile's single source of desired state."""
-    configmap = build_configmap(owner, spec)
+    """Every desired child of ``owner``: the reconcile's single source of desired state.  Each carries
+    the hash of itself (``revision``), so a later look at the child tells a hand edit from a spec
+    change the operator has not applied yet."""
+    ingress, hpa = build_ingress(owner, spec), build_hpa(owner, spec)
     return Children(
-        configmap=configmap,
-        service=build_service(owner, spec),
-        deployment=build_deployment(owner, spec, config_hash(render_config(spec))),
-        ingress=build_ingress(owner, spec),
-        hpa=build_hpa(owner, spec),
+        configmap=stamp(build_configmap(owner, spec)),
+        service=stamp(build_service(owner, spec)),
+        deployment=stamp(build_deployment(owner, spec, config_hash(render_config(spec)))),
+        ingress=stamp(ingress) if ingress is not None else None,
+        hpa=stamp(hpa) if hpa is not None else None,
     )
 
 
