@@ -26,9 +26,12 @@ APPLIED_HASH_ANNOTATION = f"{GROUP}/applied-hash"
 def manifest_hash(manifest: Mapping[str, Any]) -> str:
     """Short hash of a desired manifest, ignoring its own hash annotation (deterministic: sorted keys)."""
     body = copy.deepcopy(dict(manifest))
-    annotations = (body.get("metadata") or {}).get("annotations")
-    if annotations:
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations")
+    if annotations is not None:
         annotations.pop(APPLIED_HASH_ANNOTATION, None)
+        if not annotations:
+            del meta["annotations"]  # stamping added the map: hash as if it never had one
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

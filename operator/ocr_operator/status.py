@@ -225,8 +225,7 @@ def _conditions(
         )
     if problem is not None:
         degraded = _condition("Degraded", True, problem.reason, problem.message, generation)
-        if ready.status == "True":
-            ready = _condition("Ready", False, problem.reason, problem.message, generation)
+        ready = _condition("Ready", False, problem.reason, problem.message, generation)
     elif rollout.stuck:
         degraded = _condition("Degraded", True, "ProgressDeadlineExceeded", _stuck_message(rollout), generation)
     else:
