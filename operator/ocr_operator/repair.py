@@ -6,7 +6,11 @@ Why apply alone can wedge: apply merges lists by their merge key (Service ports 
 the API server refuses the result (``spec.ports[1].name: Duplicate value: "http"``, 422).  Retrying
 the same apply would fail forever.
 
-The ladder, taken only after apply answered 422:
+The same edit does not always make apply fail: an env var renamed by hand (env merges by name)
+leaves the renamed entry beside ours, and the apply succeeds with a list longer than ours.  So an
+apply whose result still differs from the desired object goes to step 2 as well.
+
+The ladder, taken after apply answered 422 (or left the object different from ours, from step 2):
 
 1. Is our desired object valid on its own?  A dry-run *create* validates it without the live object
    (validation runs before the AlreadyExists check, so 409 means "valid").  If it is refused too,
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocr_operator.builders import ChildKind
 from ocr_operator.builders.meta import FIELD_MANAGER
+from ocr_operator.drift import drift_paths
 from ocr_operator.errors import ApplyError
 
 if TYPE_CHECKING:
@@ -71,14 +76,21 @@ def apply_child(
 ) -> dict[str, Any]:
     """Server-side apply ``desired``; on a 422 repair the live object (see the module docstring).
     ``recreate(live)`` removes a live object that cannot be patched back (default: delete it)."""
+    where = _where(desired)
     try:
-        return api.apply(kind, desired)
+        applied = api.apply(kind, desired)
     except ApplyError as err:
         if err.status != 422 or err.namespace_terminating:
             raise
         refused = err
+    else:
+        left = drift_paths(desired, applied)
+        if not left:
+            return applied
+        log.warning("%s: apply left %s different (%s); replacing its lists with ours", where, kind.kind, left[:5])
+        api.merge_patch(kind, desired, manager=REPAIR_MANAGER)
+        return api.apply(kind, desired)
     _check_desired_is_valid(api, kind, desired, refused)
-    where = _where(desired)
     log.warning("%s: apply of %s refused (%s); replacing its lists with ours", where, kind.kind, refused)
     try:
         api.merge_patch(kind, desired, manager=REPAIR_MANAGER)

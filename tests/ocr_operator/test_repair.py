@@ -4,6 +4,9 @@ server in test_operator_chaos_cases.py."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
 from ocr_operator.apply import ApplyError, apply_children
@@ -91,3 +94,21 @@ def test_a_terminating_namespace_stops_the_loop(fake_api: FakeApi) -> None:
     with pytest.raises(ApplyError):
         apply_children(fake_api, OWNER, build_children(OWNER, parse_spec({})), {}, None)
     assert ("apply", "Service") not in _verbs(fake_api)
+
+
+def test_an_apply_that_leaves_a_hand_added_list_entry_is_followed_by_a_merge_patch(fake_api: FakeApi) -> None:
+    """An env var renamed by hand: env merges by name, so apply succeeds and keeps the renamed entry."""
+    deployment = build_children(OWNER, parse_spec({})).deployment
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    with_extra = copy.deepcopy(deployment)
+    with_extra["spec"]["template"]["spec"]["containers"][0]["env"] = [*env, {"name": "RENAMED", "value": "x"}]
+    answers = iter([with_extra, deployment])
+    monkey_apply = fake_api.apply
+
+    def apply(kind: Any, manifest: Any, **kw: Any) -> dict:
+        monkey_apply(kind, manifest, **kw)
+        return copy.deepcopy(next(answers))
+
+    fake_api.apply = apply  # type: ignore[method-assign]
+    apply_child(fake_api, DEPLOYMENT, deployment)
+    assert _verbs(fake_api) == [("apply", "Deployment"), ("merge-patch", "Deployment"), ("apply", "Deployment")]
