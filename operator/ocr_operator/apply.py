@@ -299,6 +299,7 @@ def apply_deployment(
     desired: Mapping[str, Any],
     live: Mapping[str, Any] | None,
     autoscaling: tuple[int, int] | None,
+    repaired: list[ChildKind] | None = None,
 ) -> dict[str, Any]:
     """Apply the Deployment; ``autoscaling`` is ``(minReplicas, maxReplicas)`` when the HPA owns replicas.
     A live Deployment with another selector is replaced first (see ``replace_deployment``); one that
@@ -321,13 +322,13 @@ def apply_deployment(
             recreate(live)
             live = None
     if autoscaling is None:
-        return apply_child(api, DEPLOYMENT, desired, recreate=recreate)
+        return apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
     low, high = autoscaling
     if live is not None and owns_replicas(live):
         current = int((live.get("spec") or {}).get("replicas") or low)
         _hand_over_replicas(api, desired, _clamp(current, low, high))
-        return apply_child(api, DEPLOYMENT, desired, recreate=recreate)
-    applied = apply_child(api, DEPLOYMENT, desired, recreate=recreate)
+        return apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
+    applied = apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
     if live is None or replaced:
         # Born without replicas (defaulted to 1): start at minReplicas instead of waiting for the HPA;
         # replacing a Deployment, at the count it had.
@@ -341,10 +342,12 @@ def apply_deployment(
 
 @dataclass
 class ApplyResult:
-    """What ``apply_children`` left: each child as it is now (``None``: absent) and what failed."""
+    """What ``apply_children`` left: each child as it is now (``None``: absent), what failed, and
+    which children had been edited by hand in a way apply alone could not undo (``repair``)."""
 
     live: dict[ChildKind, dict[str, Any] | None]
     failures: list[ChildFailure]
+    repaired: list[ChildKind] = field(default_factory=list)
 
 
 def apply_children(
@@ -361,6 +364,7 @@ def apply_children(
     nothing there is worth applying or reporting)."""
     result: dict[ChildKind, dict[str, Any] | None] = {}
     failures: list[ChildFailure] = []
+    repaired: list[ChildKind] = []
     for kind, desired in children.by_kind().items():
         current = live.get(kind)
         name = child_name(owner, kind)
@@ -371,12 +375,12 @@ def apply_children(
                     log.info("%s/%s: deleted %s (disabled in the spec)", owner.namespace, owner.name, kind.kind)
                 result[kind] = None
             elif kind is DEPLOYMENT:
-                result[kind] = apply_deployment(api, desired, current, autoscaling)
+                result[kind] = apply_deployment(api, desired, current, autoscaling, repaired)
             else:
-                result[kind] = apply_child(api, kind, desired)
+                result[kind] = apply_child(api, kind, desired, repaired=repaired)
         except ApplyError as err:
             if err.namespace_terminating:
                 raise
             failures.append(ChildFailure(kind.kind, name, str(err), err.permanent))
             result[kind] = dict(current) if current is not None else None
-    return ApplyResult(result, failures)
+    return ApplyResult(result, failures, repaired)

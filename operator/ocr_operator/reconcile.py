@@ -171,6 +171,8 @@ class Reconciler:
                     self._namespace_terminating(owner)
                     return Outcome()
                 raise
+            for kind in result.repaired:
+                self._report_repair(owner, kind)
             state.failures = {f.kind: f for f in result.failures}
             state.present = {kind for kind, child in result.live.items() if child is not None}
             deployment = result.live[DEPLOYMENT]
@@ -254,14 +256,25 @@ class Reconciler:
                 # busy): a rollout the owner's reconcile would do anyway, not a hand edit.
                 log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
                 event = None
+        repaired: list[ChildKind] = []
         if kind is DEPLOYMENT:
-            restored = apply_deployment(self.api, desired, child, _autoscaling(spec))
+            restored = apply_deployment(self.api, desired, child, _autoscaling(spec), repaired)
         else:
-            restored = apply_child(self.api, kind, desired)
+            restored = apply_child(self.api, kind, desired, repaired=repaired)
         if event is not None:
             log.warning("%s: %s", where, event.message)
             self._post_event(self._owner_ref(owner), event)
+        elif repaired:
+            self._report_repair(owner, kind)
         return restored
+
+    def _report_repair(self, owner: Owner, kind: ChildKind) -> None:
+        """A child needed the repair ladder: only a hand edit leaves one like that (a changed list key,
+        an extra list entry), whatever else changed in the spec meanwhile."""
+        name = child_name(owner, kind)
+        detail = f"{kind.kind} {name} was changed by hand (a list entry apply cannot merge back); restored it"
+        log.warning("%s/%s: %s", owner.namespace, owner.name, detail)
+        self._post_event(self._owner_ref(owner), EventSpec("Warning", "DriftCorrected", detail))
 
     def _namespace_terminating(self, owner: Owner) -> None:
         """The namespace is being deleted: tell the Event sink, so nothing more is posted there."""

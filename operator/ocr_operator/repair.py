@@ -72,10 +72,17 @@ def _delete_and_recreate(api: KubeApi, kind: ChildKind, desired: Mapping[str, An
 
 
 def apply_child(
-    api: KubeApi, kind: ChildKind, desired: Mapping[str, Any], *, recreate: Recreate | None = None
+    api: KubeApi,
+    kind: ChildKind,
+    desired: Mapping[str, Any],
+    *,
+    recreate: Recreate | None = None,
+    repaired: list[ChildKind] | None = None,
 ) -> dict[str, Any]:
     """Server-side apply ``desired``; on a 422 repair the live object (see the module docstring).
-    ``recreate(live)`` removes a live object that cannot be patched back (default: delete it)."""
+    ``recreate(live)`` removes a live object that cannot be patched back (default: delete it).
+    ``repaired`` collects the kinds that needed the ladder: the operator's own applies never leave
+    a child like that, so it was a hand edit, even when the spec changed too."""
     where = _where(desired)
     try:
         applied = api.apply(kind, desired)
@@ -89,6 +96,8 @@ def apply_child(
             return applied
         log.warning("%s: apply left %s different (%s); replacing its lists with ours", where, kind.kind, left[:5])
         api.merge_patch(kind, desired, manager=REPAIR_MANAGER)
+        if repaired is not None:
+            repaired.append(kind)
         return api.apply(kind, desired)
     _check_desired_is_valid(api, kind, desired, refused)
     log.warning("%s: apply of %s refused (%s); replacing its lists with ours", where, kind.kind, refused)
@@ -105,4 +114,6 @@ def apply_child(
                 recreate(live)
         else:
             _delete_and_recreate(api, kind, desired)
+    if repaired is not None:
+        repaired.append(kind)
     return api.apply(kind, desired)

@@ -229,3 +229,13 @@ def test_no_events_into_a_terminating_namespace(fake_api: FakeApi) -> None:
 def test_retry_back_off_is_capped() -> None:
     assert [retry_delay(r) for r in range(4)] == [5, 10, 20, 40]
     assert retry_delay(50) == 300
+
+
+def test_a_hand_edit_the_full_reconcile_repairs_is_reported_once(fake_api: FakeApi) -> None:
+    """The resume reconcile after a restart may reach a hand-edited Service before its watch event:
+    needing the repair ladder proves a hand edit, so it is reported there (and only there)."""
+    rec, events = reconciler(fake_api)
+    fake_api.fail_kinds["Service"] = [ApplyError("apply Service: 422 Duplicate value", permanent=True, status=422)]
+    assert rec.reconcile(owner_body({}), {}).problem is None
+    assert events.warnings() == ["DriftCorrected"]
+    assert "Service invoices was changed by hand" in events.posted[0].message
