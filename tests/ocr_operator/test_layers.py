@@ -21,12 +21,15 @@ PURE = [
     "revision.py",
     "catalog.py",
     "failures.py",
+    "permissions.py",
     *(f"builders/{p.name}" for p in (PACKAGE / "builders").glob("*.py")),
 ]
 FORBIDDEN = (
     "ocr_operator.apply",
     "ocr_operator.reconcile",
     "ocr_operator.handlers",
+    "ocr_operator.repair",
+    "ocr_operator.events",
     "kubernetes.client",
     "kubernetes.dynamic",
     "kubernetes.config",
