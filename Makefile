@@ -16,7 +16,7 @@ VERSION ?= 1.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-operator-chaos \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -116,6 +116,9 @@ bench-load: ## Locust headless load test at 10/20/50 users against gunicorn on l
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py
+
+bench-operator-chaos: ## 20 SIGKILLs of the operator during spec changes: convergence, false Events, status truth
+	$(PYTHON) bench/operator_chaos.py --rounds 20
 
 images: image-server image-operator ## Build both container images with $(CONTAINER_ENGINE) (needs a running engine)
 
