@@ -85,6 +85,9 @@ class _State:
         self.present: set[ChildKind] | None = None  # children known to exist; None: not known yet
         self.deployment: Mapping[str, Any] | None = None  # the newest Deployment seen
         self.reconciled = False  # a full reconcile ran since start (else trust the status on the object)
+        # The generation the last full reconcile applied: a child event must not report a newer one
+        # (it restored one child, the others may still be at the old spec).
+        self.generation: int | None = None
 
     def problem(self) -> Problem | None:
         return self.spec_problem or summarize(self.failures.values())
@@ -152,6 +155,7 @@ class Reconciler:
                 self.reconciles += 1
             state = self._state(owner.uid)
             state.reconciled = True
+            state.generation = (body.get("metadata") or {}).get("generation")
             spec, problem = self._spec_problem(body)
             state.spec_problem = problem
             if state.present is None:
@@ -218,6 +222,8 @@ class Reconciler:
             if state.present is not None:
                 (state.present.add if live is not None else state.present.discard)(kind)
             fresh = kind is DEPLOYMENT and self._is_fresh(owner, live)
+            if state.generation != (owner_body.get("metadata") or {}).get("generation"):
+                return  # its reconcile is still to run (queued, or the operator just started): it reports
             if fresh or state.problem() != before:
                 deployment = live if kind is DEPLOYMENT else state.deployment
                 self._report(owner_body, spec, deployment, self._problem(state, owner, owner_body))

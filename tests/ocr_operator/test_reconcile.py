@@ -35,8 +35,12 @@ class Events:
 
 
 def reconciler(api: FakeApi) -> tuple[Reconciler, Events]:
+    """A reconciler whose full reconcile of generation 1 already ran (child events of a generation not
+    yet reconciled report nothing: see test_truth)."""
     events = Events()
-    return Reconciler(api, post_event=events, clock=lambda: NOW), events
+    rec = Reconciler(api, post_event=events, clock=lambda: NOW)
+    rec._state(OWNER.uid).generation = 1
+    return rec, events
 
 
 def managed(replicas_owner: str | None) -> dict[str, Any]:

@@ -239,3 +239,24 @@ def test_a_hand_edit_the_full_reconcile_repairs_is_reported_once(fake_api: FakeA
     assert rec.reconcile(owner_body({}), {}).problem is None
     assert events.warnings() == ["DriftCorrected"]
     assert "Service invoices was changed by hand" in events.posted[0].message
+
+
+def test_a_child_event_does_not_report_a_generation_its_reconcile_has_not_applied(fake_api: FakeApi) -> None:
+    """The chaos run's one status lie: the Deployment's event, carrying the owner's newer spec (a
+    Service port change), restored the Deployment and reported Ready for the new generation while
+    the Service still had the old port.  Only the full reconcile reports a new generation."""
+    rec, _ = reconciler(fake_api)
+    rec.reconcile(owner_body({}), {})
+    applied = copy.deepcopy(fake_api.calls[2][3])  # the Deployment as applied
+    applied["metadata"].update(generation=1, resourceVersion="5")
+    applied["status"] = {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
+    newer = owner_body({"service": {"port": 8080}}, generation=2)
+    before = len(fake_api.statuses)
+    rec.on_child_event(newer, DEPLOYMENT, applied)
+    assert len(fake_api.statuses) == before  # nothing said about generation 2 yet
+    rec.on_child_event(owner_body({}), DEPLOYMENT, applied)  # generation 1 (reconciled): reported
+    assert conditions(fake_api.statuses[-1])["Ready"] == ("True", "Available")
+    rec.reconcile(newer, {DEPLOYMENT: applied})
+    assert fake_api.statuses[-1]["observedGeneration"] == 2
+    services = [c[3] for c in fake_api.calls if c[:2] == ("apply", "Service")]
+    assert services[-1]["spec"]["ports"][0]["port"] == 8080
