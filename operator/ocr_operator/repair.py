@@ -59,7 +59,10 @@ def _check_desired_is_valid(api: KubeApi, kind: ChildKind, desired: Mapping[str,
     except ApplyError as err:
         if err.status == 409:
             return  # valid; the live object is what stands in the way
-        raise refused from err
+        if err.status in (400, 422):
+            raise refused from err  # the desired object itself is invalid: the spec must change
+        # Undecided (a full quota, a busy server): try again later rather than blame the spec.
+        raise ApplyError(f"{refused}; could not validate ours: {err}", permanent=False, status=err.status) from err
     # Valid and absent: the child was deleted between the two requests. Apply again later.
     raise ApplyError(f"{refused}; the object is gone now, retrying", permanent=False, status=refused.status)
 

@@ -112,3 +112,12 @@ def test_an_apply_that_leaves_a_hand_added_list_entry_is_followed_by_a_merge_pat
     fake_api.apply = apply  # type: ignore[method-assign]
     apply_child(fake_api, DEPLOYMENT, deployment)
     assert _verbs(fake_api) == [("apply", "Deployment"), ("merge-patch", "Deployment"), ("apply", "Deployment")]
+
+
+def test_an_undecided_validation_is_retried_not_blamed_on_the_spec(fake_api: FakeApi) -> None:
+    fake_api.fail_kinds["Service"] = [DUPLICATE]
+    fake_api.dry_run_error = ApplyError("validate: 403 exceeded quota", permanent=False, status=403)
+    with pytest.raises(ApplyError) as err:
+        apply_child(fake_api, SERVICE, _service())
+    assert not err.value.permanent and "exceeded quota" in str(err.value)
+    assert ("merge-patch", "Service") not in _verbs(fake_api)
