@@ -277,6 +277,42 @@ def test_ocrs_a_refused_service_is_on_the_object_and_retried(kube: Cluster) -> N
     print(f"refusal on the object after {took:.1f}s")
 
 
+def test_ocrs_a_full_service_ip_range_is_on_the_object(kube: Cluster) -> None:
+    """The issue's case as written: ``failed to allocate a serviceIP: range is full``.  The test
+    cluster's service range is a /24; filler Services take the rest of it for the test's duration."""
+    fillers: list[str] = []
+    try:
+        for i in range(300):
+            body = {"metadata": {"name": f"filler-{i}"}, "spec": {"ports": [{"port": 80}]}}
+            try:
+                kube.core.create_namespaced_service(kube.ns, body)
+            except ApiException as err:
+                assert "range is full" in (err.body or ""), err.body
+                break
+            fillers.append(f"filler-{i}")
+        else:
+            pytest.fail("the service IP range never filled up")
+        kube.create({"replicas": 1})
+        obj = kube.wait(
+            lambda: condition_of(kube.get(), "Degraded").get("reason") == "ApplyFailed" and kube.get(),
+            "Degraded=ApplyFailed",
+            timeout=30,
+        )
+        assert "range is full" in condition_of(obj, "Degraded")["message"]
+        assert condition_of(obj, "Ready")["status"] == "False" and "url" not in obj["status"]
+        assert kube.child(DEPLOYMENT) is not None
+    finally:
+        for name in fillers:
+            kube.core.delete_namespaced_service(name, kube.ns)
+    obj = kube.wait(
+        lambda: condition_of(kube.get(), "Ready").get("status") == "True" and kube.get(),
+        "Ready once the range has room",
+        timeout=120,
+    )
+    assert kube.child(SERVICE) is not None and obj["status"]["url"] == f"http://{NAME}.{kube.ns}.svc/"
+    assert warnings(kube).count("ApplyFailed") == 1, warnings(kube)
+
+
 def test_ocrs_an_invalid_ingress_is_not_ready_and_has_no_url(kube: Cluster) -> None:
     spec = {"replicas": 1, "ingress": {"enabled": True, "host": "ocr.example.com", "annotations": {"bad key!": "x"}}}
     kube.create(spec)
