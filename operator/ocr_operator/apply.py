@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -41,6 +42,8 @@ MERGE_PATCH = "application/merge-patch+json"
 # How long a Deployment replacement (``replace_deployment``) waits for the old object to go.
 REPLACE_WAIT_SECONDS = 10.0
 REPLACE_POLL_SECONDS = 0.2
+# (connect, read) seconds for each API request.
+REQUEST_TIMEOUT = (10.0, 60.0)
 
 
 def _read_json(resp: Any) -> tuple[int, dict[str, Any]]:
@@ -100,12 +103,18 @@ class KubeApi:
             self.used.add((group, resource, verb))
 
     def _request(self, method: str, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
+        """One request with a deadline: a connection the API server never answers must not hold a
+        handler thread (and the OcrService's lock) forever; it becomes a retryable error instead."""
         with self._lock:
             self.requests += 1
             if self._dynamic is None:
                 self._dynamic = DynamicClient(self.api_client, discoverer=_NoDiscovery)
             dynamic = self._dynamic
-        return _read_json(dynamic.request(method, path, serialize=False, **params))
+        try:
+            resp = dynamic.request(method, path, serialize=False, _request_timeout=REQUEST_TIMEOUT, **params)
+        except urllib3.exceptions.HTTPError as err:
+            raise ApiException(status=0, reason=f"no answer from the API server: {err}") from err
+        return _read_json(resp)
 
     def apply(
         self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True

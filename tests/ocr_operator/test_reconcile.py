@@ -359,3 +359,20 @@ def test_object_paths() -> None:
     assert object_path(DEPLOYMENT, "ns", "x") == "/apis/apps/v1/namespaces/ns/deployments/x"
     assert object_path(CONFIGMAP, "ns", "x-config") == "/api/v1/namespaces/ns/configmaps/x-config"
     assert object_path(HPA, "ns", "x") == "/apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/x"
+
+
+def test_a_request_without_an_answer_is_a_retryable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib3
+
+    from ocr_operator.apply import REQUEST_TIMEOUT, KubeApi
+
+    class Hanging:
+        def request(self, method: str, path: str, **params: Any) -> Any:
+            assert params["_request_timeout"] == REQUEST_TIMEOUT
+            raise urllib3.exceptions.ReadTimeoutError(None, path, "read timed out")  # type: ignore[arg-type]
+
+    api = KubeApi(api_client=None)  # type: ignore[arg-type]
+    api._dynamic = Hanging()  # type: ignore[assignment]
+    with pytest.raises(ApplyError) as err:
+        api.get(DEPLOYMENT, "ns", "x")
+    assert not err.value.permanent and "no answer from the API server" in str(err.value)
