@@ -33,7 +33,7 @@ VERSION ?= 1.2.0
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
         chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
-        bench-jobs \
+        bench-jobs bench-operator-chaos \
         images image-server image-operator clean
 
 help: ## List the targets
@@ -170,6 +170,9 @@ bench-jobs: ## 200 pages as batch jobs against 1 and 2 worker processes: pages/s
 
 bench-operator: ## 100 OcrServices at once against the local cluster: time to Ready, RSS, API calls
 	$(PYTHON) bench/operator_scale.py
+
+bench-operator-chaos: ## 20 SIGKILLs of the operator during spec changes: convergence, false Events, status truth
+	$(PYTHON) bench/operator_chaos.py --rounds 20
 
 images: image-server image-operator ## Build both container images with docker (CONTAINER_ENGINE=podman to change; needs a running engine)
 

@@ -21,12 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from ocr_operator.builders import DEPLOYMENT, ChildKind, Children, child_name
 from ocr_operator.builders.meta import FIELD_MANAGER, Owner
+from ocr_operator.errors import ApplyError, api_error
+from ocr_operator.failures import ChildFailure
+from ocr_operator.repair import apply_child
 from ocr_operator.spec import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -38,55 +42,33 @@ MERGE_PATCH = "application/merge-patch+json"
 # How long a Deployment replacement (``replace_deployment``) waits for the old object to go.
 REPLACE_WAIT_SECONDS = 10.0
 REPLACE_POLL_SECONDS = 0.2
+# (connect, read) seconds for each API request.
+REQUEST_TIMEOUT = (10.0, 60.0)
 
 
-class ApplyError(Exception):
-    """An API call failed. ``permanent``: the request itself is wrong (the spec must change), so
-    retrying would only storm the API server; otherwise a later retry may succeed."""
-
-    def __init__(
-        self, message: str, *, permanent: bool, status: int | None = None, namespace_terminating: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.status = status
-        # The namespace is being deleted with everything in it: nothing to restore, nothing to report.
-        self.namespace_terminating = namespace_terminating
-
-
-def _read_json(resp: Any) -> dict[str, Any]:
-    """Body of a raw response; hands the connection back to the pool, which urllib3 does not do on
-    its own for unpreloaded responses (each call would open a new TLS connection otherwise)."""
+def _read_json(resp: Any) -> tuple[int, dict[str, Any]]:
+    """HTTP status and body of a raw response; hands the connection back to the pool, which urllib3
+    does not do on its own for unpreloaded responses (each call would open a new TLS connection)."""
     try:
         data = resp.data
     finally:
         resp.release_conn()
-    return json.loads(data) if data else {}
+    return int(getattr(resp, "status", 200) or 200), (json.loads(data) if data else {})
 
 
-def _api_error(action: str, err: ApiException) -> ApplyError:
-    detail, causes = err.reason or "", []
-    try:
-        body = json.loads(err.body or "{}")
-        detail = body.get("message") or detail
-        causes = (body.get("details") or {}).get("causes") or []
-    except (TypeError, ValueError, AttributeError):
-        pass
-    terminating = any(c.get("reason") == "NamespaceTerminating" for c in causes)
-    # 400/422: the object is invalid; 403: not allowed. Neither improves by retrying the same request.
-    permanent = err.status in (400, 403, 422) and not terminating
-    return ApplyError(
-        f"{action}: {err.status} {detail}".strip(),
-        permanent=permanent,
-        status=err.status,
-        namespace_terminating=terminating,
-    )
+def collection_path(kind: ChildKind, namespace: str) -> str:
+    """``/apis/apps/v1/namespaces/NS/deployments`` (core kinds live under ``/api/v1``)."""
+    prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    return f"{prefix}/namespaces/{namespace}/{kind.plural}"
 
 
 def object_path(kind: ChildKind, namespace: str, name: str) -> str:
-    """``/apis/apps/v1/namespaces/NS/deployments/NAME`` (core kinds live under ``/api/v1``)."""
-    prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
-    return f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}"
+    """``/apis/apps/v1/namespaces/NS/deployments/NAME``."""
+    return f"{collection_path(kind, namespace)}/{name}"
+
+
+EVENT = ChildKind("", "v1", "Event", "events")
+OCRSERVICE_STATUS = (GROUP, f"{PLURAL}/status")
 
 
 class _NoDiscovery:
@@ -104,28 +86,45 @@ class KubeApi:
     api_client: client.ApiClient
     field_manager: str = FIELD_MANAGER
     requests: int = 0
+    # Every (API group, resource, RBAC verb) this client has exercised: the RBAC test compares it
+    # with the chart's ClusterRole (``ocr_operator.permissions``).
+    used: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _dynamic: DynamicClient | None = field(default=None, repr=False)
 
-    def _count(self) -> None:
+    def _count(self, group: str = "", resource: str = "", verb: str = "") -> None:
         with self._lock:
             self.requests += 1
+            if verb:
+                self.used.add((group, resource, verb))
 
-    def _request(self, method: str, path: str, **params: Any) -> dict[str, Any]:
-        self._count()
+    def _record(self, group: str, resource: str, verb: str) -> None:
         with self._lock:
+            self.used.add((group, resource, verb))
+
+    def _request(self, method: str, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
+        """One request with a deadline: a connection the API server never answers must not hold a
+        handler thread (and the OcrService's lock) forever; it becomes a retryable error instead."""
+        with self._lock:
+            self.requests += 1
             if self._dynamic is None:
                 self._dynamic = DynamicClient(self.api_client, discoverer=_NoDiscovery)
             dynamic = self._dynamic
-        return _read_json(dynamic.request(method, path, serialize=False, **params))
+        try:
+            resp = dynamic.request(method, path, serialize=False, _request_timeout=REQUEST_TIMEOUT, **params)
+        except urllib3.exceptions.HTTPError as err:
+            raise ApiException(status=0, reason=f"no answer from the API server: {err}") from err
+        return _read_json(resp)
 
     def apply(
         self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True
     ) -> dict[str, Any]:
-        """Server-side apply ``manifest``; returns the live object."""
+        """Server-side apply ``manifest``; returns the live object.  (RBAC: patch, and create when
+        the object did not exist: the API server answers 201 then.)"""
         meta = manifest["metadata"]
+        self._record(kind.group, kind.plural, "patch")
         try:
-            return self._request(
+            code, obj = self._request(
                 "patch",
                 object_path(kind, meta["namespace"], meta["name"]),
                 body=dict(manifest),
@@ -134,7 +133,50 @@ class KubeApi:
                 force_conflicts=force,
             )
         except ApiException as err:
-            raise _api_error(f"apply {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
+            raise api_error(f"apply {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
+        if code == 201:
+            self._record(kind.group, kind.plural, "create")
+        return obj
+
+    def merge_patch(self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str) -> dict[str, Any]:
+        """JSON merge patch with ``manifest``: maps merge, but every list in it *replaces* the live
+        list whole (unlike apply, which merges lists by key; see ``repair``)."""
+        meta = manifest["metadata"]
+        self._record(kind.group, kind.plural, "patch")
+        try:
+            return self._request(
+                "patch",
+                object_path(kind, meta["namespace"], meta["name"]),
+                body=dict(manifest),
+                content_type=MERGE_PATCH,
+                field_manager=manager,
+            )[1]
+        except ApiException as err:
+            raise api_error(f"patch {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
+
+    def dry_run_create(self, kind: ChildKind, manifest: Mapping[str, Any]) -> None:
+        """Validate ``manifest`` as a new object without storing it.  The API server validates before
+        it checks for an existing object, so 409 (AlreadyExists) means "valid"; raises otherwise."""
+        meta = manifest["metadata"]
+        self._record(kind.group, kind.plural, "create")
+        try:
+            self._request(
+                "post",
+                collection_path(kind, meta["namespace"]),
+                body=dict(manifest),
+                dry_run="All",
+                field_manager=self.field_manager,
+            )
+        except ApiException as err:
+            raise api_error(f"validate {kind.kind} {meta['namespace']}/{meta['name']}", err) from err
+
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        """Post a core/v1 Event."""
+        self._record(EVENT.group, EVENT.plural, "create")
+        try:
+            self._request("post", collection_path(EVENT, namespace), body=dict(event))
+        except ApiException as err:
+            raise api_error(f"post Event in {namespace}", err) from err
 
     def delete(
         self, kind: ChildKind, namespace: str, name: str, *, orphan: bool = False, uid: str | None = None
@@ -147,32 +189,35 @@ class KubeApi:
         if uid:
             options["preconditions"] = {"uid": uid}
         params = {"body": {"apiVersion": "v1", "kind": "DeleteOptions", **options}} if options else {}
+        self._record(kind.group, kind.plural, "delete")
         try:
             self._request("delete", object_path(kind, namespace, name), **params)
         except ApiException as err:
             if err.status == 404:
                 return False
-            raise _api_error(f"delete {kind.kind} {namespace}/{name}", err) from err
+            raise api_error(f"delete {kind.kind} {namespace}/{name}", err) from err
         return True
 
     def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
         """Read a child, ``None`` when absent."""
+        self._record(kind.group, kind.plural, "get")
         try:
-            return self._request("get", object_path(kind, namespace, name))
+            return self._request("get", object_path(kind, namespace, name))[1]
         except ApiException as err:
             if err.status == 404:
                 return None
-            raise _api_error(f"read {kind.kind} {namespace}/{name}", err) from err
+            raise api_error(f"read {kind.kind} {namespace}/{name}", err) from err
 
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge-patch the OcrService's status subresource (lists such as conditions are replaced whole)."""
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status"
+        self._record(*OCRSERVICE_STATUS, "patch")
         try:
             self._request("patch", path, body={"status": dict(status)}, content_type=MERGE_PATCH)
         except ApiException as err:
             if err.status == 404:  # the OcrService is being deleted: nothing to report on
                 return
-            raise _api_error(f"patch status of {namespace}/{name}", err) from err
+            raise api_error(f"patch status of {namespace}/{name}", err) from err
 
 
 def owns_replicas(deployment: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
@@ -263,38 +308,55 @@ def apply_deployment(
     desired: Mapping[str, Any],
     live: Mapping[str, Any] | None,
     autoscaling: tuple[int, int] | None,
+    repaired: list[ChildKind] | None = None,
 ) -> dict[str, Any]:
     """Apply the Deployment; ``autoscaling`` is ``(minReplicas, maxReplicas)`` when the HPA owns replicas.
-    A live Deployment with another selector is replaced first (see ``replace_deployment``)."""
+    A live Deployment with another selector is replaced first (see ``replace_deployment``); one that
+    apply cannot bring back is repaired (``repair.apply_child``), as a last resort replaced the same way."""
     meta = desired["metadata"]
     fresh = False
     if autoscaling is not None and live is None:
         # The watch cache may lag; reading once avoids dropping replicas we still own (see above).
         live, fresh = api.get(DEPLOYMENT, meta["namespace"], meta["name"]), True
-    replaced = None
+    replaced: list[Mapping[str, Any]] = []
+
+    def recreate(old: Mapping[str, Any]) -> None:
+        replace_deployment(api, desired, old)
+        replaced.append(old)
+
     if live is not None and selector_changed(desired, live):
         if not fresh:  # a stale event may show the Deployment a replacement already deleted
             live = api.get(DEPLOYMENT, meta["namespace"], meta["name"])
         if live is not None and selector_changed(desired, live):
-            replace_deployment(api, desired, live)
-            replaced, live = live, None
+            recreate(live)
+            live = None
     if autoscaling is None:
-        return api.apply(DEPLOYMENT, desired)
+        return apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
     low, high = autoscaling
     if live is not None and owns_replicas(live):
         current = int((live.get("spec") or {}).get("replicas") or low)
         _hand_over_replicas(api, desired, _clamp(current, low, high))
-        return api.apply(DEPLOYMENT, desired)
-    applied = api.apply(DEPLOYMENT, desired)
-    if live is None:
+        return apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
+    applied = apply_child(api, DEPLOYMENT, desired, recreate=recreate, repaired=repaired)
+    if live is None or replaced:
         # Born without replicas (defaulted to 1): start at minReplicas instead of waiting for the HPA;
         # replacing a Deployment, at the count it had.
         start = low
-        if replaced is not None:
-            start = _clamp(int((replaced.get("spec") or {}).get("replicas") or low), low, high)
+        if replaced:
+            start = _clamp(int((replaced[-1].get("spec") or {}).get("replicas") or low), low, high)
         _hand_over_replicas(api, desired, start)
         applied.setdefault("spec", {})["replicas"] = start
     return applied
+
+
+@dataclass
+class ApplyResult:
+    """What ``apply_children`` left: each child as it is now (``None``: absent), what failed, and
+    which children had been edited by hand in a way apply alone could not undo (``repair``)."""
+
+    live: dict[ChildKind, dict[str, Any] | None]
+    failures: list[ChildFailure]
+    repaired: list[ChildKind] = field(default_factory=list)
 
 
 def apply_children(
@@ -303,18 +365,31 @@ def apply_children(
     children: Children,
     live: Mapping[ChildKind, Mapping[str, Any] | None],
     autoscaling: tuple[int, int] | None,
-) -> dict[ChildKind, dict[str, Any] | None]:
-    """Apply every enabled child and delete every disabled one that exists; return the live objects."""
+) -> ApplyResult:
+    """Apply every enabled child and delete every disabled one that exists.
+
+    A child the API server refuses is recorded and the next one is still applied: a broken Service
+    must not keep the Deployment at an old spec.  Only a terminating namespace stops the loop (raised:
+    nothing there is worth applying or reporting)."""
     result: dict[ChildKind, dict[str, Any] | None] = {}
+    failures: list[ChildFailure] = []
+    repaired: list[ChildKind] = []
     for kind, desired in children.by_kind().items():
         current = live.get(kind)
-        if desired is None:
-            if current is not None:
-                api.delete(kind, owner.namespace, child_name(owner, kind))
-                log.info("%s/%s: deleted %s (disabled in the spec)", owner.namespace, owner.name, kind.kind)
-            result[kind] = None
-        elif kind is DEPLOYMENT:
-            result[kind] = apply_deployment(api, desired, current, autoscaling)
-        else:
-            result[kind] = api.apply(kind, desired)
-    return result
+        name = child_name(owner, kind)
+        try:
+            if desired is None:
+                if current is not None:
+                    api.delete(kind, owner.namespace, name)
+                    log.info("%s/%s: deleted %s (disabled in the spec)", owner.namespace, owner.name, kind.kind)
+                result[kind] = None
+            elif kind is DEPLOYMENT:
+                result[kind] = apply_deployment(api, desired, current, autoscaling, repaired)
+            else:
+                result[kind] = apply_child(api, kind, desired, repaired=repaired)
+        except ApplyError as err:
+            if err.namespace_terminating:
+                raise
+            failures.append(ChildFailure(kind.kind, name, str(err), err.permanent))
+            result[kind] = dict(current) if current is not None else None
+    return ApplyResult(result, failures, repaired)

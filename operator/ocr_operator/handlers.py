@@ -3,9 +3,15 @@
 - ``OcrService`` resume/create/update → :meth:`Reconciler.reconcile` (the full build → apply → status);
   an invalid spec ends in ``kopf.PermanentError`` (reported as ``Degraded``; no retries until the
   spec changes), an API hiccup in ``kopf.TemporaryError`` (retried with a delay).
-- Every child kind (selected by the ``managed-by`` label) → :meth:`Reconciler.on_child_event`:
-  level-based reconciliation, so a hand-deleted or hand-edited child is restored and Deployment
-  progress updates the status without any timer.
+- Every child kind → :meth:`Reconciler.on_child_event`: level-based reconciliation, so a
+  hand-deleted or hand-edited child is restored and Deployment progress updates the status without
+  any timer.  Children are recognised by their controller owner reference (an OcrService), not by a
+  label: the watches are not label-filtered, because a label is one ``kubectl label ...-`` away from
+  hiding a child from a filtered watch; a child that lost its labels gets them back.  The jobs children
+  of these kinds (``spec.jobs``: worker/Redis Deployments, Redis Service, worker HPA) go to
+  :meth:`Reconciler.on_jobs_child_event` instead.
+- Events: kopf's own posting is off (one Event per retry, errors in terminating namespaces); the
+  operator posts the Events it decides on through :class:`~ocr_operator.events.EventRecorder`.
 - kopf indexes keep the OcrServices and children in memory (fed by the same watches), so a child
   event finds its owner and the reconcile knows what exists without extra API reads.
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,20 +31,26 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from ocr_operator.apply import ApplyError, KubeApi
-from ocr_operator.builders import CHILD_KINDS, DEPLOYMENT, ChildKind, Owner, child_name
-from ocr_operator.builders.meta import LABEL_MANAGED_BY, MANAGED_BY
-from ocr_operator.jobs import jobs_deployment_names
+from ocr_operator.builders import CHILD_KINDS, ChildKind, Owner, child_name
+from ocr_operator.catalog import BUNDLED_MODELS_ENV, ModelCatalog
+from ocr_operator.events import EventRecorder
+from ocr_operator.jobs import is_jobs_child
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from ocr_operator.status import EventSpec
 
 log = logging.getLogger("ocr_operator")
 
 OWNER = {"group": GROUP, "version": VERSION, "plural": PLURAL}
-CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
 # Handler threads: enough to apply many OcrServices at once without starving a 2-core node.
 MAX_WORKERS = 8
-RETRY_DELAY_SECONDS = 15
+# Back-off of a failed reconcile: 5 s, 10 s, 20 s, ... up to 5 minutes (no retry storm on a quota).
+RETRY_DELAY_SECONDS = 5
+MAX_RETRY_DELAY_SECONDS = 300
+
+
+def retry_delay(retry: int) -> float:
+    """Seconds before retry number ``retry`` (0-based) of a reconcile that failed transiently."""
+    return float(min(MAX_RETRY_DELAY_SECONDS, RETRY_DELAY_SECONDS * 2 ** min(retry, 16)))
 
 
 def _index_name(kind: ChildKind) -> str:
@@ -53,10 +66,6 @@ def _api_client() -> client.ApiClient:
         config.load_kube_config(client_configuration=cfg)
     cfg.connection_pool_maxsize = MAX_WORKERS + 4
     return client.ApiClient(cfg)
-
-
-def _post_event(body: Mapping[str, Any], event: EventSpec) -> None:
-    kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
 
 
 def _snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +85,11 @@ def _controller_uid(body: Mapping[str, Any]) -> str | None:
         if ref.get("controller") and ref.get("kind") == KIND and ref.get("apiVersion") == API_VERSION:
             return ref.get("uid")
     return None
+
+
+def _owned(body: Mapping[str, Any], **_: Any) -> bool:
+    """kopf ``when=`` filter: only children an OcrService controls reach the index and handler."""
+    return _controller_uid(body) is not None
 
 
 def _first(store: Any) -> dict[str, Any] | None:
@@ -116,8 +130,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    # Only warnings become Events automatically; the operator posts its own meaningful Events.
-    settings.posting.level = logging.WARNING
+    # No automatic Events: the operator posts its own, one per distinct change (see ocr_operator.events).
+    settings.posting.enabled = False
     settings.execution.max_workers = MAX_WORKERS
     # Re-establish watches now and then: a silently dead connection would stop drift detection.
     settings.watching.server_timeout = 600
@@ -127,7 +141,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # and a stale event without the annotation would look like a new creation (a second reconcile).
     settings.persistence.consistency_timeout = 30
     _quiet_child_events()
-    memo.reconciler = Reconciler(KubeApi(_api_client()), post_event=_post_event)
+    api = KubeApi(_api_client())
+    catalog = ModelCatalog.parse(os.environ.get(BUNDLED_MODELS_ENV))
+    memo.reconciler = Reconciler(api, post_event=EventRecorder(api), catalog=catalog)
 
 
 @kopf.index(**OWNER)
@@ -162,22 +178,24 @@ def _index_child(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]] | None:
 
 
 for _kind in CHILD_KINDS:
-    kopf.index(
-        group=_kind.group, version=_kind.version, plural=_kind.plural, labels=CHILD_LABELS, id=_index_name(_kind)
-    )(_index_child)
+    kopf.index(group=_kind.group, version=_kind.version, plural=_kind.plural, when=_owned, id=_index_name(_kind))(
+        _index_child
+    )
 
 
 @kopf.on.resume(**OWNER)
 @kopf.on.create(**OWNER)
 @kopf.on.update(**OWNER)
-def reconcile_ocrservice(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Full reconcile on start-up, creation and every spec change."""
+def reconcile_ocrservice(body: kopf.Body, memo: kopf.Memo, retry: int = 0, **kwargs: Any) -> None:
+    """Full reconcile on start-up, creation and every spec change.  A failure a retry may fix is
+    retried with back-off (the status already says what failed); one that needs a spec change ends
+    the handler, and a later change of the spec or of the failed child tries again."""
     snapshot = _snapshot(body)
     owner = Owner.from_body(snapshot)
     try:
         outcome = memo.reconciler.reconcile(snapshot, _live_children(owner, kwargs))
     except ApplyError as err:
-        raise kopf.TemporaryError(str(err), delay=RETRY_DELAY_SECONDS) from err
+        raise kopf.TemporaryError(str(err), delay=retry_delay(retry)) from err
     if outcome.problem is not None:
         raise kopf.PermanentError(f"{outcome.problem.reason}: {outcome.problem.message}")
 
@@ -197,9 +215,9 @@ def _child_handler(kind: ChildKind) -> Any:
             return  # not ours, or its owner is going away (the garbage collector is at work)
         owner = Owner.from_body(owner_body)
         name = body.get("metadata", {}).get("name")
-        if kind is DEPLOYMENT and name in jobs_deployment_names(owner):
+        if is_jobs_child(owner, kind, name):  # spec.jobs: worker/Redis Deployments, Redis Service, worker HPA
             child = None if event.get("type") == "DELETED" else _snapshot(body)
-            memo.reconciler.on_jobs_child_event(owner_body, name, child)
+            memo.reconciler.on_jobs_child_event(owner_body, name, child, kind)
             return
         if name != child_name(owner, kind):
             return
@@ -215,7 +233,7 @@ for _kind in CHILD_KINDS:
         group=_kind.group,
         version=_kind.version,
         plural=_kind.plural,
-        labels=CHILD_LABELS,
+        when=_owned,
         id=f"{_kind.plural}_drift",
     )(_child_handler(_kind))
 
@@ -228,3 +246,13 @@ def reconciler_stats(memo: kopf.Memo, **_: Any) -> dict[str, int]:
     if reconciler is None:
         return {"reconciles": 0, "apiRequests": 0}
     return {"reconciles": reconciler.reconciles, "apiRequests": reconciler.api.requests}
+
+
+@kopf.on.probe(id="apiCalls")
+def api_calls(memo: kopf.Memo, **_: Any) -> list[str]:
+    """Every ``group/resource:verb`` the operator's own client used so far: the RBAC test checks the
+    chart grants each of them (``ocr_operator.permissions``)."""
+    reconciler: Reconciler | None = getattr(memo, "reconciler", None)
+    if reconciler is None:
+        return []
+    return sorted(f"{g}/{r}:{v}" for g, r, v in reconciler.api.used)

@@ -6,7 +6,12 @@ Children (all named after the OcrService, applied with the same field manager an
 
 Why a module of its own rather than more entries in ``builders.Children``: the main children are one
 object per kind, addressed by kind; jobs add a second Deployment, Service and HPA, so they are
-addressed by name here.  Disabling jobs deletes them; queued jobs and results in an operator-run
+addressed by name here.  They go through the same apply path as the main children (stamped with
+``revision``'s applied-hash, ``repair.apply_child``, one failed child recorded while the others are
+still applied).  Those of watched kinds (the Deployments, the Redis Service, the worker HPA) are
+restored on their own events (``Reconciler.on_jobs_child_event``); the PVC and the ScaledObject are
+not watched (no list/watch RBAC, and KEDA may be absent) and are restored by the next full reconcile.
+Disabling jobs deletes them; queued jobs and results in an operator-run
 Redis go with it (an external Redis keeps them, and the queue waits for workers to come back).
 
 KEDA is detected the way the chart detects the ServiceMonitor CRD: by asking the API server whether
@@ -24,7 +29,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from ocr_operator.apply import KubeApi, apply_deployment
-from ocr_operator.builders import DEPLOYMENT, HPA, SERVICE, ChildKind, Owner
+from ocr_operator.builders import DEPLOYMENT, HPA, PVC, SCALED_OBJECT, SERVICE, ChildKind, Owner
 from ocr_operator.builders.redis import (
     build_redis_deployment,
     build_redis_pvc,
@@ -33,11 +38,14 @@ from ocr_operator.builders.redis import (
 )
 from ocr_operator.builders.scaledobject import build_scaled_object, build_worker_hpa
 from ocr_operator.builders.workers import build_worker_deployment, workers_name
+from ocr_operator.errors import ApplyError, api_error
+from ocr_operator.failures import ChildFailure
+from ocr_operator.repair import apply_child
+from ocr_operator.revision import stamp
 from ocr_operator.spec import OcrServiceSpec
 from ocr_operator.status import Condition, OcrServiceStatus
 
-PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
-SCALED_OBJECT = ChildKind("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
+__all__ = ["PVC", "SCALED_OBJECT"]  # re-exported: they used to live here
 JOBS_READY = "JobsReady"
 KEDA_CACHE_SECONDS = 60.0
 
@@ -48,21 +56,51 @@ class JobsChild:
     name: str
     desired: dict[str, Any] | None  # None: must not exist
 
+    @property
+    def key(self) -> str:
+        """Its key among the reconciler's per-child failures (the main children use the bare kind)."""
+        return failure_key(self.kind, self.name)
+
+
+def failure_key(kind: ChildKind, name: str) -> str:
+    return f"{kind.kind}/{name}"
+
+
+def _stamped(manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+    return stamp(manifest) if manifest is not None else None
+
 
 def build_jobs_children(owner: Owner, spec: OcrServiceSpec, config_hash: str, *, keda: bool) -> list[JobsChild]:
-    """PURE: every jobs child in apply order (volume, Redis, workers, then what scales them)."""
+    """PURE: every jobs child in apply order (volume, Redis, workers, then what scales them), each
+    carrying its applied-hash annotation (``ocr_operator.revision``) like the main children."""
     return [
-        JobsChild(PVC, redis_name(owner), build_redis_pvc(owner, spec)),
-        JobsChild(SERVICE, redis_name(owner), build_redis_service(owner, spec)),
-        JobsChild(DEPLOYMENT, redis_name(owner), build_redis_deployment(owner, spec)),
-        JobsChild(DEPLOYMENT, workers_name(owner), build_worker_deployment(owner, spec, config_hash)),
-        JobsChild(SCALED_OBJECT, workers_name(owner), build_scaled_object(owner, spec, keda=keda)),
-        JobsChild(HPA, workers_name(owner), build_worker_hpa(owner, spec, keda=keda)),
+        JobsChild(PVC, redis_name(owner), _stamped(build_redis_pvc(owner, spec))),
+        JobsChild(SERVICE, redis_name(owner), _stamped(build_redis_service(owner, spec))),
+        JobsChild(DEPLOYMENT, redis_name(owner), _stamped(build_redis_deployment(owner, spec))),
+        JobsChild(DEPLOYMENT, workers_name(owner), _stamped(build_worker_deployment(owner, spec, config_hash))),
+        JobsChild(SCALED_OBJECT, workers_name(owner), _stamped(build_scaled_object(owner, spec, keda=keda))),
+        JobsChild(HPA, workers_name(owner), _stamped(build_worker_hpa(owner, spec, keda=keda))),
     ]
 
 
 def jobs_deployment_names(owner: Owner) -> tuple[str, str]:
     return redis_name(owner), workers_name(owner)
+
+
+# The jobs children of the kinds the operator watches (Deployment, Service, HPA): their events are
+# routed to ``Reconciler.on_jobs_child_event`` (restore when deleted or edited by hand).
+WATCHED_JOBS_KINDS = (SERVICE, DEPLOYMENT, HPA)
+
+
+def is_jobs_child(owner: Owner, kind: ChildKind, name: str | None) -> bool:
+    """Whether ``kind``/``name`` is one of ``owner``'s jobs children (watched kinds only)."""
+    if kind is SERVICE:
+        return name == redis_name(owner)
+    if kind is DEPLOYMENT:
+        return name in jobs_deployment_names(owner)
+    if kind is HPA:
+        return name == workers_name(owner)
+    return False
 
 
 class KedaDetector:
@@ -78,39 +116,75 @@ class KedaDetector:
             if self._cached and time.monotonic() - self._cached[0] < self.ttl:
                 return self._cached[1]
         try:
-            resources = api._request("get", f"/apis/{SCALED_OBJECT.group}/{SCALED_OBJECT.version}")
+            resources = api._request("get", f"/apis/{SCALED_OBJECT.group}/{SCALED_OBJECT.version}")[1]
             present = any(r.get("name") == SCALED_OBJECT.plural for r in resources.get("resources") or [])
         except ApiException as err:
             if err.status not in (404, 403):
-                raise
+                raise api_error(f"discover {SCALED_OBJECT.group}/{SCALED_OBJECT.version}", err) from err
             present = False
         with self._lock:
             self._cached = (time.monotonic(), present)
         return present
 
 
+@dataclass
+class JobsApplyResult:
+    """What ``apply_jobs_children`` left: the live Deployments by name, what failed (one child's
+    failure does not stop the others), and which children needed the repair ladder."""
+
+    live: dict[str, dict[str, Any] | None]
+    failures: list[ChildFailure]
+    repaired: list[JobsChild]
+
+
+def apply_jobs_child(
+    api: KubeApi,
+    owner: Owner,
+    spec: OcrServiceSpec,
+    child: JobsChild,
+    live: Mapping[str, Any] | None = None,
+    repaired: list[ChildKind] | None = None,
+) -> dict[str, Any]:
+    """Apply one wanted jobs child through the same path as the main children (``repair``); the
+    workers Deployment hands its replicas to the HPA/ScaledObject when autoscaled."""
+    assert child.desired is not None
+    auto = spec.jobs.autoscaling
+    if child.kind is DEPLOYMENT:
+        scaled = (auto.min_replicas, auto.max_replicas) if child.name == workers_name(owner) and auto.enabled else None
+        return apply_deployment(api, child.desired, live, scaled, repaired)
+    return apply_child(api, child.kind, child.desired, repaired=repaired)
+
+
 def apply_jobs_children(
     api: KubeApi, owner: Owner, spec: OcrServiceSpec, config_hash: str, *, keda: bool, cleanup: bool
-) -> dict[str, dict[str, Any] | None]:
-    """Apply the wanted jobs children, delete the unwanted ones; the live Deployments by name.
+) -> JobsApplyResult:
+    """Apply the wanted jobs children one by one, delete the unwanted ones.
 
     ``cleanup``: also delete children that are not wanted.  Only needed when jobs are (or were, as the
-    ``JobsReady`` condition says) enabled: an OcrService that never had jobs costs no extra request."""
+    ``JobsReady`` condition says) enabled: an OcrService that never had jobs costs no extra request.
+    A refused child is recorded and the next one still applied; only a terminating namespace raises."""
     live: dict[str, dict[str, Any] | None] = {}
-    auto = spec.jobs.autoscaling
+    failures: list[ChildFailure] = []
+    repaired: list[JobsChild] = []
     for child in build_jobs_children(owner, spec, config_hash, keda=keda):
-        if child.desired is None:
-            if cleanup and not (child.kind is SCALED_OBJECT and not keda):
-                api.delete(child.kind, owner.namespace, child.name)
-            if child.kind is DEPLOYMENT:
-                live[child.name] = None
-        elif child.kind is DEPLOYMENT and child.name == workers_name(owner) and auto.enabled:
-            live[child.name] = apply_deployment(api, child.desired, None, (auto.min_replicas, auto.max_replicas))
-        elif child.kind is DEPLOYMENT:
-            live[child.name] = api.apply(child.kind, child.desired)
-        else:
-            api.apply(child.kind, child.desired)
-    return live
+        kinds: list[ChildKind] = []
+        try:
+            if child.desired is None:
+                if cleanup and not (child.kind is SCALED_OBJECT and not keda):
+                    api.delete(child.kind, owner.namespace, child.name)
+                if child.kind is DEPLOYMENT:
+                    live[child.name] = None
+            else:
+                applied = apply_jobs_child(api, owner, spec, child, None, kinds)
+                if child.kind is DEPLOYMENT:
+                    live[child.name] = applied
+        except ApplyError as err:
+            if err.namespace_terminating:
+                raise
+            failures.append(ChildFailure(child.kind.kind, child.name, str(err), err.permanent))
+        if kinds:
+            repaired.append(child)
+    return JobsApplyResult(live, failures, repaired)
 
 
 def _available(deployment: Mapping[str, Any] | None) -> tuple[int, int]:

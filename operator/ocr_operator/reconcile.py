@@ -18,19 +18,37 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ocr_operator.apply import ApplyError, KubeApi, apply_children, apply_deployment
-from ocr_operator.builders import DEPLOYMENT, ChildKind, Owner, build_children, child_name, service_url
+from ocr_operator.builders import (
+    DEPLOYMENT,
+    INGRESS,
+    SERVICE,
+    ChildKind,
+    Owner,
+    build_children,
+    child_name,
+    service_url,
+)
 from ocr_operator.builders.configmap import render_config
 from ocr_operator.builders.meta import config_hash
+from ocr_operator.builders.workers import workers_name
+from ocr_operator.catalog import ModelCatalog
 from ocr_operator.drift import drift_paths
+from ocr_operator.failures import ChildFailure, retryable, summarize
 from ocr_operator.jobs import (
+    JobsApplyResult,
+    JobsChild,
     KedaDetector,
+    apply_jobs_child,
     apply_jobs_children,
     build_jobs_children,
+    failure_key,
     jobs_condition,
     previous_jobs_condition,
     slim_deployment,
     with_jobs_condition,
 )
+from ocr_operator.repair import apply_child
+from ocr_operator.revision import is_hand_edit
 from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpec, parse_spec
 from ocr_operator.status import (
     EventSpec,
@@ -61,22 +79,54 @@ def _autoscaling(spec: OcrServiceSpec) -> tuple[int, int] | None:
     return (auto.min_replicas, auto.max_replicas) if auto.enabled else None
 
 
+def url_kind(spec: OcrServiceSpec) -> ChildKind:
+    """The child that makes ``status.url`` reachable: the Ingress when it has a host, else the Service."""
+    return INGRESS if spec.ingress.enabled and spec.ingress.host else SERVICE
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What a reconcile ended with: ``problem`` set means the spec must change before a retry helps."""
+    """What a reconcile ended with: ``problem`` set means the spec (or a child) must change before a
+    retry helps."""
 
     problem: Problem | None = None
+
+
+class _State:
+    """What the reconciler remembers of one OcrService between events (all of it rebuilt by the
+    resume reconcile after a restart)."""
+
+    def __init__(self) -> None:
+        self.spec_problem: Problem | None = None  # InvalidSpec / UnknownModel: nothing is applied
+        self.failures: dict[str, ChildFailure] = {}  # by child kind
+        self.present: set[ChildKind] | None = None  # children known to exist; None: not known yet
+        self.deployment: Mapping[str, Any] | None = None  # the newest Deployment seen
+        self.reconciled = False  # a full reconcile ran since start (else trust the status on the object)
+        # The generation the last full reconcile applied: a child event must not report a newer one
+        # (it restored one child, the others may still be at the old spec).
+        self.generation: int | None = None
+
+    def problem(self) -> Problem | None:
+        return self.spec_problem or summarize(self.failures.values())
 
 
 class Reconciler:
     """Drives OcrServices towards their spec; safe to call from kopf's handler threads."""
 
-    def __init__(self, api: KubeApi, post_event: EventSink, clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        post_event: EventSink,
+        clock: Callable[[], str] = utc_now,
+        catalog: ModelCatalog | None = None,
+    ) -> None:
         self.api = api
+        self.catalog = catalog or ModelCatalog()
         self._post_event = post_event
         self._clock = clock
         self._guard = threading.Lock()
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._states: defaultdict[str, _State] = defaultdict(_State)
         self._last_status: dict[str, dict[str, Any]] = {}
         self._last_line: dict[str, str] = {}
         self._last_deployment_version: dict[str, int] = {}
@@ -88,101 +138,204 @@ class Reconciler:
         with self._guard:
             return self._locks[uid]
 
+    def _state(self, uid: str) -> _State:
+        with self._guard:
+            return self._states[uid]
+
     def forget(self, uid: str) -> None:
         """Drop the memory of a deleted OcrService."""
         with self._guard:
             self._locks.pop(uid, None)
+            self._states.pop(uid, None)
             self._last_status.pop(uid, None)
             self._last_line.pop(uid, None)
             self._last_deployment_version.pop(uid, None)
             self._jobs_seen.pop(uid, None)
+
+    def _spec_problem(self, body: Mapping[str, Any]) -> tuple[OcrServiceSpec | None, Problem | None]:
+        """The parsed spec, or why it cannot be applied at all (invalid, or a model its image lacks)."""
+        try:
+            spec = parse_spec(body.get("spec"))
+        except InvalidSpecError as err:
+            return None, Problem("InvalidSpec", f"invalid spec: {err}")
+        unknown = self.catalog.unknown_model(spec)
+        return spec, (Problem("UnknownModel", unknown) if unknown else None)
 
     # -- the full reconcile (owner events) -------------------------------------------------------
 
     def reconcile(self, body: Mapping[str, Any], live: LiveChildren) -> Outcome:
         """Bring every child of ``body`` to its desired state and report the status.
 
-        Raises :class:`ApplyError` (not permanent) when the API failed in a way a retry may fix.
+        A child the API server refuses does not stop the others.  Every failure is on the status
+        before this returns; raises :class:`ApplyError` (not permanent) when a retry may fix one.
         """
         owner = Owner.from_body(body)
         with self._lock(owner.uid):
             with self._guard:
                 self.reconciles += 1
-            try:
-                spec = parse_spec(body.get("spec"))
-            except InvalidSpecError as err:
-                problem = Problem("InvalidSpec", f"invalid spec: {err}")
-                self._report(body, None, live.get(DEPLOYMENT), problem)
+            state = self._state(owner.uid)
+            state.reconciled = True
+            state.generation = (body.get("metadata") or {}).get("generation")
+            spec, problem = self._spec_problem(body)
+            state.spec_problem = problem
+            if state.present is None:
+                state.present = {kind for kind, child in live.items() if child is not None}
+            if problem is not None or spec is None:
+                state.failures.clear()
+                self._report(body, spec, live.get(DEPLOYMENT), problem)
                 return Outcome(problem)
             if spec.paused:
                 log.info("%s/%s: paused, not applying changes", owner.namespace, owner.name)
-                self._report(body, spec, live.get(DEPLOYMENT), None)
+                self._report(body, spec, live.get(DEPLOYMENT), state.problem())
                 return Outcome()
             try:
-                applied = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
-                self._apply_jobs(body, owner, spec)
+                result = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
+                jobs = self._apply_jobs(body, owner, spec)
             except ApplyError as err:
                 if err.namespace_terminating:
+                    self._namespace_terminating(owner)
                     return Outcome()
-                if not err.permanent:
-                    raise
-                problem = Problem("ApplyFailed", str(err))
-                self._report(body, spec, live.get(DEPLOYMENT), problem)
-                return Outcome(problem)
-            self._is_fresh(owner, applied[DEPLOYMENT])
-            self._report(body, spec, applied[DEPLOYMENT], None)
-            return Outcome()
+                raise
+            for kind in result.repaired:
+                self._report_repair(owner, kind)
+            for child in jobs.repaired:
+                self._report_repair(owner, child.kind, child.name)
+            # Main children by kind, jobs children (several per kind) by kind and name.
+            state.failures = {f.kind: f for f in result.failures}
+            state.failures.update({f"{f.kind}/{f.name}": f for f in jobs.failures})
+            state.present = {kind for kind, child in result.live.items() if child is not None}
+            deployment = result.live[DEPLOYMENT]
+            self._is_fresh(owner, deployment)
+            problem = state.problem()
+            self._report(body, spec, deployment, problem)
+            if retryable([*result.failures, *jobs.failures]):
+                raise ApplyError(problem.message if problem else "retrying", permanent=False)
+            return Outcome(problem)
 
     # -- jobs: workers, Redis, scaling (see ocr_operator.jobs) ------------------------------------
 
-    def _apply_jobs(self, body: Mapping[str, Any], owner: Owner, spec: OcrServiceSpec) -> None:
-        """Apply (or remove) the jobs children; nothing at all for an OcrService that never had jobs."""
+    def _apply_jobs(self, body: Mapping[str, Any], owner: Owner, spec: OcrServiceSpec) -> JobsApplyResult:
+        """Apply (or remove) the jobs children one by one, through the same path (and failure
+        records) as the main children; nothing at all for an OcrService that never had jobs."""
         cleanup = spec.jobs.enabled or previous_jobs_condition(self._previous(owner, body)) is not None
         if not cleanup:
-            return
-        live = apply_jobs_children(
+            return JobsApplyResult({}, [], [])
+        try:
+            keda = self._keda(self.api)
+        except ApplyError as err:
+            if err.namespace_terminating:
+                raise
+            # Which scaler to apply (or delete) depends on KEDA's presence: retry the jobs side whole.
+            failure = ChildFailure("ScaledObject", workers_name(owner), str(err), err.permanent)
+            return JobsApplyResult({}, [failure], [])
+        result = apply_jobs_children(
             self.api,
             owner,
             spec,
             config_hash(render_config(spec, owner)),
-            keda=self._keda(self.api),
+            keda=keda,
             cleanup=cleanup,
         )
         with self._guard:
-            self._jobs_seen[owner.uid] = {name: slim_deployment(obj) for name, obj in live.items()}
+            seen = self._jobs_seen.setdefault(owner.uid, {})
+            for name, obj in result.live.items():
+                seen[name] = slim_deployment(obj)
+        return result
 
-    def on_jobs_child_event(self, owner_body: Mapping[str, Any], name: str, child: Mapping[str, Any] | None) -> None:
-        """A worker or Redis Deployment changed: recreate it if it was deleted, refresh ``JobsReady``."""
+    def on_jobs_child_event(
+        self,
+        owner_body: Mapping[str, Any],
+        name: str,
+        child: Mapping[str, Any] | None,
+        kind: ChildKind = DEPLOYMENT,
+    ) -> None:
+        """A jobs child (worker or Redis Deployment, Redis Service, worker HPA) changed: restore it if
+        it was deleted or edited by hand (as ``on_child_event`` does for the main children), record or
+        clear its failure, and refresh ``JobsReady`` from the Deployments."""
         owner = Owner.from_body(owner_body)
         with self._lock(owner.uid):
-            try:
-                spec = parse_spec(owner_body.get("spec"))
-            except InvalidSpecError:
+            state = self._state(owner.uid)
+            spec, problem = self._spec_problem(owner_body)
+            if spec is None or problem is not None or not spec.jobs.enabled:
                 return
-            if not spec.jobs.enabled:
-                return
-            if child is None and not spec.paused:
-                wanted = build_jobs_children(
-                    owner, spec, config_hash(render_config(spec, owner)), keda=self._keda(self.api)
-                )
-                desired = next((c.desired for c in wanted if c.kind is DEPLOYMENT and c.name == name), None)
-                if desired is not None:
-                    try:
-                        child = self.api.apply(DEPLOYMENT, desired)
-                    except ApplyError as err:
-                        log.warning("%s/%s: could not restore %s: %s", owner.namespace, owner.name, name, err)
+            key = failure_key(kind, name)
+            before = state.problem()
+            live = child
+            if not spec.paused:
+                try:
+                    live = self._restore_jobs_child(owner, spec, kind, name, child)
+                except ApplyError as err:
+                    if err.namespace_terminating:
+                        self._namespace_terminating(owner)
                         return
-                    log.warning("%s/%s: Deployment %s was deleted; recreated it", owner.namespace, owner.name, name)
-            with self._guard:
-                self._jobs_seen.setdefault(owner.uid, {})[name] = slim_deployment(child)
+                    log.warning("%s/%s: could not restore %s %s: %s", owner.namespace, owner.name, kind.kind, name, err)
+                    state.failures[key] = ChildFailure(kind.kind, name, str(err), err.permanent)
+                else:
+                    state.failures.pop(key, None)
+            if kind is DEPLOYMENT:
+                with self._guard:
+                    self._jobs_seen.setdefault(owner.uid, {})[name] = slim_deployment(live)
             previous = self._previous(owner, owner_body)
             if not previous:
                 return  # the first full reconcile writes the whole status
+            if state.problem() != before:
+                if state.generation != (owner_body.get("metadata") or {}).get("generation"):
+                    return  # its reconcile is still to run: it reports
+                self._report(owner_body, spec, state.deployment, self._problem(state, owner, owner_body))
+                return
             status = self._with_jobs(owner, spec, previous, OcrServiceStatus.model_validate(previous), owner_body)
             if status_changed(previous, status):
                 patch = status.to_patch()
                 self.api.patch_status(owner.namespace, owner.name, patch)
                 self._last_status[owner.uid] = patch
+
+    def _restore_jobs_child(
+        self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, name: str, child: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """Re-apply one jobs child when it no longer matches the spec; return it as it is now.  A child
+        the spec does not want is left to the full reconcile (which deletes it)."""
+        wanted: JobsChild | None = next(
+            (
+                c
+                for c in build_jobs_children(
+                    owner, spec, config_hash(render_config(spec, owner)), keda=self._keda(self.api)
+                )
+                if c.kind is kind and c.name == name
+            ),
+            None,
+        )
+        if wanted is None or wanted.desired is None:
+            return child
+        desired = wanted.desired
+        where = f"{owner.namespace}/{owner.name}"
+        if child is not None and not drift_paths(desired, child):
+            return child
+        # Decide on a fresh read: the event may be older than the last apply.
+        child = self.api.get(kind, owner.namespace, name)
+        if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
+            return child  # on its way out: its deletion event restores it
+        event: EventSpec | None
+        if child is None:
+            event = EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
+        else:
+            paths = drift_paths(desired, child)
+            if not paths:
+                return child
+            shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
+            if is_hand_edit(desired, child):
+                detail = f"{kind.kind} {name} was changed by hand ({shown}); restored it"
+                event = EventSpec("Warning", "DriftCorrected", detail)
+            else:
+                log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
+                event = None
+        repaired: list[ChildKind] = []
+        restored = apply_jobs_child(self.api, owner, spec, wanted, child, repaired)
+        if event is not None:
+            log.warning("%s: %s", where, event.message)
+            self._post_event(self._owner_ref(owner), event)
+        elif repaired:
+            self._report_repair(owner, kind, name)
+        return restored
 
     def _with_jobs(
         self,
@@ -212,28 +365,37 @@ class Reconciler:
         child: Mapping[str, Any] | None,
     ) -> None:
         """React to one child's event (``child`` is ``None`` when it was deleted): restore it if it
-        drifted from the spec, and refresh the status from the Deployment."""
+        differs from the spec (a hand edit, or a spec change not applied yet), retry it if it had
+        failed, and refresh the status when the Deployment or a failure changed."""
         owner = Owner.from_body(owner_body)
         with self._lock(owner.uid):
-            try:
-                spec = parse_spec(owner_body.get("spec"))
-            except InvalidSpecError:
+            state = self._state(owner.uid)
+            spec, problem = self._spec_problem(owner_body)
+            if spec is None or problem is not None:
                 return  # the owner's own handler reported it; nothing to restore towards
             live = child
+            before = state.problem()
             if not spec.paused:
                 try:
                     live = self._restore(owner, spec, kind, child)
                 except ApplyError as err:
                     if err.namespace_terminating:
+                        self._namespace_terminating(owner)
                         return
                     log.warning("%s/%s: could not restore %s: %s", owner.namespace, owner.name, kind.kind, err)
-                    if err.permanent:
-                        self._report(owner_body, spec, child, Problem("ApplyFailed", str(err)))
-                    return
-            if kind is DEPLOYMENT and self._is_fresh(owner, live):
-                previous = self._previous(owner, owner_body)
-                problem = carried_problem(previous, (owner_body.get("metadata") or {}).get("generation"))
-                self._report(owner_body, spec, live, problem)
+                    state.failures[kind.kind] = ChildFailure(
+                        kind.kind, child_name(owner, kind), str(err), err.permanent
+                    )
+                else:
+                    state.failures.pop(kind.kind, None)
+            if state.present is not None:
+                (state.present.add if live is not None else state.present.discard)(kind)
+            fresh = kind is DEPLOYMENT and self._is_fresh(owner, live)
+            if state.generation != (owner_body.get("metadata") or {}).get("generation"):
+                return  # its reconcile is still to run (queued, or the operator just started): it reports
+            if fresh or state.problem() != before:
+                deployment = live if kind is DEPLOYMENT else state.deployment
+                self._report(owner_body, spec, deployment, self._problem(state, owner, owner_body))
 
     def _restore(
         self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, child: Mapping[str, Any] | None
@@ -253,21 +415,55 @@ class Reconciler:
             child = self.api.get(kind, owner.namespace, name)
         if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
             return child  # on its way out: its deletion event restores it if it is still wanted
+        event: EventSpec | None
         if child is None:
-            reason, detail = "ChildRestored", f"{kind.kind} {name} was deleted; recreated it"
+            event = EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
         else:
             paths = drift_paths(desired, child)
             if not paths:
                 return child
             shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
-            reason, detail = "DriftCorrected", f"{kind.kind} {name} was changed by hand ({shown}); restored it"
+            if is_hand_edit(desired, child):
+                detail = f"{kind.kind} {name} was changed by hand ({shown}); restored it"
+                event = EventSpec("Warning", "DriftCorrected", detail)
+            else:
+                # Last applied for another spec (the spec changed while the operator was down or
+                # busy): a rollout the owner's reconcile would do anyway, not a hand edit.
+                log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
+                event = None
+        repaired: list[ChildKind] = []
         if kind is DEPLOYMENT:
-            restored = apply_deployment(self.api, desired, child, _autoscaling(spec))
+            restored = apply_deployment(self.api, desired, child, _autoscaling(spec), repaired)
         else:
-            restored = self.api.apply(kind, desired)
-        log.warning("%s: %s", where, detail)
-        self._post_event(self._owner_ref(owner), EventSpec("Warning", reason, detail))
+            restored = apply_child(self.api, kind, desired, repaired=repaired)
+        if event is not None:
+            log.warning("%s: %s", where, event.message)
+            self._post_event(self._owner_ref(owner), event)
+        elif repaired:
+            self._report_repair(owner, kind)
         return restored
+
+    def _report_repair(self, owner: Owner, kind: ChildKind, name: str | None = None) -> None:
+        """A child needed the repair ladder: only a hand edit leaves one like that (a changed list key,
+        an extra list entry), whatever else changed in the spec meanwhile."""
+        name = name or child_name(owner, kind)
+        detail = f"{kind.kind} {name} was changed by hand (a list entry apply cannot merge back); restored it"
+        log.warning("%s/%s: %s", owner.namespace, owner.name, detail)
+        self._post_event(self._owner_ref(owner), EventSpec("Warning", "DriftCorrected", detail))
+
+    def _namespace_terminating(self, owner: Owner) -> None:
+        """The namespace is being deleted: tell the Event sink, so nothing more is posted there."""
+        note = getattr(self._post_event, "namespace_terminating", None)
+        if callable(note):
+            note(owner.namespace)
+
+    def _problem(self, state: _State, owner: Owner, body: Mapping[str, Any]) -> Problem | None:
+        """The problem to report: the reconciler's own knowledge, or, before the first full reconcile
+        since a restart, the one on the object for this generation."""
+        if state.reconciled:
+            return state.problem()
+        previous = self._previous(owner, body)
+        return state.problem() or carried_problem(previous, (body.get("metadata") or {}).get("generation"))
 
     # -- observe → status → log line + Events ------------------------------------------------------
 
@@ -289,6 +485,7 @@ class Reconciler:
             if version < self._last_deployment_version.get(owner.uid, 0):
                 return False
             self._last_deployment_version[owner.uid] = version
+            self._states[owner.uid].deployment = deployment
         return True
 
     @staticmethod
@@ -318,6 +515,14 @@ class Reconciler:
             message = line.split(": ", 1)[1]
             self._post_event(self._owner_ref(owner), EventSpec("Normal", "RolloutStarted", message))
 
+    def _url(self, owner: Owner, spec: OcrServiceSpec | None, previous: Mapping[str, Any]) -> str | None:
+        """``status.url`` only while the child that serves it exists (the Ingress with a host, else the
+        Service); unknown existence (no reconcile since a restart) keeps what the status said."""
+        present = self._state(owner.uid).present
+        if spec is None or present is None:
+            return previous.get("url")
+        return service_url(owner, spec) if url_kind(spec) in present else None
+
     def _report(
         self,
         body: Mapping[str, Any],
@@ -331,7 +536,7 @@ class Reconciler:
             generation=(body.get("metadata") or {}).get("generation"),
             deployment=deployment,
             previous=previous,
-            url=service_url(owner, spec) if spec is not None else previous.get("url"),
+            url=self._url(owner, spec, previous),
             now=self._clock(),
             paused=bool(spec and spec.paused),
             problem=problem,

@@ -9,7 +9,10 @@ Conditions (Kubernetes conventions: positive polarity for Ready, "abnormal-true"
   ``progressDeadlineSeconds`` (False, ProgressDeadlineExceeded); paused (False, Paused).  A rollout
   is under way until the Deployment controller reports its new ReplicaSet available: pods of the
   current template that are still starting are a rollout, ones lost after it completed are not.
-- ``Degraded``: the operator cannot converge: invalid spec, apply refused, or stuck rollout.
+- ``Degraded``: the operator cannot converge: invalid spec, unknown model, a child refused or not
+  yet applied (``ApplyFailed``, naming each child), or stuck rollout.
+- ``Ready`` is never True while a problem stands: a child the spec asks for is missing or wrong, so
+  the service is not what was asked for even if its pods are up.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class OcrServiceStatus(_Status):
 class Problem:
     """Why the operator could not apply the current spec (reason is a condition/Event reason)."""
 
-    reason: Literal["InvalidSpec", "ApplyFailed"]
+    reason: Literal["InvalidSpec", "ApplyFailed", "UnknownModel"]
     message: str
 
 
@@ -163,6 +166,15 @@ def _condition(type_: str, ok: bool, reason: str, message: str, generation: int 
     )
 
 
+def _stuck_message(rollout: Rollout) -> str:
+    """The Deployment controller's words, plus the model its new pods were to serve: pods that never
+    become ready usually mean a model the image does not have (the server's /ready says so)."""
+    message = rollout.stuck_message or "rollout exceeded its progress deadline"
+    if rollout.target_model:
+        message += f"; pods of model {rollout.target_model} did not become ready"
+    return message
+
+
 def _conditions(
     rollout: Rollout | None, problem: Problem | None, paused: bool, generation: int | None
 ) -> list[Condition]:
@@ -197,9 +209,7 @@ def _conditions(
         )
     elif rollout.stuck:
         ready = _condition("Ready", False, "ProgressDeadlineExceeded", progress, generation)
-        progressing = _condition(
-            "Progressing", False, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation
-        )
+        progressing = _condition("Progressing", False, "ProgressDeadlineExceeded", _stuck_message(rollout), generation)
     else:
         rolling = (
             not rollout.observed
@@ -215,8 +225,9 @@ def _conditions(
         )
     if problem is not None:
         degraded = _condition("Degraded", True, problem.reason, problem.message, generation)
+        ready = _condition("Ready", False, problem.reason, problem.message, generation)
     elif rollout.stuck:
-        degraded = _condition("Degraded", True, "ProgressDeadlineExceeded", rollout.stuck_message or "", generation)
+        degraded = _condition("Degraded", True, "ProgressDeadlineExceeded", _stuck_message(rollout), generation)
     else:
         degraded = _condition("Degraded", False, "AsExpected", "", generation)
     return [ready, progressing, degraded]
@@ -274,7 +285,7 @@ def carried_problem(previous: Mapping[str, Any] | None, generation: int | None) 
         if (
             cond.get("type") == "Degraded"
             and cond.get("status") == "True"
-            and cond.get("reason") in ("InvalidSpec", "ApplyFailed")
+            and cond.get("reason") in ("InvalidSpec", "ApplyFailed", "UnknownModel")
             and cond.get("observedGeneration") == generation
         ):
             return Problem(cond["reason"], cond.get("message") or "")
@@ -287,12 +298,16 @@ def status_changed(previous: Mapping[str, Any] | None, new: OcrServiceStatus) ->
 
 
 def condition_events(previous: Mapping[str, Any] | None, new: OcrServiceStatus) -> list[EventSpec]:
-    """Events for condition changes users care about: became (un)ready, degraded, recovered."""
+    """Events for condition changes users care about: became (un)ready, degraded, recovered.
+
+    One Event per *distinct* failure: a ``Degraded`` whose message changed (another child refused,
+    another reason) is a new failure; the same failure seen again on a retry is not."""
     before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
     events: list[EventSpec] = []
     for cond in new.conditions:
         old = before.get(cond.type) or {}
-        if old.get("status") == cond.status and old.get("reason") == cond.reason:
+        same = old.get("status") == cond.status and old.get("reason") == cond.reason
+        if same and not (cond.type == "Degraded" and cond.status == "True" and old.get("message") != cond.message):
             continue
         if cond.type == "Ready" and cond.status == "True":
             events.append(EventSpec("Normal", "Ready", cond.message))

@@ -428,3 +428,27 @@ def test_notes_without_sample_show_how_to_create_one() -> None:
         "--api-versions",
         "monitoring.coreos.com/v1/ServiceMonitor",
     )
+
+
+@pytest.mark.parametrize("scenario_name", ["default", "namespaced", "ha"])
+def test_operator_role_grants_exactly_what_the_operator_uses(scenario_name: str) -> None:
+    """The operator's (Cluster)Role is operator/ocr_operator/permissions.py, verb for verb: nothing
+    missing (the operator would fail with 403) and nothing more (least privilege)."""
+    permissions = pytest.importorskip("ocr_operator.permissions")
+    manifests = render(scenario_name)
+    roles = select(manifests, "ClusterRole", "ocr-ocr-crnn-operator") + select(manifests, "Role")
+    assert roles
+    for role in roles:
+        granted = {p for p in permissions.parse_rules(role["rules"]) if p[0] != "kopf.dev"}  # peering: kopf's
+        missing, extra = permissions.REQUIRED - granted, granted - permissions.REQUIRED
+        assert not missing and not extra, f"{role['kind']}: missing {sorted(missing)}, not used {sorted(extra)}"
+
+
+def test_bundled_models_reach_the_operator() -> None:
+    catalog = pytest.importorskip("ocr_operator.catalog")
+    env = operator_env(render("default"))
+    parsed = catalog.ModelCatalog.parse(env["BUNDLED_MODELS"])
+    assert parsed.images["ghcr.io/ocr-crnn/ocr-server:0.1.0"] == {"crnn-en-1.0.0", "crnn-en-1.1.0", "crnn-en-1.2.0"}
+    # The chart's list is what the server image really bundles (docker/server.Dockerfile copies models/).
+    bundled = {p.name for p in (REPO_ROOT / "models").glob("crnn-*") if p.is_dir()}
+    assert bundled == {"crnn-en-1.0.0", "crnn-en-1.1.0", "crnn-en-1.2.0"}

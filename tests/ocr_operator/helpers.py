@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from ocr_operator.apply import KubeApi
+from ocr_operator.apply import ApplyError, KubeApi
 from ocr_operator.builders import ChildKind, Owner
 from ocr_operator.spec import API_VERSION, KIND
 
@@ -27,13 +27,22 @@ def owner_body(spec: Mapping[str, Any] | None = None, *, generation: int = 1, st
 
 
 class FakeApi(KubeApi):
-    """Records calls instead of talking to a cluster; ``apply`` echoes the manifest as the live object."""
+    """Records calls instead of talking to a cluster; ``apply`` echoes the manifest as the live object.
+
+    Failures to inject: ``fail_apply`` (an exception for every apply), ``fail_kinds`` (kind name → a
+    list of exceptions, one per apply call, popped in order), ``dry_run_error`` (what a dry-run create
+    raises; default 409 AlreadyExists, i.e. "valid"), ``fail_merge_patch``."""
 
     def __init__(self) -> None:
         super().__init__(api_client=None)  # type: ignore[arg-type]
         self.calls: list[tuple[str, str, str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self.fail_apply: Exception | None = None
+        self.fail_kinds: dict[str, list[Exception]] = {}
+        self.dry_run_error: Exception | None = ApplyError("validate: 409 exists", permanent=False, status=409)
+        self.fail_merge_patch: Exception | None = None
+        self.fail_event: Exception | None = None
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}  # what ``get`` finds, by (kind, name)
 
     def apply(
@@ -42,8 +51,31 @@ class FakeApi(KubeApi):
         self._count()
         if self.fail_apply is not None:
             raise self.fail_apply
+        pending = self.fail_kinds.get(kind.kind)
+        if pending:
+            self.calls.append(("apply-refused", kind.kind, manager or self.field_manager, None))
+            raise pending.pop(0)
         self.calls.append(("apply", kind.kind, manager or self.field_manager, copy.deepcopy(dict(manifest))))
         return copy.deepcopy(dict(manifest))
+
+    def dry_run_create(self, kind: ChildKind, manifest: Mapping[str, Any]) -> None:
+        self._count()
+        self.calls.append(("dry-run", kind.kind, manifest["metadata"]["name"], None))
+        if self.dry_run_error is not None:
+            raise self.dry_run_error
+
+    def merge_patch(self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str) -> dict[str, Any]:
+        self._count()
+        self.calls.append(("merge-patch", kind.kind, manager, copy.deepcopy(dict(manifest))))
+        if self.fail_merge_patch is not None:
+            raise self.fail_merge_patch
+        return copy.deepcopy(dict(manifest))
+
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        self._count()
+        if self.fail_event is not None:
+            raise self.fail_event
+        self.events.append(copy.deepcopy(dict(event)))
 
     def delete(
         self, kind: ChildKind, namespace: str, name: str, *, orphan: bool = False, uid: str | None = None

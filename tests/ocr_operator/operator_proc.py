@@ -7,8 +7,10 @@ operator's own peak RSS (VmHWM).  Used by the k8s tests and by ``bench/operator_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -96,6 +98,13 @@ class OperatorProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.exited() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a node loss would: no handler finishes."""
+        if self.process is not None and self.process.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.proc.pid, signal.SIGKILL)
+            self.process.proc.wait(10)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (kopf leaves the peering and finishes handlers), then SIGKILL if it hangs."""

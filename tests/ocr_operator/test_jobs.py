@@ -9,7 +9,7 @@ import yaml
 
 from ocr_operator.builders import build_children
 from ocr_operator.builders.configmap import render_config
-from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION
+from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, config_hash
 from ocr_operator.builders.redis import build_redis_deployment, build_redis_pvc, build_redis_service, redis_name
 from ocr_operator.builders.scaledobject import build_scaled_object, build_worker_hpa
 from ocr_operator.builders.workers import build_worker_deployment, workers_name
@@ -258,23 +258,77 @@ def test_disabling_jobs_deletes_workers_redis_and_scaler(fake_api: FakeApi) -> N
     assert all(c["type"] != JOBS_READY for c in fake_api.statuses[-1]["conditions"])
 
 
+def _live(name: str, replicas: int, available: int, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A live jobs Deployment as a watch delivers it: what the operator applied, plus a status."""
+    parsed = spec_with(spec or DEPLOYED)
+    wanted = build_jobs_children(OWNER, parsed, config_hash(render_config(parsed, OWNER)), keda=False)
+    desired = next(c.desired for c in wanted if c.kind.kind == "Deployment" and c.name == name)
+    assert desired is not None
+    return {**desired, "status": {"availableReplicas": available}, "spec": {**desired["spec"], "replicas": replicas}}
+
+
 def test_worker_deployment_events_refresh_jobs_ready(fake_api: FakeApi) -> None:
     rec = reconciler(fake_api)
     body = owner_body({"jobs": DEPLOYED})
     rec.reconcile(body, {})
     first = next(c for c in fake_api.statuses[-1]["conditions"] if c["type"] == JOBS_READY)
     assert first["status"] == "False"
-    rec.on_jobs_child_event(body, redis_name(OWNER), _deployment(1, 1))
-    rec.on_jobs_child_event(body, workers_name(OWNER), _deployment(1, 1))
+    fake_api.calls.clear()
+    rec.on_jobs_child_event(body, redis_name(OWNER), _live(redis_name(OWNER), 1, 1))
+    rec.on_jobs_child_event(body, workers_name(OWNER), _live(workers_name(OWNER), 1, 1))
+    assert not [c for c in fake_api.calls if c[0] != "get"]  # as applied: nothing to restore
     last = next(c for c in fake_api.statuses[-1]["conditions"] if c["type"] == JOBS_READY)
     assert (last["status"], last["reason"]) == ("True", "WorkersAvailable")
     assert {c["type"] for c in fake_api.statuses[-1]["conditions"]} == {"Ready", "Progressing", "Degraded", JOBS_READY}
 
 
 def test_a_deleted_worker_deployment_is_recreated(fake_api: FakeApi) -> None:
-    rec = reconciler(fake_api)
+    events: list[Any] = []
+    rec = Reconciler(fake_api, post_event=lambda body, event: events.append(event), clock=lambda: NOW)
+    rec._keda = lambda _api: False  # type: ignore[assignment,method-assign]
     body = owner_body({"jobs": DEPLOYED})
     rec.reconcile(body, {})
     fake_api.calls.clear()
+    events.clear()
     rec.on_jobs_child_event(body, workers_name(OWNER), None)
-    assert [(verb, kind) for verb, kind, *_ in fake_api.calls] == [("apply", "Deployment")]
+    # A fresh read first (the deletion event may be stale), then the same apply path as any child.
+    assert [(verb, kind) for verb, kind, *_ in fake_api.calls] == [("get", "Deployment"), ("apply", "Deployment")]
+    assert [(e.type, e.reason) for e in events] == [("Warning", "ChildRestored")]
+
+
+def test_a_hand_edited_jobs_child_is_restored_with_one_drift_event(fake_api: FakeApi) -> None:
+    events: list[Any] = []
+    rec = Reconciler(fake_api, post_event=lambda body, event: events.append(event), clock=lambda: NOW)
+    rec._keda = lambda _api: False  # type: ignore[assignment,method-assign]
+    body = owner_body({"jobs": DEPLOYED})
+    rec.reconcile(body, {})
+    service = next(
+        m
+        for verb, kind, _m, m in fake_api.calls
+        if verb == "apply" and kind == "Service" and m["metadata"]["name"] == redis_name(OWNER)
+    )
+    edited = {**service, "spec": {**service["spec"], "ports": [{**service["spec"]["ports"][0], "port": 1234}]}}
+    fake_api.objects[("Service", redis_name(OWNER))] = edited
+    fake_api.calls.clear()
+    events.clear()
+    from ocr_operator.builders import SERVICE
+
+    rec.on_jobs_child_event(body, redis_name(OWNER), edited, SERVICE)
+    assert ("apply", "Service") in [(verb, kind) for verb, kind, *_ in fake_api.calls]
+    assert [(e.type, e.reason) for e in events] == [("Warning", "DriftCorrected")]
+
+
+def test_a_refused_jobs_child_is_on_the_status_and_does_not_stop_the_others(fake_api: FakeApi) -> None:
+    from ocr_operator.errors import ApplyError
+
+    rec = reconciler(fake_api)
+    fake_api.fail_kinds["PersistentVolumeClaim"] = [ApplyError("apply PVC: 403 forbidden", permanent=True, status=403)]
+    outcome = rec.reconcile(
+        owner_body({"jobs": {**DEPLOYED, "redis": {"deploy": True, "persistence": {"enabled": True}}}}), {}
+    )
+    assert outcome.problem is not None and outcome.problem.reason == "ApplyFailed"
+    assert "403 forbidden" in outcome.problem.message
+    applied = {(kind, m["metadata"]["name"]) for verb, kind, _m, m in fake_api.calls if verb == "apply"}
+    assert {("Deployment", redis_name(OWNER)), ("Deployment", workers_name(OWNER))} <= applied
+    degraded = next(c for c in fake_api.statuses[-1]["conditions"] if c["type"] == "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "ApplyFailed")

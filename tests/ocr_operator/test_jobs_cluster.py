@@ -8,6 +8,7 @@ Namespaces are ``t-test-jobs-*``; the operators here watch only those.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, SERVICE
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, PVC, SERVICE
 from ocr_operator.jobs import JOBS_READY, SCALED_OBJECT
+from ocr_operator.permissions import REQUIRED, parse_rules, parse_used
+from ocr_operator.revision import APPLIED_HASH_ANNOTATION
 from tests.ocr_operator.operator_proc import OperatorProcess
 from tests.ocr_operator.test_operator_cluster import NAME, Cluster, install_crd
 
@@ -134,3 +137,118 @@ def test_jobs_with_keda_crds_get_a_scaled_object(kube: Cluster, keda_crd: None) 
     assert trigger["metadata"]["address"] == f"{REDIS}.{kube.ns}.svc:6379"
     assert kube.kube.get(HPA, kube.ns, WORKERS) is None
     assert scaled["metadata"]["ownerReferences"][0]["name"] == NAME
+
+
+# ---- the jobs children go through the same apply path as the main children (issue-14) -------------
+
+
+def redis_ports(kube: Cluster) -> list[tuple[str, int]]:
+    service = kube.kube.get(SERVICE, kube.ns, REDIS) or {}
+    return [(p["name"], p["port"]) for p in (service.get("spec") or {}).get("ports") or []]
+
+
+def test_jobs_children_carry_the_applied_hash_and_hand_edits_are_restored(kube: Cluster, k8s_cluster: Any) -> None:
+    kube.create({"replicas": 1, "jobs": JOBS})
+    kube.wait_ready()
+    kube.wait(lambda: jobs_ready(kube), "JobsReady=True")
+    for kind, name in ((DEPLOYMENT, WORKERS), (DEPLOYMENT, REDIS), (SERVICE, REDIS), (HPA, WORKERS)):
+        live = kube.kube.get(kind, kube.ns, name)
+        assert live is not None and APPLIED_HASH_ANNOTATION in live["metadata"]["annotations"], (kind.kind, name)
+    before = redis_ports(kube)
+    # A changed list merge key (port 6379 -> 6380) wedges server-side apply: the repair ladder undoes it.
+    k8s_cluster.kubectl(
+        "-n", kube.ns, "patch", "svc", REDIS, "--type=json",
+        "-p", '[{"op":"replace","path":"/spec/ports/0/port","value":6380}]',
+    )  # fmt: skip
+    kube.wait(lambda: redis_ports(kube) == before, "Redis Service port restored", timeout=30)
+    kube.kube.delete(DEPLOYMENT, kube.ns, WORKERS)
+    kube.wait(
+        lambda: kube.kube.get(DEPLOYMENT, kube.ns, WORKERS) is not None, "worker Deployment recreated", timeout=30
+    )
+    # Removing the labels hides nothing: children are found by their owner reference.
+    k8s_cluster.kubectl("-n", kube.ns, "label", "deployment", REDIS, "app.kubernetes.io/managed-by-")
+    kube.wait(
+        lambda: (
+            "app.kubernetes.io/managed-by"
+            in ((kube.kube.get(DEPLOYMENT, kube.ns, REDIS) or {}).get("metadata") or {}).get("labels", {})
+        ),
+        "Redis Deployment label restored",
+        timeout=30,
+    )
+    reasons = [e["reason"] for e in kube.events() if e["type"] == "Warning"]
+    assert "DriftCorrected" in reasons and "ChildRestored" in reasons, reasons
+    assert kube.condition("Ready").get("status") == "True"
+
+
+def test_jobs_run_under_exactly_the_charts_rbac(
+    k8s_cluster: Any,
+    k8s_api: client.ApiClient,
+    k8s_namespace: str,
+    crd: None,
+    keda_crd: None,
+    tmp_path: Path,
+) -> None:
+    """Jobs with a Redis volume claim and a KEDA ScaledObject, then disabled, under the chart's Role:
+    every call the operator made was granted, and the PVC/ScaledObject verbs were exercised."""
+    chart_tools = pytest.importorskip("tests.chart.chart_tools")
+    from tests.ocr_operator.test_operator_resilience import _sa_kubeconfig
+
+    manifests = chart_tools.render("default", "--set", f"operator.watchNamespaces={{{k8s_namespace}}}")
+    rbac = client.RbacAuthorizationV1Api(k8s_api)
+    subjects = [{"kind": "ServiceAccount", "name": "ocr-operator", "namespace": k8s_namespace}]
+    role = chart_tools.one(manifests, "Role", "ocr-ocr-crnn-operator")
+    rbac.create_namespaced_role(k8s_namespace, {"metadata": {"name": "operator"}, "rules": role["rules"]})
+    rbac.create_namespaced_role_binding(
+        k8s_namespace,
+        {
+            "metadata": {"name": "operator"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
+            "subjects": subjects,
+        },
+    )
+    granted = parse_rules(role["rules"])
+    name = f"ocr-discovery-{k8s_namespace[-6:]}"
+    discovery = chart_tools.one(manifests, "ClusterRole", "ocr-ocr-crnn-discovery")
+    rbac.create_cluster_role({"metadata": {"name": name}, "rules": discovery["rules"]})
+    try:
+        rbac.create_cluster_role_binding(
+            {
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": subjects,
+            }
+        )
+        kubeconfig = _sa_kubeconfig(k8s_cluster, k8s_api, k8s_namespace, "ocr-operator", tmp_path / "sa.kubeconfig")
+        with OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=k8s_namespace) as proc:
+            kube = Cluster(k8s_api, k8s_namespace, proc)
+            jobs = {
+                **JOBS,
+                "redis": {"deploy": True, "persistence": {"enabled": True}},
+                "autoscaling": {"enabled": True, "minReplicas": 0, "maxReplicas": 2},
+            }
+            kube.create({"replicas": 1, "jobs": jobs})
+            kube.wait(lambda: kube.kube.get(SCALED_OBJECT, kube.ns, WORKERS), "ScaledObject")
+            kube.wait(lambda: kube.kube.get(PVC, kube.ns, REDIS), "Redis PVC")
+            kube.wait_ready()
+            kube.patch({"jobs": {"enabled": False}})
+            kube.wait(lambda: kube.kube.get(SCALED_OBJECT, kube.ns, WORKERS) is None, "ScaledObject deleted")
+            kube.wait(lambda: kube.kube.get(PVC, kube.ns, REDIS) is None, "Redis PVC deleted")
+            time.sleep(10.5)  # kopf caches probe results for 10 s: read the calls of the whole run
+            used = parse_used(proc.health()["apiCalls"])
+            log = proc.log()
+        assert used <= granted, f"used but not granted: {sorted(used - granted)}"
+        assert used <= REQUIRED
+        assert "forbidden" not in log.lower(), [line for line in log.splitlines() if "orbidden" in line][:5]
+        assert {
+            ("", "persistentvolumeclaims", "patch"),
+            ("", "persistentvolumeclaims", "delete"),
+            ("keda.sh", "scaledobjects", "patch"),
+            ("keda.sh", "scaledobjects", "delete"),
+        } <= used, sorted(used)
+    finally:
+        for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
+            try:
+                delete(name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise

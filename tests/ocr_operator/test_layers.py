@@ -18,12 +18,18 @@ PURE = [
     "status.py",
     "drift.py",
     "crd.py",
+    "revision.py",
+    "catalog.py",
+    "failures.py",
+    "permissions.py",
     *(f"builders/{p.name}" for p in (PACKAGE / "builders").glob("*.py")),
 ]
 FORBIDDEN = (
     "ocr_operator.apply",
     "ocr_operator.reconcile",
     "ocr_operator.handlers",
+    "ocr_operator.repair",
+    "ocr_operator.events",
     "kubernetes.client",
     "kubernetes.dynamic",
     "kubernetes.config",

@@ -351,6 +351,7 @@ def test_ocrs_stuck_rollout_is_reported_once_then_recovers(kube: Cluster, k8s_cl
     }
     assert kube.condition("Ready")["message"] == "rollout 1/1 updated, 0/1 available"
     assert "has timed out progressing" in kube.condition("Progressing")["message"]  # the Deployment's words
+    assert f"pods of model {DEFAULT_MODEL} did not become ready" in kube.condition("Progressing")["message"]
     assert kube.condition("Degraded")["message"] == kube.condition("Progressing")["message"]
     assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"]) == (1, 0, 1)
     assert status["availableReplicas"] == 0 and "model" not in status  # nothing served yet

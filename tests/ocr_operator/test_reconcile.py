@@ -35,8 +35,12 @@ class Events:
 
 
 def reconciler(api: FakeApi) -> tuple[Reconciler, Events]:
+    """A reconciler whose full reconcile of generation 1 already ran (child events of a generation not
+    yet reconciled report nothing: see test_truth)."""
     events = Events()
-    return Reconciler(api, post_event=events, clock=lambda: NOW), events
+    rec = Reconciler(api, post_event=events, clock=lambda: NOW)
+    rec._state(OWNER.uid).generation = 1
+    return rec, events
 
 
 def managed(replicas_owner: str | None) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def test_lagging_cache_is_checked_before_dropping_replicas(fake_api: FakeApi) ->
 
 def test_new_autoscaled_deployment_starts_at_min_replicas(fake_api: FakeApi) -> None:
     spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 3}})
-    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), NO_CHILDREN, (3, 10))
+    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), NO_CHILDREN, (3, 10)).live
     deployment_calls = [
         (c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[1] == "Deployment" and c[0] == "apply"
     ]
@@ -139,7 +143,7 @@ def test_changed_selector_replaces_the_deployment_and_keeps_its_pods(fake_api: F
     legacy = legacy_deployment()
     fake_api.objects[("Deployment", "invoices")] = legacy
     children = build_children(OWNER, parse_spec({}))
-    live = apply_children(fake_api, OWNER, children, {DEPLOYMENT: legacy}, None)
+    live = apply_children(fake_api, OWNER, children, {DEPLOYMENT: legacy}, None).live
     calls = [
         (verb, extra if verb == "delete" else None) for verb, kind, _, extra in fake_api.calls if kind == "Deployment"
     ]
@@ -163,7 +167,7 @@ def test_replaced_autoscaled_deployment_keeps_its_replica_count(fake_api: FakeAp
     legacy = legacy_deployment(replicas=5)
     fake_api.objects[("Deployment", "invoices")] = legacy
     spec = parse_spec({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 10}})
-    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), {DEPLOYMENT: legacy}, (2, 10))
+    live = apply_children(fake_api, OWNER, build_children(OWNER, spec), {DEPLOYMENT: legacy}, (2, 10)).live
     applies = [(c[2], c[3]["spec"].get("replicas")) for c in fake_api.calls if c[:2] == ("apply", "Deployment")]
     assert applies == [(FIELD_MANAGER, None), (HANDOVER_MANAGER, 5)]  # not reset to minReplicas
     assert live[DEPLOYMENT]["spec"]["replicas"] == 5
@@ -200,12 +204,18 @@ def test_invalid_spec_is_reported_not_applied(fake_api: FakeApi) -> None:
 
 def test_rejected_apply_is_permanent_and_transient_errors_propagate(fake_api: FakeApi) -> None:
     rec, _ = reconciler(fake_api)
-    fake_api.fail_apply = ApplyError("apply Deployment default/invoices: 422 invalid", permanent=True, status=422)
+    invalid = ApplyError("apply Deployment default/invoices: 422 invalid", permanent=True, status=422)
+    fake_api.fail_apply = invalid
+    fake_api.dry_run_error = invalid  # the desired object itself is invalid: no repair
     outcome = rec.reconcile(owner_body({}), NO_CHILDREN)
     assert outcome.problem is not None and outcome.problem.reason == "ApplyFailed"
+    assert not [c for c in fake_api.calls if c[0] == "merge-patch"]
     fake_api.fail_apply = ApplyError("apply ConfigMap: 503", permanent=False, status=503)
     with pytest.raises(ApplyError):
         rec.reconcile(owner_body({}, generation=2), NO_CHILDREN)
+    # Reported before raising: the retry is not the only trace.
+    degraded = next(c for c in fake_api.statuses[-1]["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and "503" in degraded["message"]
 
 
 def test_paused_applies_nothing_but_reports(fake_api: FakeApi) -> None:
@@ -296,12 +306,14 @@ def _api_exception(status: int, body: dict[str, Any]) -> Any:
 
 
 def test_api_errors_are_classified() -> None:
-    from ocr_operator.apply import _api_error
+    from ocr_operator.errors import api_error as _api_error
 
     invalid = _api_error("apply", _api_exception(422, {"message": "Deployment is invalid"}))
     assert invalid.permanent and "422 Deployment is invalid" in str(invalid)
     busy = _api_error("apply", _api_exception(503, {"message": "unavailable"}))
     assert not busy.permanent
+    quota = _api_error("apply", _api_exception(403, {"message": "exceeded quota: q, requested: services=1"}))
+    assert not quota.permanent  # retried with back-off: quotas get raised
     terminating = _api_error(
         "apply",
         _api_exception(403, {"message": "forbidden", "details": {"causes": [{"reason": "NamespaceTerminating"}]}}),
@@ -347,3 +359,20 @@ def test_object_paths() -> None:
     assert object_path(DEPLOYMENT, "ns", "x") == "/apis/apps/v1/namespaces/ns/deployments/x"
     assert object_path(CONFIGMAP, "ns", "x-config") == "/api/v1/namespaces/ns/configmaps/x-config"
     assert object_path(HPA, "ns", "x") == "/apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/x"
+
+
+def test_a_request_without_an_answer_is_a_retryable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib3
+
+    from ocr_operator.apply import REQUEST_TIMEOUT, KubeApi
+
+    class Hanging:
+        def request(self, method: str, path: str, **params: Any) -> Any:
+            assert params["_request_timeout"] == REQUEST_TIMEOUT
+            raise urllib3.exceptions.ReadTimeoutError(None, path, "read timed out")  # type: ignore[arg-type]
+
+    api = KubeApi(api_client=None)  # type: ignore[arg-type]
+    api._dynamic = Hanging()  # type: ignore[assignment]
+    with pytest.raises(ApplyError) as err:
+        api.get(DEPLOYMENT, "ns", "x")
+    assert not err.value.permanent and "no answer from the API server" in str(err.value)

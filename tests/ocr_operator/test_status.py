@@ -157,11 +157,14 @@ def test_invalid_spec_without_deployment() -> None:
     assert "exceeds resources.limits.cpu" in degraded.message
 
 
-def test_invalid_spec_keeps_reporting_the_running_deployment() -> None:
-    problem = Problem("InvalidSpec", "bad")
-    status = compute_status(generation=5, deployment=deployment(), previous=None, url=None, now=T0, problem=problem)
-    assert conds(status)["Ready"] == ("True", "Available")  # the previous spec still serves
-    assert conds(status)["Degraded"] == ("True", "InvalidSpec")
+def test_a_problem_is_never_ready_even_with_the_old_pods_serving() -> None:
+    """Ready means "what the spec asks for is up": not while a child is refused or the spec is invalid."""
+    for reason in ("InvalidSpec", "ApplyFailed", "UnknownModel"):
+        problem = Problem(reason, "Service invoices: 403 exceeded quota")  # type: ignore[arg-type]
+        status = compute_status(generation=5, deployment=deployment(), previous=None, url=None, now=T0, problem=problem)
+        assert conds(status)["Ready"] == ("False", reason)
+        assert conds(status)["Degraded"] == ("True", reason)
+        assert status.available_replicas == 3  # the old pods are still reported
 
 
 def test_paused_complete_rollout() -> None:

@@ -15,6 +15,7 @@ from ocr_operator.builders.hpa import build_hpa
 from ocr_operator.builders.ingress import build_ingress
 from ocr_operator.builders.meta import Owner, config_hash, configmap_name, workload_name
 from ocr_operator.builders.service import build_service, service_url
+from ocr_operator.revision import stamp
 from ocr_operator.spec import OcrServiceSpec
 
 
@@ -40,6 +41,10 @@ HPA = ChildKind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodau
 # Apply order: the ConfigMap before the pods that mount it, the Deployment before its HPA.
 CHILD_KINDS: tuple[ChildKind, ...] = (CONFIGMAP, SERVICE, DEPLOYMENT, INGRESS, HPA)
 KINDS_BY_NAME = {k.kind: k for k in CHILD_KINDS}
+# Kinds only ``spec.jobs`` adds (see ``ocr_operator.jobs``): applied and deleted by name, not watched.
+PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+SCALED_OBJECT = ChildKind("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
+JOBS_ONLY_KINDS: tuple[ChildKind, ...] = (PVC, SCALED_OBJECT)
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,16 @@ def child_name(owner: Owner, kind: ChildKind) -> str:
 
 
 def build_children(owner: Owner, spec: OcrServiceSpec) -> Children:
-    """Every desired child of ``owner``: the reconcile's single source of desired state."""
-    configmap = build_configmap(owner, spec)
+    """Every desired child of ``owner``: the reconcile's single source of desired state.  Each carries
+    the hash of itself (``revision``), so a later look at the child tells a hand edit from a spec
+    change the operator has not applied yet."""
+    ingress, hpa = build_ingress(owner, spec), build_hpa(owner, spec)
     return Children(
-        configmap=configmap,
-        service=build_service(owner, spec),
-        deployment=build_deployment(owner, spec, config_hash(render_config(spec, owner))),
-        ingress=build_ingress(owner, spec),
-        hpa=build_hpa(owner, spec),
+        configmap=stamp(build_configmap(owner, spec)),
+        service=stamp(build_service(owner, spec)),
+        deployment=stamp(build_deployment(owner, spec, config_hash(render_config(spec, owner)))),
+        ingress=stamp(ingress) if ingress is not None else None,
+        hpa=stamp(hpa) if hpa is not None else None,
     )
 
 
@@ -86,7 +93,10 @@ __all__ = [
     "DEPLOYMENT",
     "HPA",
     "INGRESS",
+    "JOBS_ONLY_KINDS",
     "KINDS_BY_NAME",
+    "PVC",
+    "SCALED_OBJECT",
     "SERVICE",
     "ChildKind",
     "Children",

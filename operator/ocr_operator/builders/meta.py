@@ -1,8 +1,8 @@
 """PURE naming, labels, owner references and the config hash shared by every child builder.
 
-One place decides what children are called and how they are labelled, so the builders, the apply
-layer (which deletes disabled children by name) and the drift watch (which selects children by
-label) cannot disagree.
+One place decides what children are called and how they are labelled, so the builders and the apply
+layer (which deletes disabled children by name) cannot disagree.  The drift watch recognises children
+by their controller owner reference, not by these labels (a label can be removed by hand).
 """
 
 from __future__ import annotations

@@ -1,0 +1,76 @@
+"""PURE: every API permission the operator needs, and why: the single list the Helm chart's
+(Cluster)Role must equal (tests/chart compares them, and a test against the API server runs the
+operator under exactly that role and checks every call it made was granted).
+
+Two sources of calls:
+- kopf, for the watches and its own bookkeeping: list/watch of OcrServices and of every child kind,
+  patch of OcrServices (its progress annotations); update of ``ocrservices/finalizers`` because
+  children carry ``blockOwnerDeletion``, which the OwnerReferencesPermissionEnforcement admission
+  plugin only allows to whoever may update the owner's finalizers.  kopf's own Event posting is off.
+- the operator's client (``apply.KubeApi``), which records each (group, resource, verb) it uses.
+"""
+
+from __future__ import annotations
+
+from ocr_operator.builders import CHILD_KINDS, JOBS_ONLY_KINDS
+from ocr_operator.spec import GROUP, PLURAL
+
+Permission = tuple[str, str, str]  # (API group, resource, verb)
+
+# Why each verb on a child: get (fresh read before restoring, Deployment replacement), create (the
+# first server-side apply of a child, and the dry-run create that tells an invalid spec from a
+# wedged child in ``repair``), patch (server-side apply, and the merge patch in ``repair``), delete
+# (children the spec disabled, the Deployment selector migration, and the last-resort recreate of a
+# child that can be neither applied nor patched back), list/watch (kopf's child watches).
+CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
+# The kinds only ``spec.jobs`` adds (the Redis PVC, the KEDA ScaledObject): the same apply path (get,
+# create, patch; delete for the last-resort recreate and when jobs are disabled), but addressed by
+# name, never listed or watched.
+JOBS_ONLY_VERBS = ("get", "create", "patch", "delete")
+
+KOPF: frozenset[Permission] = frozenset(
+    {
+        (GROUP, PLURAL, "list"),
+        (GROUP, PLURAL, "watch"),
+        (GROUP, PLURAL, "patch"),
+        (GROUP, f"{PLURAL}/finalizers", "update"),
+        *((kind.group, kind.plural, verb) for kind in CHILD_KINDS for verb in ("list", "watch")),
+    }
+)
+
+CLIENT: frozenset[Permission] = frozenset(
+    {
+        (GROUP, f"{PLURAL}/status", "patch"),
+        ("", "events", "create"),
+        *(
+            (kind.group, kind.plural, verb)
+            for kind in CHILD_KINDS
+            for verb in CHILD_VERBS
+            if verb not in ("list", "watch")
+        ),
+        *((kind.group, kind.plural, verb) for kind in JOBS_ONLY_KINDS for verb in JOBS_ONLY_VERBS),
+    }
+)
+
+REQUIRED: frozenset[Permission] = KOPF | CLIENT
+
+
+def parse_rules(rules: list[dict[str, list[str]]]) -> set[Permission]:
+    """Flatten RBAC rules (``apiGroups`` x ``resources`` x ``verbs``) into permissions."""
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule.get("apiGroups") or []
+        for resource in rule.get("resources") or []
+        for verb in rule.get("verbs") or []
+    }
+
+
+def parse_used(calls: list[str]) -> set[Permission]:
+    """The liveness probe's ``apiCalls`` entries (``group/resource:verb``) as permissions."""
+    out = set()
+    for call in calls:
+        where, verb = call.rsplit(":", 1)
+        group, resource = where.split("/", 1)
+        out.add((group, resource, verb))
+    return out
