@@ -84,6 +84,30 @@ def url_kind(spec: OcrServiceSpec) -> ChildKind:
     return INGRESS if spec.ingress.enabled and spec.ingress.host else SERVICE
 
 
+NO_DRIFT = EventSpec("Normal", "NoDrift", "")  # sentinel: the child already is what the spec asks
+
+
+def restore_event(
+    kind: ChildKind, name: str, desired: dict[str, Any], child: dict[str, Any] | None, where: str
+) -> EventSpec | None:
+    """What restoring ``child`` to ``desired`` means after a child event, read fresh.
+
+    ``NO_DRIFT`` when nothing differs; a Warning to post when it was deleted or changed by hand;
+    ``None`` when it was last applied for another spec (the spec changed while the operator was
+    down or busy): a rollout the owner's reconcile would do anyway, not a hand edit.
+    """
+    if child is None:
+        return EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
+    paths = drift_paths(desired, child)
+    if not paths:
+        return NO_DRIFT
+    shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
+    if is_hand_edit(desired, child):
+        return EventSpec("Warning", "DriftCorrected", f"{kind.kind} {name} was changed by hand ({shown}); restored it")
+    log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
+    return None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a reconcile ended with: ``problem`` set means the spec (or a child) must change before a
@@ -314,20 +338,8 @@ class Reconciler:
         child = self.api.get(kind, owner.namespace, name)
         if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
             return child  # on its way out: its deletion event restores it
-        event: EventSpec | None
-        if child is None:
-            event = EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
-        else:
-            paths = drift_paths(desired, child)
-            if not paths:
-                return child
-            shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
-            if is_hand_edit(desired, child):
-                detail = f"{kind.kind} {name} was changed by hand ({shown}); restored it"
-                event = EventSpec("Warning", "DriftCorrected", detail)
-            else:
-                log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
-                event = None
+        if (event := restore_event(kind, name, desired, child, where)) is NO_DRIFT:
+            return child
         repaired: list[ChildKind] = []
         restored = apply_jobs_child(self.api, owner, spec, wanted, child, repaired)
         if event is not None:
@@ -415,22 +427,8 @@ class Reconciler:
             child = self.api.get(kind, owner.namespace, name)
         if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
             return child  # on its way out: its deletion event restores it if it is still wanted
-        event: EventSpec | None
-        if child is None:
-            event = EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
-        else:
-            paths = drift_paths(desired, child)
-            if not paths:
-                return child
-            shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
-            if is_hand_edit(desired, child):
-                detail = f"{kind.kind} {name} was changed by hand ({shown}); restored it"
-                event = EventSpec("Warning", "DriftCorrected", detail)
-            else:
-                # Last applied for another spec (the spec changed while the operator was down or
-                # busy): a rollout the owner's reconcile would do anyway, not a hand edit.
-                log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
-                event = None
+        if (event := restore_event(kind, name, desired, child, where)) is NO_DRIFT:
+            return child
         repaired: list[ChildKind] = []
         if kind is DEPLOYMENT:
             restored = apply_deployment(self.api, desired, child, _autoscaling(spec), repaired)
