@@ -551,13 +551,18 @@ CLI_KUBECONFIG = STATE_DIR / "kubeconfig"
 CLI_LOG = STATE_DIR / "launcher.log"
 
 
-def _read_pid() -> int | None:
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in ``pid_file`` if that process is alive (the background launchers' CLIs share this)."""
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid = int(pid_file.read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     return pid
+
+
+def _read_pid() -> int | None:
+    return read_pid(PID_FILE)
 
 
 def _serve(nodes: int) -> int:

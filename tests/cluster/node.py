@@ -56,6 +56,7 @@ from tests.cluster.launcher import (
     LocalCluster,
     _sweep_stale_workdirs,
     missing_binaries,
+    read_pid,
     write_kubeconfig,
 )
 from tests.cluster.procs import ManagedProcess, wait_until
@@ -634,12 +635,7 @@ CLI_LOG = STATE_DIR / "node.log"
 
 
 def _read_pid() -> int | None:
-    try:
-        pid = int(PID_FILE.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+    return read_pid(PID_FILE)
 
 
 def _serve(images: Iterable[str]) -> int:
