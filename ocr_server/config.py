@@ -41,18 +41,42 @@ class _Section(BaseModel):
     )
 
 
-class ModelSelection(_Section):
-    """Which recognizer to load: ``<modelsDir>/<name>-<version>/``."""
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MODEL_VERSION_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"
+MAX_ADDITIONAL_MODELS = 8
 
-    name: str = Field(DEFAULT_MODEL_NAME, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Model name.")
-    version: str = Field(
-        DEFAULT_MODEL_VERSION,
-        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$",
-        description="Semantic version of the model.",
-    )
+
+class ModelRefConfig(_Section):
+    """One more bundle a server loads beside its default, chosen per request with ``?model=``."""
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN, description="Model name.")
+    version: str = Field(pattern=MODEL_VERSION_PATTERN, description="Semantic version of the model.")
+
+
+class ModelSelection(_Section):
+    """Which recognizer to load: ``<modelsDir>/<name>-<version>/``, plus optional ``additional``
+    bundles that a request picks with ``?model=name`` or ``?model=name:version``."""
+
+    name: str = Field(DEFAULT_MODEL_NAME, pattern=MODEL_NAME_PATTERN, description="Model name.")
+    version: str = Field(DEFAULT_MODEL_VERSION, pattern=MODEL_VERSION_PATTERN, description="Semantic version of the model.")
     models_dir: str | None = Field(
         None, description="Folder holding model folders; default: the repository's/image's models/."
     )
+    additional: list[ModelRefConfig] = Field(
+        default_factory=list,
+        max_length=MAX_ADDITIONAL_MODELS,
+        description="More bundles loaded beside the default one (each costs its weights in memory and "
+        "load time); a request picks one with ?model=NAME or ?model=NAME:VERSION.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ModelSelection:
+        seen = {(self.name, self.version)}
+        for ref in self.additional:
+            if (ref.name, ref.version) in seen:
+                raise ValueError(f"model {ref.name}-{ref.version} is listed twice (additional repeats a model)")
+            seen.add((ref.name, ref.version))
+        return self
 
 
 class PreprocessingConfig(_Section):
@@ -259,7 +283,10 @@ class OcrConfig(_Section):
 
     def to_yaml(self) -> str:
         """Serialise with camelCase keys, the format of the ConfigMap and of ``OCR_CONFIG`` files."""
-        return yaml.safe_dump(self.model_dump(by_alias=True, exclude_none=True), sort_keys=True)
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        if not data["model"]["additional"]:  # an empty list renders as before: no pod roll on upgrade
+            del data["model"]["additional"]
+        return yaml.safe_dump(data, sort_keys=True)
 
 
 class ConfigError(Exception):

@@ -110,6 +110,13 @@ class UnknownFormat(BadRequest):
     default_message = "unknown output format: use json, text, hocr, alto or pdf"
 
 
+class UnknownModel(BadRequest):
+    """``?model=`` names a model this server has not loaded (or is not NAME / NAME:VERSION)."""
+
+    code = "unknown_model"
+    default_message = "the requested model is not loaded by this server"
+
+
 class Overloaded(OcrError):
     """Every OCR slot of this worker is busy: shed now instead of queueing into a timeout."""
 
@@ -180,6 +187,7 @@ ALL_ERRORS: tuple[type[OcrError], ...] = (
     UndecodableDocument,
     EncryptedDocument,
     UnknownFormat,
+    UnknownModel,
     Overloaded,
     NotReady,
     MalformedRequest,

@@ -168,13 +168,17 @@ def classify_protocol_error(exc: BaseException) -> tuple[int, str, str]:
     return 500, "internal_error", "internal server error"
 
 
+# Every JSON body the server writes (Flask's and these raw ones) is UTF-8 and says so.
+JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+
+
 def error_response_bytes(status: int, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 error response with the JSON body, closing the connection."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     head = [
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
         "Connection: close",
-        "Content-Type: application/json",
+        f"Content-Type: {JSON_MEDIA_TYPE}",
         f"Content-Length: {len(body)}",
         *(f"{name}: {value}" for name, value in SECURITY_HEADERS),
     ]

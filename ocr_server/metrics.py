@@ -59,6 +59,11 @@ MODEL_INFO = Gauge(
     ["name", "version"],
     multiprocess_mode="livemax",
 )
+MODEL_REQUESTS = Counter(
+    "ocr_model_requests_total",
+    "OCR requests (/api/v1/ocr, /api/v1/recognize) accepted for reading, by the loaded model they chose.",
+    ["name", "version"],
+)
 MODEL_READY = Gauge(
     "ocr_model_ready",
     "1 when every live worker has its model loaded and warmed, else 0.",
@@ -74,6 +79,11 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPT
 def method_label(method: str) -> str:
     """``method`` when it is a standard one, else ``other``."""
     return method if method in KNOWN_METHODS else "other"
+
+
+def count_model_request(name: str, version: str) -> None:
+    """Count one OCR request for the model it reads with (labels only ever name loaded models)."""
+    MODEL_REQUESTS.labels(name=name, version=version).inc()
 
 
 def observe_stages(timings_ms: Mapping[str, float]) -> None:

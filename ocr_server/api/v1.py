@@ -1,5 +1,8 @@
 """JSON API v1: ``/api/v1/info``, ``/api/v1/ocr`` (full page), ``/api/v1/recognize`` (line crops).
 
+Both OCR views take ``?model=NAME`` or ``?model=NAME:VERSION`` to read with one of the server's
+loaded models (the default without it; 400 ``unknown_model`` for one it has not loaded).
+
 Order inside an OCR view, and why: refuse early while the model is not ready (503), read and
 validate the upload (cheap, and reading the body keeps the connection healthy), take an OCR slot
 or shed with 429, then, on a native thread (:func:`run_ocr`), count the images' pixels from their
@@ -24,6 +27,7 @@ from ..errors import BadRequest, Overloaded, RequestTimedOut, TooManyPixels
 from ..formats import choose_format
 from ..formats.json_format import to_json
 from ..formats.model import ModelRef
+from ..recognition.recognizer import ModelInfo
 from ..recognition.registry import list_models
 from ..uploads import DOCUMENT_TYPES, SUPPORTED_TYPES, read_uploads
 from .state import AppState, get_state
@@ -33,28 +37,34 @@ T = TypeVar("T")
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
-def _model_json() -> dict[str, Any] | None:
-    recognizer = get_state().service.recognizer
-    if recognizer is None:
-        return None
-    return {"name": recognizer.info.name, "version": recognizer.info.version}
+def _model_param() -> str | None:
+    """The request's ``model`` query parameter (``NAME`` or ``NAME:VERSION``), if any."""
+    return request.args.get("model")
+
+
+def _info_json(info: ModelInfo) -> dict[str, Any]:
+    return {"name": info.name, "version": info.version}
 
 
 @bp.get("/info")
 def info() -> Response:
-    """Model, readiness and the active configuration (the ConfigMap as the server parsed it)."""
+    """Models, readiness and the active configuration (the ConfigMap as the server parsed it)."""
     state = get_state()
-    recognizer = state.service.recognizer
-    model: dict[str, Any] | None = None
-    if recognizer is not None:
-        model = {
-            "name": recognizer.info.name,
-            "version": recognizer.info.version,
-            "input_height": recognizer.info.input_height,
-            "num_classes": recognizer.info.num_classes,
+    loaded = state.service.models
+    models = [
+        {
+            "name": m.info.name,
+            "version": m.info.version,
+            "input_height": m.info.input_height,
+            "num_classes": m.info.num_classes,
+            "default": i == 0,
         }
+        for i, m in enumerate(loaded)
+    ]
     body: dict[str, Any] = {
-        "model": model,
+        # the default model, as before; every loaded one (pick with ?model=NAME[:VERSION]) in "models"
+        "model": {k: v for k, v in models[0].items() if k != "default"} if models else None,
+        "models": models,
         "ready": state.service.ready,
         "detector": state.config.detection.detector,
         "inference_threads": state.service.inference_threads,
@@ -134,7 +144,8 @@ def run_ocr(state: AppState, count_pixels: Callable[[], int], work: Callable[[De
 def ocr() -> Response:
     """Full-page OCR of one image or document (PDF, multi-page TIFF), answered in the format asked for."""
     state = get_state()
-    pipeline = state.service.pipeline()
+    chosen = state.service.select(_model_param())
+    pipeline = chosen.pipeline
     limits = state.config.limits
     fmt = choose_format(request.args.get("format"), list(request.accept_mimetypes))
     words, page_images = _flag("words"), _flag("page_images")
@@ -156,8 +167,8 @@ def ocr() -> Response:
         use_text_layer=_flag("use_text_layer"),
         max_page_pixels=page_share,
     )
-    model = _model_json()
-    reader = DocumentReader(pipeline, state.config, ModelRef(**model) if model else None)
+    reader = DocumentReader(pipeline, state.config, ModelRef(chosen.info.name, chosen.info.version, chosen.info.language))
+    metrics.count_model_request(chosen.info.name, chosen.info.version)
 
     def work(deadline: Deadline) -> tuple[Any, bytes | None]:
         doc = reader.read(upload.data, upload.kind, options, deadline)
@@ -182,11 +193,13 @@ def ocr() -> Response:
 def recognize() -> Response:
     """Recognise pre-cropped line images (repeat the multipart field ``image``); one result each, in order."""
     state = get_state()
-    pipeline = state.service.pipeline()
+    chosen = state.service.select(_model_param())
+    pipeline = chosen.pipeline
     limits = state.config.limits
     uploads = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=limits.max_images_per_request)
     g.log_fields = {"images": len(uploads), "image_bytes": sum(len(u.data) for u in uploads)}
     images = [u.data for u in uploads]
+    metrics.count_model_request(chosen.info.name, chosen.info.version)
     result = run_ocr(
         state, lambda: pipeline.count_pixels(images), lambda deadline: pipeline.read_lines(images, deadline)
     )
@@ -196,7 +209,7 @@ def recognize() -> Response:
     return jsonify(
         {
             "results": [{"text": r.text, "confidence": r.confidence} for r in result.results],
-            "model": _model_json(),
+            "model": _info_json(chosen.info),
             "timings_ms": result.timings_ms,
         }
     )

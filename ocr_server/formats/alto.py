@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from ..recognition.words import word_separators
+from .hocr import document_language
 from .model import Document, Page
 
 MEDIA_TYPE = "application/xml; charset=utf-8"
@@ -28,7 +30,7 @@ def _union(boxes: list[Box]) -> Box:
     return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
-def _page(layout: ET.Element, page: Page) -> None:
+def _page(layout: ET.Element, page: Page, lang: str | None) -> None:
     n = page.number
     el = ET.SubElement(
         layout,
@@ -39,13 +41,16 @@ def _page(layout: ET.Element, page: Page) -> None:
     if not page.lines:
         return
     block = ET.SubElement(
-        space, "TextBlock", {"ID": f"block_{n}_1", **_geometry(_union([ln.box for ln in page.lines]))}
+        space,
+        "TextBlock",
+        {"ID": f"block_{n}_1", **_geometry(_union([ln.box for ln in page.lines])), **({"LANG": lang} if lang else {})},
     )
     for i, line in enumerate(page.lines, start=1):
         tl = ET.SubElement(block, "TextLine", {"ID": f"line_{n}_{i}", **_geometry(line.box)})
         words = list(line.words) or [line]  # a line without word boxes is one String
+        separators = word_separators(line.text, [w.text for w in words])
         for j, word in enumerate(words, start=1):
-            if j > 1:
+            if j > 1 and separators[j - 2]:  # SP only where the line has a space (not between CJK words)
                 prev = words[j - 2].box
                 gap = (prev[2], min(prev[1], word.box[1]), max(prev[2], word.box[0]), max(prev[3], word.box[3]))
                 sp = _geometry(gap)
@@ -79,8 +84,9 @@ def write_alto(doc: Document, *, file_name: str = "") -> bytes:
     if doc.model:
         ET.SubElement(software, "softwareVersion").text = f"{doc.model.name} {doc.model.version}"
     layout = ET.SubElement(root, "Layout")
+    lang = document_language(doc)
     for page in doc.pages:
-        _page(layout, page)
+        _page(layout, page, lang)
     for el in root.iter():  # every element in the ALTO namespace
         el.tag = q + el.tag if not el.tag.startswith("{") else el.tag
     ET.indent(root, space=" ")

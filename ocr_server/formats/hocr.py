@@ -2,13 +2,16 @@
 
 Built with :mod:`xml.etree.ElementTree` rather than string templates, so every text and attribute
 is escaped by construction.  Confidences are percentages (the spec's recommendation for x_wconf).
-One ``ocr_carea`` holds all lines of a page: the line detector finds lines, not columns.
+One ``ocr_carea`` holds all lines of a page: the line detector finds lines, not columns.  Words are
+separated by a space only where the line has one (CJK words touch, see
+:func:`~ocr_server.recognition.words.word_separators`); the document's ``lang`` is the model's.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from ..recognition.words import word_separators
 from .model import Document, Page
 
 MEDIA_TYPE = "text/html; charset=utf-8"
@@ -17,6 +20,11 @@ DOCTYPE = (
     '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
     '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
 )
+
+
+def document_language(doc: Document) -> str | None:
+    """The document's language tag: the model's (``model.json`` ``language``); ``None`` when unstated."""
+    return doc.model.language if doc.model else None
 
 
 def _bbox(box: tuple[int, int, int, int]) -> str:
@@ -58,7 +66,8 @@ def _page(body: ET.Element, page: Page) -> None:
         if not words:
             span.text = line.text
             continue
-        for j, word in enumerate(words, start=1):
+        separators = word_separators(line.text, [w.text for w in words])
+        for j, (word, sep) in enumerate(zip(words, separators, strict=True), start=1):
             w = ET.SubElement(
                 span,
                 "span",
@@ -69,12 +78,13 @@ def _page(body: ET.Element, page: Page) -> None:
                 },
             )
             w.text = word.text
-            w.tail = " " if j < len(words) else None
+            w.tail = sep or None  # Chinese words touch: no space is invented between them
 
 
 def write_hocr(doc: Document) -> bytes:
     """The hOCR document for all pages (UTF-8 XHTML)."""
-    html = ET.Element("html", {"xmlns": XHTML_NS, "xml:lang": "en", "lang": "en"})
+    lang = document_language(doc) or "en"  # every bundle before crnn-zh reads English
+    html = ET.Element("html", {"xmlns": XHTML_NS, "xml:lang": lang, "lang": lang})
     head = ET.SubElement(html, "head")
     ET.SubElement(head, "title").text = "OCR result"
     ET.SubElement(head, "meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})

@@ -72,8 +72,12 @@ class Page:
 
 @dataclass(frozen=True)
 class ModelRef:
+    """The model a document was read with; ``language`` (BCP 47, from the bundle's ``model.json``)
+    labels hOCR and ALTO output, English when the bundle does not say."""
+
     name: str
     version: str
+    language: str | None = None
 
 
 @dataclass(frozen=True)

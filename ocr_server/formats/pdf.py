@@ -5,37 +5,24 @@ and compressed object streams, and lets us write the content stream ourselves, w
 needs: the page image as a JPEG XObject (``DCTDecode``, bytes passed through) and, per word, text in
 render mode 3 (neither filled nor stroked: invisible, yet found, selected and copied by viewers).
 
-Placement, as Tesseract does it: the font is Helvetica (one of the 14 standard fonts, nothing
-embedded) with WinAnsiEncoding, which covers the model's whole charset, so viewers map the text back
-to Unicode; its ``/Widths`` are overridden to a uniform half em, so a word of *n* characters is
-``0.5 * n * size`` wide before horizontal scaling, and ``Tz`` stretches it to exactly the word box.
-The font size is the line box height and the baseline sits a fifth of it above the line's bottom.
+Placement, as Tesseract does it: the font is a "glyphless" composite font (see
+:mod:`.glyphless`) whose codes are Unicode code points, so any script the model reads, Chinese
+included, maps back to its characters; every glyph is half an em wide, so a word of *n* characters
+is ``0.5 * n * size`` wide before horizontal scaling, and ``Tz`` stretches it to exactly the word box.
+Words are followed by a space only where the line has one (Chinese words touch).  The font size is
+the line box height and the baseline sits a fifth of it above the line's bottom.
 """
 
 from __future__ import annotations
 
 import io
 
+from ..recognition.words import word_separators
+from .glyphless import CHAR_WIDTH, add_glyphless_font, encode_text
 from .model import Document, Page
 
 MEDIA_TYPE = "application/pdf"
-CHAR_WIDTH = 500  # /Widths of every glyph, in 1/1000 em
 DESCENT = 0.2  # baseline above the line box's bottom, in font sizes
-_SPECIAL = {ord("\\"): "\\\\", ord("("): "\\(", ord(")"): "\\)"}
-
-
-def _pdf_string(text: str) -> bytes:
-    """A PDF literal string in WinAnsiEncoding (cp1252); characters outside it become '?'."""
-    raw = text.encode("cp1252", errors="replace")
-    out = bytearray(b"(")
-    for b in raw:
-        if b in _SPECIAL:
-            out += _SPECIAL[b].encode()
-        elif 32 <= b < 127:
-            out.append(b)
-        else:
-            out += b"\\%03o" % b
-    return bytes(out + b")")
 
 
 def _text_ops(page: Page, sx: float, sy: float, height_pt: float) -> list[bytes]:
@@ -45,18 +32,19 @@ def _text_ops(page: Page, sx: float, sy: float, height_pt: float) -> list[bytes]
         size = max(1.0, (line.box[3] - line.box[1]) * sy)
         baseline = height_pt - line.box[3] * sy + DESCENT * size
         words = line.words or ((line,) if line.text.strip() else ())
-        for k, word in enumerate(words):
-            text = word.text if k == len(words) - 1 else word.text + " "
+        separators = word_separators(line.text, [w.text for w in words])
+        for k, (word, sep) in enumerate(zip(words, separators, strict=True)):
+            text = word.text + sep
             n = len(text)
             if not n:
                 continue
             width_pt = max(0.1, (word.box[2] - word.box[0]) * sx)
-            if k < len(words) - 1:  # the space spans the gap to the next word
+            if k < len(words) - 1:  # the word (and its space) spans the gap to the next word
                 width_pt = max(0.1, (words[k + 1].box[0] - word.box[0]) * sx)
             scale = 100.0 * width_pt / (n * CHAR_WIDTH / 1000.0 * size)
             ops.append(
                 b"/F1 %.2f Tf %.2f Tz 1 0 0 1 %.2f %.2f Tm " % (size, scale, word.box[0] * sx, baseline)
-                + _pdf_string(text)
+                + encode_text(text)
                 + b" Tj"
             )
     ops.append(b"ET")
@@ -68,17 +56,7 @@ def write_pdf(doc: Document) -> bytes:
     import pikepdf
 
     pdf = pikepdf.new()
-    font = pdf.make_indirect(
-        pikepdf.Dictionary(
-            Type=pikepdf.Name.Font,
-            Subtype=pikepdf.Name.Type1,
-            BaseFont=pikepdf.Name.Helvetica,
-            Encoding=pikepdf.Name.WinAnsiEncoding,
-            FirstChar=0,
-            LastChar=255,
-            Widths=pikepdf.Array([CHAR_WIDTH] * 256),
-        )
-    )
+    font = add_glyphless_font(pdf)
     for page in doc.pages:
         w_pt, h_pt = page.page_size_pt
         sx, sy = w_pt / page.width, h_pt / page.height

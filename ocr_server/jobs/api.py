@@ -27,8 +27,10 @@ from ..api.state import get_state
 from ..config import JobsConfig, OcrConfig
 from ..deadline import Deadline
 from ..documents.tiff import is_multipage_tiff
-from ..errors import BadRequest, OcrError, UnsupportedMediaType
+from ..errors import BadRequest, OcrError, UnknownModel, UnsupportedMediaType
+from ..formats.model import ModelRef
 from ..imaging.decode import read_size
+from ..model_choice import choose_model
 from ..uploads import Upload, read_uploads
 from . import metrics
 from .errors import JobsDisabled, JobsUnavailable, JobTooLarge
@@ -153,10 +155,26 @@ def _enqueue(state: JobsState, job_id: str, pages: int) -> None:
             celery.send_task(PAGE_TASK, args=[job_id, index], queue=state.jobs.queue, producer=producer)
 
 
+def _check_default_model(config: OcrConfig, value: str | None) -> None:
+    """Job pages are read by the workers with the default model only: a ``?model=`` naming another
+    is refused (400 ``unknown_model``) rather than silently read with the wrong language."""
+    if value is None or not value.strip():
+        return
+    default = ModelRef(config.model.name, config.model.version)
+    try:
+        choose_model([default], value)
+    except UnknownModel as err:
+        raise UnknownModel(
+            f"batch jobs read with the default model {default.name}:{default.version} only; "
+            f"send other models' pages to /api/v1/ocr?model=... ({err.message})"
+        ) from None
+
+
 @bp.post("")
 def submit_job() -> Response:
     """Check every file, store the pages, queue one task per page: 202 with the job's URL."""
     state = _state()
+    _check_default_model(state.config, request.args.get("model"))
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} characters")

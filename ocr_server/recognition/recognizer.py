@@ -35,6 +35,8 @@ class ModelInfo:
     version: str
     input_height: int
     num_classes: int
+    # BCP 47 tag of what the model reads (model.json ``language``, e.g. "zh-Hans"); None: unstated
+    language: str | None = None
 
 
 class Recognizer:
@@ -71,7 +73,14 @@ class Recognizer:
             raise ValueError(
                 f"model {bundle.full_name}: network emits {out_classes} classes, charset has {self.charset.num_classes}"
             )
-        self.info = ModelInfo(bundle.name, bundle.version, bundle.input_height, self.charset.num_classes)
+        language = bundle.meta.get("language")
+        self.info = ModelInfo(
+            bundle.name,
+            bundle.version,
+            bundle.input_height,
+            self.charset.num_classes,
+            language if isinstance(language, str) and language else None,
+        )
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Raw ``(N, T, C)`` softmax output for an already prepared batch."""

@@ -15,6 +15,8 @@ the line is split in proportion to character counts.  Everything here is a pure 
 from __future__ import annotations
 
 import itertools
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -41,19 +43,57 @@ def crop_origin(box: Box, margin: float, min_margin: int) -> tuple[int, int]:
     return max(0, box[0] - m), max(0, box[1] - m)
 
 
+def is_wide(ch: str) -> bool:
+    """A character written without spaces around it: East Asian Width *Wide* or *Fullwidth* (Han,
+    kana, Hangul, full-width punctuation such as ，。：（）and full-width forms)."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
 def word_ranges(text: str) -> list[tuple[int, int]]:
-    """Character index ranges ``[start, end)`` of the space-separated words of ``text``."""
-    ranges, start = [], None
+    """Character index ranges ``[start, end)`` of the words of ``text``.
+
+    Words are what spaces separate, except that every wide character (:func:`is_wide`) is a word by
+    itself, as Tesseract's ``chi_sim``/``jpn`` models segment: Chinese has no spaces, so a line of
+    ``2026年11月30日 合计¥128.00`` gives ``2026 年 11 月 30 日 合 计 ¥128.00``.  Latin letters,
+    digits and half-width punctuation between two wide characters stay one word.
+    """
+    ranges: list[tuple[int, int]] = []
+    start: int | None = None
     for i, ch in enumerate(text):
-        if ch.isspace():
+        if ch.isspace() or is_wide(ch):
             if start is not None:
                 ranges.append((start, i))
                 start = None
+            if not ch.isspace():
+                ranges.append((i, i + 1))
         elif start is None:
             start = i
     if start is not None:
         ranges.append((start, len(text)))
     return ranges
+
+
+def word_separators(line_text: str, words: Sequence[str]) -> list[str]:
+    """What follows each of ``words`` in ``line_text``: ``" "`` where the line has white space before
+    the next word, ``""`` where the next word touches it (CJK), ``""`` after the last.
+
+    The output formats join words with this, so a Chinese line keeps its text exactly (no spaces
+    invented between its characters) while an English line keeps its spaces.  Words that cannot be
+    found in order in the line (a PDF's own text layer) are joined by a space, as before.
+    """
+    out: list[str] = []
+    pos = 0
+    for k, word in enumerate(words):
+        found = line_text.find(word, pos) if word else -1
+        if found < 0:
+            return [" "] * (len(words) - 1) + ([""] if words else [])
+        pos = found + len(word)
+        if k == len(words) - 1:
+            out.append("")
+            break
+        following = line_text[pos:]
+        out.append(" " if following[:1].isspace() else "")
+    return out
 
 
 def _widest_gap(ink_cols: np.ndarray, lo: int, hi: int) -> float | None:
