@@ -58,7 +58,9 @@ class ModelSelection(_Section):
     bundles that a request picks with ``?model=name`` or ``?model=name:version``."""
 
     name: str = Field(DEFAULT_MODEL_NAME, pattern=MODEL_NAME_PATTERN, description="Model name.")
-    version: str = Field(DEFAULT_MODEL_VERSION, pattern=MODEL_VERSION_PATTERN, description="Semantic version of the model.")
+    version: str = Field(
+        DEFAULT_MODEL_VERSION, pattern=MODEL_VERSION_PATTERN, description="Semantic version of the model."
+    )
     models_dir: str | None = Field(
         None, description="Folder holding model folders; default: the repository's/image's models/."
     )

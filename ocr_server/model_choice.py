@@ -19,7 +19,9 @@ from typing import Protocol
 
 from .errors import UnknownModel
 
-_PARAM = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]{0,62})(?:[:@](?P<version>[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?))?$")
+_PARAM = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9-]{0,62})(?:[:@](?P<version>[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?))?$"
+)
 
 
 class Named(Protocol):

@@ -167,7 +167,9 @@ def ocr() -> Response:
         use_text_layer=_flag("use_text_layer"),
         max_page_pixels=page_share,
     )
-    reader = DocumentReader(pipeline, state.config, ModelRef(chosen.info.name, chosen.info.version, chosen.info.language))
+    reader = DocumentReader(
+        pipeline, state.config, ModelRef(chosen.info.name, chosen.info.version, chosen.info.language)
+    )
     metrics.count_model_request(chosen.info.name, chosen.info.version)
 
     def work(deadline: Deadline) -> tuple[Any, bytes | None]:
@@ -184,7 +186,7 @@ def ocr() -> Response:
         return jsonify(to_json(doc, words=words, page_images=page_images))
     return Response(
         body,
-        mimetype=fmt.media_type,
+        content_type=fmt.media_type,  # as written: mimetype= would append a second charset
         headers={"Content-Disposition": f'inline; filename="ocr.{fmt.extension}"', "Vary": "Accept"},
     )
 

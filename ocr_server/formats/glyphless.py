@@ -126,7 +126,9 @@ def add_glyphless_font(pdf: pikepdf.Pdf) -> pikepdf.Object:
             Type=pikepdf.Name.Font,
             Subtype=pikepdf.Name.CIDFontType2,
             BaseFont=pikepdf.Name(f"/{FONT_NAME}"),
-            CIDSystemInfo=pikepdf.Dictionary(Registry=pikepdf.String("Adobe"), Ordering=pikepdf.String("Identity"), Supplement=0),
+            CIDSystemInfo=pikepdf.Dictionary(
+                Registry=pikepdf.String("Adobe"), Ordering=pikepdf.String("Identity"), Supplement=0
+            ),
             FontDescriptor=descriptor,
             DW=CHAR_WIDTH,
             CIDToGIDMap=cid_to_gid,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cjk_support import CIPHER_NAME, CIPHER_VERSION, CipherModels, make_cipher_models
 from PIL import Image
 from server_support import (
     SERVER_CONFIG,
@@ -77,3 +78,26 @@ def app():  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def cipher_models(tmp_path_factory: pytest.TempPathFactory) -> CipherModels:
+    """A models folder with crnn-en-1.2.0 and its Chinese cipher twin crnn-zh-0.0.0-test (cjk_support.py)."""
+    return make_cipher_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def zh_server(tmp_path_factory: pytest.TempPathFactory, cipher_models: CipherModels) -> Iterator[RunningServer]:
+    """A real gunicorn whose default model is the cipher crnn-zh, with crnn-en loaded beside it."""
+    config = {
+        **SERVER_CONFIG,
+        "model": {
+            "name": CIPHER_NAME,
+            "version": CIPHER_VERSION,
+            "modelsDir": str(cipher_models.models_dir),
+            "additional": [{"name": "crnn-en", "version": "1.2.0"}],
+        },
+    }
+    running = start_server(tmp_path_factory.mktemp("gunicorn-zh"), config, name="zh")
+    yield running
+    stop_server(running)
