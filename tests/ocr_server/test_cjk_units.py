@@ -132,5 +132,5 @@ def test_config_additional_models() -> None:
     assert "additional" not in parse_config({}).to_yaml()  # configs without it render as before
     with pytest.raises(ConfigError, match="listed twice"):
         parse_config({"model": {"additional": [{"name": "crnn-en", "version": "1.2.0"}]}})
-    with pytest.raises(ConfigError, match="model.additional.0.name"):
+    with pytest.raises(ConfigError, match=r"model\.additional\.0\.name"):
         parse_config({"model": {"additional": [{"name": "Crnn_ZH", "version": "1.0.0"}]}})
