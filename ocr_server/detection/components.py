@@ -85,7 +85,8 @@ def classify(comps: Components, unit: float, cfg: DetectionConfig, t: Tuning) ->
     """Split components into *cores* (glyphs that can link a line) and *marks* (may only attach).
 
     Dropped entirely: taller than the config or ``tall_frac`` units (logos, vertical rules), big and
-    sparse (frames, table grids), and marks wider than a glyph (separator dashes, underlines).
+    sparse (frames, table grids), and marks wider than ``mark_max_width`` units (separator dashes,
+    underlines).
     """
     h, w = comps.h, comps.w
     fill = comps.area / np.maximum(1, h * w)
@@ -94,7 +95,7 @@ def classify(comps: Components, unit: float, cfg: DetectionConfig, t: Tuning) ->
     keep = ~too_tall & ~frame
     flat = (h < t.flat_height * unit) & (w > t.flat_aspect * h)
     core = keep & (h >= t.small_frac * unit) & (h >= 2) & ~flat
-    mark = keep & ~core & (w <= 1.5 * unit) & (comps.area >= 2)
+    mark = keep & ~core & (w <= t.mark_max_width * unit) & (comps.area >= 2)
     return core, mark
 
 

@@ -6,7 +6,7 @@ This module wires the stages into one pure function and reads the operator's
 * :mod:`.ink`: gray page → ink mask (adaptive threshold with hysteresis, long rules erased).
 * :mod:`.components`: ink → connected components, the page's unit of length, glyphs versus marks.
 * :mod:`.rows`: glyphs → lines (printed rows linked by bands, cut at wide gaps unless punctuation
-  fills them; tall outliers split off).
+  fills them, CJK full-width punctuation counted with its em cell; tall outliers split off).
 * :mod:`.filters`: which groups and lines are text (credible glyphs, page-relative junk rules).
 * :mod:`.boxes`: marks attached, margins added, reading order.
 * :mod:`.tuning`: the internal shape constants of every stage.

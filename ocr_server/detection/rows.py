@@ -24,6 +24,9 @@ import numpy as np
 from .components import Components, group_median
 from .tuning import Tuning
 
+# Gaps per block in :func:`bridged` (bounds its matrices to GAP_BLOCK x marks elements).
+GAP_BLOCK = 256
+
 
 def link_cores(cores: Components, shape: tuple[int, int], unit: float, merge_gap: float, t: Tuning) -> np.ndarray:
     """Group ids of cores: each is drawn as a thin horizontal band stretched by half the allowed gap;
@@ -78,14 +81,43 @@ def bridged(
     if a.size == 0 or len(marks) == 0:
         return out
     mcx, mcy = (marks.x1 + marks.x2) / 2.0, (marks.y1 + marks.y2) / 2.0
-    inside = (mcx > a[:, None]) & (mcx < b[:, None]) & (mcy >= ylo[:, None]) & (mcy <= yhi[:, None])
-    for i in np.flatnonzero(inside.any(axis=1)).tolist():
-        k = np.flatnonzero(inside[i])
-        k = k[np.argsort(marks.x1[k], kind="stable")]
-        ends = np.maximum.accumulate(np.r_[a[i], marks.x2[k]])
-        widest = np.max(np.r_[marks.x1[k], b[i]] - ends)
-        out[i] = widest <= limit[i]
+    # gaps x marks matrices a block of gaps at a time: a noise page has ~1,000 wide gaps and ~10,000
+    # marks, and the whole matrix at once costs over 100 MB (as in boxes.attach_marks)
+    for start in range(0, a.shape[0], GAP_BLOCK):
+        sl = slice(start, start + GAP_BLOCK)
+        inside = (mcx > a[sl, None]) & (mcx < b[sl, None]) & (mcy >= ylo[sl, None]) & (mcy <= yhi[sl, None])
+        for j in np.flatnonzero(inside.any(axis=1)).tolist():
+            i = start + j
+            k = np.flatnonzero(inside[j])
+            k = k[np.argsort(marks.x1[k], kind="stable")]
+            ends = np.maximum.accumulate(np.r_[a[i], marks.x2[k]])
+            widest = np.max(np.r_[marks.x1[k], b[i]] - ends)
+            out[i] = widest <= limit[i]
     return out
+
+
+def fillers(cores: Components, marks: Components, unit: float, t: Tuning) -> Components:
+    """What may bridge a gap: the marks, and the cores too small to make a line of their own.
+
+    Why the small cores: CJK full-width punctuation (，、。) is drawn large, about a third of an em,
+    so it counts as a glyph, yet it sits low in its cell, below the middle band its neighbours link
+    through, so it ends up in a row of its own and could not show that the gap it fills (an em of
+    white after a ``，``) is punctuation inside the line.  A core shorter than ``min_core_frac``
+    units can never make a credible line alone, so letting it bridge never invents a line.
+    """
+    small = cores.h < t.min_core_frac * unit
+    if t.punct_cell <= 0 or not np.any(small):
+        return marks
+    pick = cores.subset(small)
+    # such a glyph fills its em cell (``punct_cell`` units wide), as in the row (split_rows)
+    x2 = np.maximum(pick.x2, pick.x1 + round(t.punct_cell * unit))
+    return Components(
+        np.r_[marks.x1, pick.x1],
+        np.r_[marks.y1, pick.y1],
+        np.r_[marks.x2, x2],
+        np.r_[marks.y2, pick.y2],
+        np.r_[marks.area, pick.area],
+    )
 
 
 def split_rows(
@@ -103,6 +135,12 @@ def split_rows(
     # gap i lies between the ink reaching furthest right so far (core prev[i]) and sorted core i + 1
     prev = reach[:-1]
     gap = x1[1:] - run_end[:-1]
+    # after punctuation-sized glyph (a full-width ，、；), the white of its own em cell is not a gap:
+    # count it as filling a cell as wide as the next glyph is tall (see :func:`fillers`)
+    small = cores.h[order] < t.min_core_frac * unit
+    if t.punct_cell > 0:
+        cell = np.where(small[prev], np.maximum(0, round(t.punct_cell * unit) - cores.w[order][prev]), 0)
+        gap = gap - cell
     limit = merge_gap * (h[prev] + h[1:]) / 2.0
     same_row = g[1:] == g[:-1]
     cut = ~same_row | (gap > limit)
@@ -110,7 +148,7 @@ def split_rows(
     if wide.size:
         left, right = prev[wide], wide + 1
         ylo, yhi = np.minimum(y1[left], y1[right]), np.maximum(y2[left], y2[right])
-        cut[wide] = ~bridged(run_end[wide], x1[right], ylo, yhi, marks, limit[wide])
+        cut[wide] = ~bridged(run_end[wide], x1[right], ylo, yhi, fillers(cores, marks, unit, t), limit[wide])
     gid = np.empty(n, np.int64)
     gid[order] = np.cumsum(np.r_[0, cut.astype(np.int64)])
     return gid

@@ -136,16 +136,17 @@ def render_lines(
     pitch = int(size * (1.0 + line_gap))
     h = max(min_height, int(2 * margin + pitch * len(texts)))
     img = Image.new("L", (w, h), 255)
-    draw = ImageDraw.Draw(img)
     boxes = []
     for i, text in enumerate(texts):
         y = margin + i * pitch
-        x = float(margin)
-        for ch in text:
-            draw.text((x, y), ch, font=face, fill=0)
-            x += face.getlength(ch) + spacing * size
-        band = np.asarray(img)[max(0, y - size // 2) : y + pitch - size // 4] < 128
-        rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
-        top = max(0, y - size // 2)
-        boxes.append((int(cols[0]), top + int(rows[0]), int(cols[-1]) + 1, top + int(rows[-1]) + 1))
+        probe = Image.new("L", (w, h), 255)  # the line alone, for its exact ink box
+        for target in (probe, img):
+            x = float(margin)
+            pen = ImageDraw.Draw(target)
+            for ch in text:
+                pen.text((x, y), ch, font=face, fill=0)
+                x += face.getlength(ch) + spacing * size
+        ink = np.asarray(probe) < 128
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        boxes.append((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
     return RenderedPage(np.asarray(img).copy(), boxes, texts)
