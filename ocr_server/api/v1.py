@@ -57,6 +57,7 @@ def info() -> Response:
             "version": m.info.version,
             "input_height": m.info.input_height,
             "num_classes": m.info.num_classes,
+            "language": m.info.language,
             "default": i == 0,
         }
         for i, m in enumerate(loaded)

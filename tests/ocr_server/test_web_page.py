@@ -134,3 +134,79 @@ def test_pdf_upload_shows_each_page_and_downloads_a_searchable_pdf(
     assert info.value.suggested_filename == "letter.alto.xml"
     page.screenshot(path=str(SCREENSHOT.with_name("ocr-web-page-pdf.png")), full_page=False)
     page.close()
+
+
+# Per character of the line's text: its glyph drawn alone, in the list's own computed font, on a
+# canvas (Chromium's canvas text takes the same font fallback as the page), as a string of 0/1 pixels,
+# plus two private-use characters no font has (what a missing glyph looks like: tofu, or nothing).
+GLYPH_PROBE = """(chars) => {
+  const el = document.querySelector('#lines li .text');
+  const style = getComputedStyle(el);
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 48;
+  const ctx = canvas.getContext('2d');
+  const draw = (ch) => {
+    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 48, 48);
+    ctx.fillStyle = '#000'; ctx.textBaseline = 'top';
+    ctx.font = `32px ${style.fontFamily}`;
+    ctx.fillText(ch, 4, 4);
+    const d = ctx.getImageData(0, 0, 48, 48).data;
+    let bits = '', ink = 0;
+    for (let i = 0; i < d.length; i += 4) { const on = d[i] < 128 ? 1 : 0; ink += on; bits += on; }
+    return {bits, ink};
+  };
+  return {lang: el.lang, glyphs: chars.map(draw), missing: ['\\uE000', '\\uE001'].map(draw)};
+}"""
+
+
+def test_chinese_lines_are_shown_with_real_glyphs(  # type: ignore[no-untyped-def]
+    browser, zh_server: RunningServer, cipher_models, tmp_path: Path
+) -> None:
+    from cjk_support import render_lines
+    from PIL import Image
+
+    truth = ["INVOICE NO 4471", "TOTAL 12.50"]
+    page_file = tmp_path / "english.png"
+    Image.fromarray(render_lines(truth, "latin", size=34, line_gap=1.2, min_height=400).pixels).save(page_file)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(zh_server.url + "/")
+    page.wait_for_selector("#status.ready", timeout=30_000)
+    assert "crnn-zh" in page.inner_text("#model")
+    assert page.locator("#model-choice option").count() == 2  # both loaded models can be picked
+
+    page.set_input_files("#file", str(page_file))
+    page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+    expected = [cipher_models.encipher(t) for t in truth]
+    assert page.locator("#lines li .text").all_inner_texts() == expected  # the DOM holds the Chinese text
+    assert page.locator("#boxes rect").count() == len(expected)
+    probe = page.evaluate(GLYPH_PROBE, sorted(set("".join(expected))))
+    assert probe["lang"] == "zh-Hans"  # the model's language, so Han glyphs take Chinese forms
+    glyphs = probe["glyphs"]
+    # real glyphs: every character inked, and no two alike (missing glyphs draw the same box, or nothing)
+    assert all(g["ink"] > 20 for g in glyphs)
+    assert len({g["bits"] for g in glyphs}) == len(glyphs)
+    assert all(g["bits"] != m["bits"] for g in glyphs for m in probe["missing"])
+    page.screenshot(path=str(SCREENSHOT.with_name("ocr-web-page-zh.png")), full_page=False)
+
+    # the English model, picked on the page, reads the same file as English
+    page.select_option("#model-choice", "crnn-en:1.2.0")
+    page.set_input_files("#file", [])
+    page.set_input_files("#file", str(page_file))
+    page.wait_for_function(
+        "() => document.querySelector('#lines li .text') && "
+        "document.querySelector('#lines li .text').textContent.startsWith('INVOICE')",
+        timeout=60_000,
+    )
+    assert page.locator("#lines li .text").all_inner_texts() == truth
+    page.close()
+
+
+def test_the_glyph_probe_sees_tofu(browser, zh_server: RunningServer) -> None:  # type: ignore[no-untyped-def]
+    """The check above can fail: with a font list that has no CJK face and a page that cannot fall
+    back (characters no font has), the probe finds identical or empty glyphs."""
+    page = browser.new_page()
+    page.set_content('<ol id="lines"><li><span class="text" style="font-family: NoSuchFont">x</span></li></ol>')
+    probe = page.evaluate(GLYPH_PROBE, ["\ue010", "\ue011", "\ue012"])
+    bits = [g["bits"] for g in probe["glyphs"]]
+    assert len(set(bits)) == 1 or all(g["ink"] == 0 for g in probe["glyphs"])
+    page.close()

@@ -2,6 +2,9 @@
 // per page for documents, from the page images the API returns), and downloads the other formats.
 // Several images at once go to /api/v1/jobs as one batch job (when the server has jobs enabled),
 // with its progress, and each page's result shown like a single image's.
+// A server with several models (model.additional) gets a picker; its choice goes with every request
+// as ?model=NAME:VERSION, and each line's text is tagged with the model's language (lang), so Chinese
+// is drawn with Chinese glyph forms.
 // Plain browser JavaScript, no framework and no network access beyond this server.
 "use strict";
 
@@ -14,6 +17,17 @@
   let objectUrl = null;
   let currentFile = null;
   let jobsEnabled = false;
+  let models = [];
+
+  // The chosen model as a query string ("" for the default), and its language tag for the lines.
+  function modelQuery(sep) {
+    const pick = $("model-choice");
+    return models.length > 1 && pick.value ? `${sep}model=${encodeURIComponent(pick.value)}` : "";
+  }
+  function modelLanguage(model) {
+    const m = models.find((x) => model && x.name === model.name && x.version === model.version);
+    return (m && m.language) || "";
+  }
 
   function showError(message) {
     const box = $("error");
@@ -26,6 +40,17 @@
       const res = await fetch("/api/v1/info");
       const info = await res.json();
       $("model").textContent = info.model ? `model: ${info.model.name} ${info.model.version}` : "model: loading…";
+      models = info.models || [];
+      const pick = $("model-choice");
+      if (models.length > 1 && !pick.options.length) {
+        models.forEach((m) => {
+          const option = document.createElement("option");
+          option.value = `${m.name}:${m.version}`;
+          option.textContent = `${m.name} ${m.version}` + (m.default ? " (default)" : "");
+          pick.appendChild(option);
+        });
+        $("model-pick").hidden = false;
+      }
       jobsEnabled = Boolean(info.jobs_enabled);
       const badge = $("status");
       badge.textContent = info.ready ? "ready" : (info.load_error ? "model failed to load" : "loading model…");
@@ -63,7 +88,7 @@
     });
   }
 
-  function listLines(lines, offset, pageNumber) {
+  function listLines(lines, offset, pageNumber, lang) {
     const list = $("lines");
     lines.forEach((line, k) => {
       const i = offset + k;
@@ -76,6 +101,7 @@
       const text = document.createElement("span");
       text.className = line.text ? "text" : "text empty";
       text.textContent = line.text || "(nothing read)";
+      if (lang && line.text) text.lang = lang;
       if (pageNumber) {
         const label = document.createElement("span");
         label.className = "page-label";
@@ -112,7 +138,7 @@
     $("single").hidden = false;
     $("pages").hidden = true;
     drawBoxes($("boxes"), result.lines, result.image.width, result.image.height, 0);
-    listLines(result.lines, 0, null);
+    listLines(result.lines, 0, null, modelLanguage(result.model));
     $("count").textContent = `(${result.lines.length})`;
     $("caption").textContent =
       `${result.image.width} × ${result.image.height} px · ${result.model.name} ${result.model.version}`;
@@ -148,7 +174,7 @@
         `${page.lines.length} lines` + (page.source === "text_layer" ? " · from the PDF's text" : "");
       figure.append(canvas, caption);
       pages.appendChild(figure);
-      listLines(page.lines, offset, page.page);
+      listLines(page.lines, offset, page.page, modelLanguage(result.model));
       offset += page.lines.length;
     }
     $("count").textContent = `(${offset} on ${result.pages.length} pages)`;
@@ -166,7 +192,7 @@
     const form = new FormData();
     form.append("image", currentFile, currentFile.name);
     try {
-      const res = await fetch(`/api/v1/ocr?format=${format}`, { method: "POST", body: form });
+      const res = await fetch(`/api/v1/ocr?format=${format}${modelQuery("&")}`, { method: "POST", body: form });
       if (!res.ok) {
         let body = null;
         try { body = await res.json(); } catch (e) { body = null; }
@@ -228,7 +254,8 @@
     $("job-bar").value = 0;
     $("job-progress").textContent = "submitting…";
     try {
-      const res = await fetch("/api/v1/jobs", { method: "POST", body: form });
+      // a job reads with the default model only: another choice is refused (400) and shown, not ignored
+      const res = await fetch("/api/v1/jobs" + modelQuery("?"), { method: "POST", body: form });
       const body = await jsonOf(res);
       if (res.status !== 202 || !body) {
         $("job").hidden = true;
@@ -315,7 +342,8 @@
     try {
       // documents (PDF, TIFF) come back with each page as a JPEG to draw the boxes on
       const isDocument = /pdf|tiff/.test(file.type) || /\.(pdf|tiff?)$/i.test(file.name);
-      const res = await fetch("/api/v1/ocr" + (isDocument ? "?page_images=true" : ""), { method: "POST", body: form });
+      const query = (isDocument ? "?page_images=true" : "") + modelQuery(isDocument ? "&" : "?");
+      const res = await fetch("/api/v1/ocr" + query, { method: "POST", body: form });
       const body = await jsonOf(res);
       if (!res.ok || !body) {
         showError(`Could not read this file: ${errorText(res, body)}`);
