@@ -1,0 +1,69 @@
+"""Chinese through batch jobs: real redis-server, a real Celery worker and gunicorn, the cipher bundle
+(``cjk_support.py``) as the default model.  Job results carry the Chinese text as the synchronous
+endpoint does, and a job asking for another model is refused rather than read with the wrong one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from cjk_support import CIPHER_NAME, CIPHER_VERSION, CipherModels, render_lines
+from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
+from PIL import Image
+from server_support import SERVER_CONFIG, RunningServer, encode, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+LINES = ["INVOICE NO 4471", "TOTAL 12.50"]
+
+
+def _config(cipher: CipherModels, redis_url: str) -> dict:
+    return {
+        **SERVER_CONFIG,
+        "model": {"name": CIPHER_NAME, "version": CIPHER_VERSION, "modelsDir": str(cipher.models_dir)},
+        "jobs": {"enabled": True, "redisUrl": redis_url, "workerConcurrency": 1},
+    }
+
+
+@pytest.fixture(scope="module")
+def zh_jobs(
+    tmp_path_factory: pytest.TempPathFactory, cipher_models: CipherModels
+) -> Iterator[tuple[RunningServer, Worker]]:
+    require_redis_server()
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis-zh"), persistent=False).start()
+    tmp: Path = tmp_path_factory.mktemp("zh-jobs")
+    config = _config(cipher_models, redis_server.url)
+    server = start_server(tmp, config, name="zh-jobs-server")
+    worker = start_worker(tmp, config, name="zh-worker")
+    yield server, worker
+    worker.kill()
+    stop_server(server)
+    redis_server.stop()
+
+
+def test_job_results_carry_the_chinese_text(zh_jobs: tuple[RunningServer, Worker], cipher_models: CipherModels) -> None:
+    server, _ = zh_jobs
+    page = encode(Image.fromarray(render_lines(LINES, "latin", size=34, line_gap=1.2, min_height=400).pixels), "PNG")
+    submitted = requests.post(f"{server.url}/api/v1/jobs", files={"image": ("p.png", page)}, timeout=60)
+    assert submitted.status_code == 202, submitted.text
+    job = wait_for_job(server.url, submitted.json()["id"])
+    assert job["status"] == "succeeded", job
+    result = job["pages"][0]["result"]
+    expected = [cipher_models.encipher(t) for t in LINES]
+    assert [ln["text"] for ln in result["lines"]] == expected
+    assert result["model"] == {"name": CIPHER_NAME, "version": CIPHER_VERSION}
+    raw = requests.get(f"{server.url}/api/v1/jobs/{job['id']}", timeout=10)
+    assert raw.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert expected[1].encode("utf-8") in raw.content  # the characters themselves, not \\u escapes
+
+
+def test_a_job_for_another_model_is_refused(zh_jobs: tuple[RunningServer, Worker]) -> None:
+    server, _ = zh_jobs
+    page = encode(Image.new("L", (64, 64), 255), "PNG")
+    refused = requests.post(f"{server.url}/api/v1/jobs?model=crnn-en", files={"image": ("p.png", page)}, timeout=60)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_model"
+    assert "default model crnn-zh:0.0.0-test only" in refused.json()["error"]["message"]
+    same = requests.post(f"{server.url}/api/v1/jobs?model=crnn-zh", files={"image": ("p.png", page)}, timeout=60)
+    assert same.status_code == 202, same.text
