@@ -135,10 +135,10 @@ def split_rows(
     # gap i lies between the ink reaching furthest right so far (core prev[i]) and sorted core i + 1
     prev = reach[:-1]
     gap = x1[1:] - run_end[:-1]
-    # after punctuation-sized glyph (a full-width ，、；), the white of its own em cell is not a gap:
-    # count it as filling a cell as wide as the next glyph is tall (see :func:`fillers`)
-    small = cores.h[order] < t.min_core_frac * unit
+    # after a punctuation-sized glyph (a full-width ，、；) the white of its own em cell is not a gap:
+    # the glyph counts as ``punct_cell`` units wide (see :func:`fillers`)
     if t.punct_cell > 0:
+        small = cores.h[order] < t.min_core_frac * unit
         cell = np.where(small[prev], np.maximum(0, round(t.punct_cell * unit) - cores.w[order][prev]), 0)
         gap = gap - cell
     limit = merge_gap * (h[prev] + h[1:]) / 2.0

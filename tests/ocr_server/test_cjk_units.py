@@ -3,6 +3,7 @@ its config (no model, no server; the end-to-end proof is ``test_cjk_server.py``)
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -134,3 +135,44 @@ def test_config_additional_models() -> None:
         parse_config({"model": {"additional": [{"name": "crnn-en", "version": "1.2.0"}]}})
     with pytest.raises(ConfigError, match=r"model\.additional\.0\.name"):
         parse_config({"model": {"additional": [{"name": "Crnn_ZH", "version": "1.0.0"}]}})
+
+
+def _app_with(loader):  # type: ignore[no-untyped-def]
+    from ocr_server.app import create_app
+
+    config = {"model": {"name": "crnn-zh", "version": "1.0.0", "additional": [{"name": "crnn-en", "version": "1.2.0"}]}}
+    return create_app(parse_config(config), load_model="sync", recognizer_loader=loader)
+
+
+def test_every_configured_model_is_loaded_and_picked_per_request(page_png: bytes) -> None:
+    from dataclasses import replace
+
+    from server_support import TinyRecognizer
+
+    def loader(name: str, version: str, *_: object, **__: object) -> TinyRecognizer:
+        tiny = TinyRecognizer()
+        tiny.info = replace(tiny.info, name=name, version=version)
+        return tiny
+
+    client = _app_with(loader).test_client()
+    info = client.get("/api/v1/info").json
+    assert [(m["name"], m["default"]) for m in info["models"]] == [("crnn-zh", True), ("crnn-en", False)]
+    files = {"image": (io.BytesIO(page_png), "p.png")}
+    answer = client.post("/api/v1/recognize?model=crnn-en", data=files, content_type="multipart/form-data")
+    assert answer.status_code == 200 and answer.json["model"] == {"name": "crnn-en", "version": "1.2.0"}
+    unknown = client.post("/api/v1/recognize?model=crnn-fr", data={"image": (io.BytesIO(page_png), "p.png")})
+    assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_model"
+
+
+def test_a_model_that_fails_to_load_keeps_the_server_unready_naming_it() -> None:
+    from server_support import TinyRecognizer
+
+    def loader(name: str, version: str, *_: object, **__: object) -> TinyRecognizer:
+        if name == "crnn-en":
+            raise FileNotFoundError("model.onnx missing")
+        return TinyRecognizer()
+
+    app = _app_with(loader)
+    client = app.test_client()
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and "crnn-en-1.2.0 failed to load" in ready.json["error"]["message"]
