@@ -10,7 +10,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ..recognition.words import word_separators
-from .hocr import document_language
 from .model import Document, Page
 
 MEDIA_TYPE = "application/xml; charset=utf-8"
@@ -84,7 +83,7 @@ def write_alto(doc: Document, *, file_name: str = "") -> bytes:
     if doc.model:
         ET.SubElement(software, "softwareVersion").text = f"{doc.model.name} {doc.model.version}"
     layout = ET.SubElement(root, "Layout")
-    lang = document_language(doc)
+    lang = doc.language
     for page in doc.pages:
         _page(layout, page, lang)
     for el in root.iter():  # every element in the ALTO namespace

@@ -22,11 +22,6 @@ DOCTYPE = (
 )
 
 
-def document_language(doc: Document) -> str | None:
-    """The document's language tag: the model's (``model.json`` ``language``); ``None`` when unstated."""
-    return doc.model.language if doc.model else None
-
-
 def _bbox(box: tuple[int, int, int, int]) -> str:
     return "bbox {} {} {} {}".format(*(int(v) for v in box))
 
@@ -83,7 +78,7 @@ def _page(body: ET.Element, page: Page) -> None:
 
 def write_hocr(doc: Document) -> bytes:
     """The hOCR document for all pages (UTF-8 XHTML)."""
-    lang = document_language(doc) or "en"  # every bundle before crnn-zh reads English
+    lang = doc.language or "en"  # every bundle before crnn-zh reads English
     html = ET.Element("html", {"xmlns": XHTML_NS, "xml:lang": lang, "lang": lang})
     head = ET.SubElement(html, "head")
     ET.SubElement(head, "title").text = "OCR result"

@@ -91,6 +91,11 @@ class Document:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
+    def language(self) -> str | None:
+        """The language tag of what was read: the model's (``model.json`` ``language``); ``None`` unstated."""
+        return self.model.language if self.model else None
+
+    @property
     def text(self) -> str:
         """All pages' text, separated by form feeds (as Tesseract's text output)."""
         return "\f".join(page.text for page in self.pages)
