@@ -163,10 +163,13 @@ def start_server(
     app: str = "ocr_server.wsgi:app",
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    until_ready: bool = True,
 ) -> RunningServer:
     """Start gunicorn with ``config`` (camelCase dict) and wait until ``/ready`` answers 200.
 
-    ``app``/``extra_args`` run another WSGI app (e.g. ``--pythonpath`` and a test app module)."""
+    ``app``/``extra_args`` run another WSGI app (e.g. ``--pythonpath`` and a test app module).
+    ``until_ready=False`` waits only until the model's load attempt has ended (``/api/v1/info``
+    shows a golden-set verdict or a load error): for servers that are meant to stay unready."""
     tmp.mkdir(parents=True, exist_ok=True)
     config_file = tmp / f"{name}.yaml"
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -187,8 +190,12 @@ def start_server(
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{server.logs()[-3000:]}")
         try:
-            if requests.get(f"{server.url}/ready", timeout=2).status_code == 200:
+            if until_ready and requests.get(f"{server.url}/ready", timeout=2).status_code == 200:
                 return server
+            if not until_ready:
+                info = requests.get(f"{server.url}/api/v1/info", timeout=2).json()
+                if info.get("golden") is not None or info.get("load_error"):
+                    return server
         except requests.RequestException:
             pass
         time.sleep(0.2)
