@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -222,6 +223,32 @@ SERVER_CONFIG: dict = {
     "limits": {"maxConcurrentRequests": 1, "maxImagesPerRequest": 8},
     "recognition": {"threads": 1},
 }
+
+
+def start_server_with(
+    tmp: Path, name: str, *, models_dir: Path | None = None, faults: str | None = None, until_ready: bool = True
+) -> RunningServer:
+    """:data:`SERVER_CONFIG` served from another models folder and/or with ``OCR_FAULT_INJECTION``."""
+    config = json.loads(json.dumps(SERVER_CONFIG))
+    if models_dir is not None:
+        config["model"] = {"modelsDir": str(models_dir)}
+    env = {"OCR_FAULT_INJECTION": faults} if faults is not None else None
+    return start_server(tmp, config, name=name, env=env, until_ready=until_ready)
+
+
+def tamper_golden_texts(bundle: Path, into: Path) -> Path:
+    """A models folder ``into`` holding a copy of ``bundle`` whose golden texts no longer match its
+    images (each reversed and case-swapped: what a badly broken model would answer); the weights
+    are linked, never copied or changed."""
+    copy = into / bundle.name
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns("model.onnx"))
+    (copy / "model.onnx").symlink_to(bundle / "model.onnx")
+    manifest = copy / "golden" / "golden.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for row in rows:
+        row["text"] = row["text"][::-1].swapcase()
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return into
 
 
 # --------------------------------------------------------------------------- the Flask test client

@@ -10,17 +10,12 @@ metrics, and refuses OCR work.  ``errors=<fraction>`` fails exactly that share o
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from server_support import SERVER_CONFIG, RunningServer, start_server, stop_server
-
-from ocr_server.config import load_config
-from ocr_server.recognition.registry import resolve_model
+from server_support import RunningServer, start_server_with, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -36,45 +31,9 @@ def metric(server: RunningServer, name: str, **labels: str) -> float | None:
 
 
 @pytest.fixture(scope="module")
-def default_bundle(require_model: None) -> Path:
-    cfg = load_config(environ={})
-    return resolve_model(cfg.model.name, cfg.model.version, cfg.model.models_dir).path
-
-
-@pytest.fixture(scope="module")
 def line_png(default_bundle: Path) -> bytes:
     """A real text-line image: the first line of the bundle's own golden set."""
     return (default_bundle / "golden" / "00.png").read_bytes()
-
-
-@pytest.fixture(scope="module")
-def tampered_models(default_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding a copy of the default bundle whose golden texts no longer match."""
-    root = tmp_path_factory.mktemp("tampered-models")
-    copy = root / default_bundle.name
-    shutil.copytree(default_bundle, copy, ignore=shutil.ignore_patterns("model.onnx"))
-    (copy / "model.onnx").symlink_to(default_bundle / "model.onnx")
-    manifest = copy / "golden" / "golden.jsonl"
-    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
-    for row in rows:
-        row["text"] = row["text"][::-1].swapcase()  # what a badly broken model would answer
-    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    return root
-
-
-def _start(tmp: Path, name: str, *, models_dir: Path | None = None, faults: str | None = None, **kw: bool):  # type: ignore[no-untyped-def]
-    config = json.loads(json.dumps(SERVER_CONFIG))
-    if models_dir is not None:
-        config["model"] = {"modelsDir": str(models_dir)}
-    env = {"OCR_FAULT_INJECTION": faults} if faults is not None else None
-    return start_server(tmp, config, name=name, env=env, **kw)
-
-
-@pytest.fixture(scope="module")
-def tampered_server(tmp_path_factory: pytest.TempPathFactory, tampered_models: Path) -> Iterator[RunningServer]:
-    running = _start(tmp_path_factory.mktemp("tampered"), "tampered", models_dir=tampered_models, until_ready=False)
-    yield running
-    stop_server(running)
 
 
 def test_the_shipped_bundle_passes_its_golden_set(server: RunningServer, default_bundle: Path) -> None:
@@ -129,7 +88,7 @@ def test_a_tampered_golden_set_keeps_the_worker_unready(tampered_server: Running
 
 
 def test_golden_fail_switch_keeps_the_shipped_bundle_unready(tmp_path: Path) -> None:
-    server = _start(tmp_path, "golden-fail", faults="golden=fail", until_ready=False)
+    server = start_server_with(tmp_path, "golden-fail", faults="golden=fail", until_ready=False)
     try:
         ready = requests.get(f"{server.url}/ready", timeout=5)
         assert ready.status_code == 503 and ready.json()["error"]["code"] == "golden_failed"
@@ -144,7 +103,7 @@ def test_golden_fail_switch_keeps_the_shipped_bundle_unready(tmp_path: Path) -> 
 
 
 def test_errors_switch_fails_that_share_of_ocr_requests(tmp_path: Path, line_png: bytes) -> None:
-    server = _start(tmp_path, "errors-half", faults="errors=0.5")
+    server = start_server_with(tmp_path, "errors-half", faults="errors=0.5")
     try:
         responses = [
             requests.post(f"{server.url}/api/v1/recognize", files={"image": line_png}, timeout=30) for _ in range(20)
@@ -162,7 +121,7 @@ def test_errors_switch_fails_that_share_of_ocr_requests(tmp_path: Path, line_png
 
 
 def test_errors_zero_fails_nothing(tmp_path: Path, line_png: bytes) -> None:
-    server = _start(tmp_path, "errors-zero", faults="errors=0")
+    server = start_server_with(tmp_path, "errors-zero", faults="errors=0")
     try:
         statuses = [
             requests.post(f"{server.url}/api/v1/recognize", files={"image": line_png}, timeout=30).status_code
