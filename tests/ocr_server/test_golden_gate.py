@@ -30,6 +30,11 @@ def metric(server: RunningServer, name: str, **labels: str) -> float | None:
     return None
 
 
+def recognize_n(server: RunningServer, png: bytes, n: int = 20) -> list[requests.Response]:
+    """``n`` sequential ``/api/v1/recognize`` calls with one line image."""
+    return [requests.post(f"{server.url}/api/v1/recognize", files={"image": png}, timeout=30) for _ in range(n)]
+
+
 @pytest.fixture(scope="module")
 def line_png(default_bundle: Path) -> bytes:
     """A real text-line image: the first line of the bundle's own golden set."""
@@ -55,11 +60,7 @@ def test_the_shipped_bundle_passes_its_golden_set(server: RunningServer, default
 
 def test_without_fault_injection_no_request_fails(server: RunningServer, line_png: bytes) -> None:
     before = metric(server, "ocr_http_requests_total", endpoint="/api/v1/recognize", status="500") or 0.0
-    statuses = [
-        requests.post(f"{server.url}/api/v1/recognize", files={"image": line_png}, timeout=30).status_code
-        for _ in range(20)
-    ]
-    assert statuses == [200] * 20
+    assert [r.status_code for r in recognize_n(server, line_png)] == [200] * 20
     assert (metric(server, "ocr_http_requests_total", endpoint="/api/v1/recognize", status="500") or 0.0) == before
 
 
@@ -105,9 +106,7 @@ def test_golden_fail_switch_keeps_the_shipped_bundle_unready(tmp_path: Path) -> 
 def test_errors_switch_fails_that_share_of_ocr_requests(tmp_path: Path, line_png: bytes) -> None:
     server = start_server_with(tmp_path, "errors-half", faults="errors=0.5")
     try:
-        responses = [
-            requests.post(f"{server.url}/api/v1/recognize", files={"image": line_png}, timeout=30) for _ in range(20)
-        ]
+        responses = recognize_n(server, line_png)
         failed = [r for r in responses if r.status_code == 500]
         assert len(failed) == 10 and all(r.json()["error"]["code"] == "injected_fault" for r in failed)
         assert all(r.status_code == 200 for r in responses if r not in failed)
@@ -123,11 +122,7 @@ def test_errors_switch_fails_that_share_of_ocr_requests(tmp_path: Path, line_png
 def test_errors_zero_fails_nothing(tmp_path: Path, line_png: bytes) -> None:
     server = start_server_with(tmp_path, "errors-zero", faults="errors=0")
     try:
-        statuses = [
-            requests.post(f"{server.url}/api/v1/recognize", files={"image": line_png}, timeout=30).status_code
-            for _ in range(20)
-        ]
-        assert statuses == [200] * 20
+        assert [r.status_code for r in recognize_n(server, line_png)] == [200] * 20
         assert metric(server, "ocr_http_requests_total", endpoint="/api/v1/recognize", status="500") is None
         assert "fault_injection" not in requests.get(f"{server.url}/api/v1/info", timeout=5).json()
     finally:
