@@ -154,3 +154,17 @@ def test_result_json_carries_only_what_is_known() -> None:
         "reason": "the model reads badly",
         "seconds": 0.1,
     }
+
+
+def test_several_models_are_judged_together() -> None:
+    """With model.additional, the worker is ready only when every model passes; the reason names
+    the one that failed."""
+    from ocr_server.service import judge
+
+    ok = GoldenResult("passed", 0.002, 0.022, 28)
+    absent = GoldenResult("absent")
+    bad = GoldenResult("failed", 0.5, 0.02, 28, "the model reads badly")
+    assert judge([("crnn-en-1.2.0", ok), ("crnn-zh-1.0.0", absent)]) == ok
+    assert judge([("crnn-en-1.2.0", bad)]) == bad
+    verdict = judge([("crnn-en-1.2.0", ok), ("crnn-zh-1.0.0", bad)])
+    assert not verdict.passed and verdict.reason == "model crnn-zh-1.0.0: the model reads badly"
