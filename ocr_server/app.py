@@ -8,6 +8,8 @@ synchronously or inject a detector.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Literal
 
 from flask import Flask
@@ -18,6 +20,7 @@ from .api.hooks import register_request_hooks
 from .api.state import EXTENSION_KEY, AppState
 from .budget import Budget
 from .config import OcrConfig, load_config
+from .faults import ErrorInjector, FaultInjection, fault_injection_from_env
 from .framing import JSON_MEDIA_TYPE, GuardedBodyMiddleware
 from .jobs.api import init_jobs, max_job_body_bytes
 from .limiter import ConcurrencyLimiter
@@ -39,6 +42,8 @@ UPLOAD_BUDGET_MIN_BYTES = 32 * 1024 * 1024
 
 LoadMode = Literal["background", "sync", "none"]
 
+log = logging.getLogger("ocr_server.app")
+
 
 def upload_budget_bytes(config: OcrConfig) -> int:
     """The worker's buffered-upload budget for ``config``: ``8 x (maxUploadBytes + framing)``, at least
@@ -58,13 +63,21 @@ def create_app(
     load_model: LoadMode = "background",
     detector_factory: DetectorFactory | None = None,
     recognizer_loader: RecognizerLoader | None = None,
+    faults: FaultInjection | None = None,
 ) -> Flask:
     """Build the app.  ``config`` defaults to :func:`load_config` (``$OCR_CONFIG`` + env overrides).
 
     ``detector_factory``/``recognizer_loader`` replace how the detector and the model are made
-    (tests, experiments); by default the configured detector and the model bundle are loaded."""
+    (tests, experiments); by default the configured detector and the model bundle are loaded.
+    ``faults`` defaults to ``$OCR_FAULT_INJECTION`` (test-only; a bad value raises ``ConfigError``)."""
     config = config or load_config()
+    faults = faults if faults is not None else fault_injection_from_env(os.environ)
     configure_logging(config.server.log_level)
+    if faults.active:
+        log.warning(
+            "fault injection is on (OCR_FAULT_INJECTION, test only): this worker misbehaves on purpose",
+            extra={"fields": {"fault_injection": faults.to_json()}},
+        )
 
     app = Flask(__name__, static_folder=None)  # the web blueprint serves its own static files
     app.request_class = InMemoryRequest
@@ -80,7 +93,7 @@ def create_app(
     app.json.mimetype = JSON_MEDIA_TYPE  # type: ignore[attr-defined]
 
     overrides = {"detector_factory": detector_factory, "recognizer_loader": recognizer_loader}
-    service = OcrService(config, **{k: v for k, v in overrides.items() if v is not None})
+    service = OcrService(config, faults=faults, **{k: v for k, v in overrides.items() if v is not None})
     limits = config.limits
     upload_budget = Budget(upload_budget_bytes(config), "buffered upload bytes")
     app.extensions[EXTENSION_KEY] = AppState(
@@ -90,6 +103,8 @@ def create_app(
         pixels=Budget(limits.max_worker_pixels, "decoded pixels"),
         uploads=upload_budget,
         offloader=Offloader(limits.max_concurrent_requests),
+        faults=faults,
+        error_injector=ErrorInjector(faults.error_fraction),
     )
     app.wsgi_app = GuardedBodyMiddleware(app.wsgi_app, limits.body_timeout_seconds, upload_budget)  # type: ignore[method-assign]
     register_error_handlers(app)

@@ -131,6 +131,22 @@ class NotReady(OcrError):
     default_message = "the model is not loaded yet"
 
 
+class GoldenSetFailed(NotReady):
+    """The model loaded but misread its bundle's golden set at start-up (or the set is unreadable):
+    this worker stays unready; only another model or bundle fixes it, so no ``Retry-After``."""
+
+    code = "golden_failed"
+    default_message = "the model failed its golden-set reading check"
+
+
+class InjectedFault(OcrError):
+    """Test-only: ``OCR_FAULT_INJECTION=errors=...`` made this request fail (see ``ocr_server.faults``)."""
+
+    status = 500
+    code = "injected_fault"
+    default_message = "fault injected for testing (OCR_FAULT_INJECTION)"
+
+
 class MalformedRequest(BadRequest):
     """The HTTP framing itself is broken (chunk sizes, Content-Length, request line, headers)."""
 
@@ -190,6 +206,8 @@ ALL_ERRORS: tuple[type[OcrError], ...] = (
     UnknownModel,
     Overloaded,
     NotReady,
+    GoldenSetFailed,
+    InjectedFault,
     MalformedRequest,
     BodyTimeout,
     TooManyScans,

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from ocr_server.config import ConfigError, load_config
 from ocr_server.cpus import available_cpus, threads_per_worker
+from ocr_server.faults import fault_injection_from_env
 from ocr_server.recognition.registry import ModelNotFoundError, resolve_model
 
 
@@ -54,6 +55,7 @@ def _refuse(message: str) -> None:
 try:
     _cfg = load_config()
     resolve_model(_cfg.model.name, _cfg.model.version, _cfg.model.models_dir)
+    _faults = fault_injection_from_env(os.environ)  # test-only switch: a typo must not go unnoticed
 except (ConfigError, ModelNotFoundError) as _err:
     _refuse(str(_err))
 

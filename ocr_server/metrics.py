@@ -70,6 +70,19 @@ MODEL_READY = Gauge(
     multiprocess_mode="livemin",
 )
 
+GOLDEN_CER = Gauge(
+    "ocr_golden_cer",
+    "CER the worker measured on its model bundle's golden set at start-up (worst live worker; 0 when "
+    "the bundle has none).",
+    multiprocess_mode="livemax",
+)
+GOLDEN_PASSED = Gauge(
+    "ocr_golden_passed",
+    "1 when every live worker's model read its golden set within the bound (or has none), else 0 "
+    "(also 0 until the check has run).",
+    multiprocess_mode="livemin",
+)
+
 
 # The methods the ``method`` label may take; anything else a client sends is counted as "other",
 # so a client cannot create label series at will.

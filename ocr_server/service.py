@@ -2,9 +2,11 @@
 
 Loading happens in the worker process (gunicorn never preloads the app), in a background thread
 (a greenlet under gevent, whose heavy part runs on a native thread: :func:`~.offload.run_native`),
-so ``/health`` answers while the model loads and ``/ready`` turns 200 only once the model is
-loaded *and* warmed.  A load failure is kept and reported by ``/ready`` and in the log instead of
-crashing the worker into a restart loop.
+so ``/health`` answers while the model loads and ``/ready`` turns 200 only once every model is
+loaded, warmed *and* has read its bundle's golden set within the bound of its model card
+(:mod:`.recognition.golden`: a model can load fine and still misread).  A load failure or a failed
+golden set is kept and reported by ``/ready`` and in the log instead of crashing the worker into a
+restart loop.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import metrics
 from .config import DetectionConfig, OcrConfig
 from .cpus import threads_per_worker
 from .detection.base import LineDetector
-from .errors import NotReady
+from .errors import GoldenSetFailed, NotReady
+from .faults import FaultInjection
 from .model_choice import choose_model
 from .offload import run_native
 from .pipeline import OcrPipeline
+from .recognition.golden import GoldenResult, check_bundle
 from .recognition.recognizer import ModelInfo, Recognizer
 
 log = logging.getLogger("ocr_server.service")
@@ -50,10 +54,22 @@ class LoadedModel:
 
     recognizer: Recognizer
     pipeline: OcrPipeline
+    golden: GoldenResult  # its bundle's golden set, read at load
 
     @property
     def info(self) -> ModelInfo:
         return self.recognizer.info
+
+
+def judge(results: list[tuple[str, GoldenResult]]) -> GoldenResult:
+    """One verdict for the worker from each model's (``name-version``, result), the default first:
+    the first failure, its reason naming the model when there are several, else the default's."""
+    for name, result in results:
+        if not result.passed:
+            if len(results) > 1:
+                return replace(result, reason=f"model {name}: {result.reason}")
+            return result
+    return results[0][1]
 
 
 class OcrService:
@@ -68,8 +84,10 @@ class OcrService:
         *,
         detector_factory: DetectorFactory = _default_detector_factory,
         recognizer_loader: RecognizerLoader = _default_recognizer_loader,
+        faults: FaultInjection | None = None,
     ) -> None:
         self.config = config
+        self.faults = faults or FaultInjection()
         self.inference_threads = threads_per_worker(config.recognition.threads, config.server.workers)
         self._detector_factory = detector_factory
         self._recognizer_loader = recognizer_loader
@@ -77,8 +95,10 @@ class OcrService:
         self._finished = threading.Event()  # set after the load attempt, success or not
         self._models: tuple[LoadedModel, ...] = ()
         self.error: str | None = None
+        self.golden: GoldenResult | None = None  # every model's golden sets, judged together, once loaded
         self.load_seconds: float | None = None
         metrics.MODEL_READY.set(0)
+        metrics.GOLDEN_PASSED.set(0)
 
     @property
     def ready(self) -> bool:
@@ -99,10 +119,11 @@ class OcrService:
         return [(model.name, model.version)] + [(m.name, m.version) for m in model.additional]
 
     def load(self) -> None:
-        """Load, warm up and mark ready; on failure keep the error for ``/ready`` and log it.
+        """Load, warm up, read the golden sets and mark ready; on failure keep the error (or the
+        golden verdict) for ``/ready`` and log it.
 
-        Every configured model must load: a server that silently lacks one of its languages would
-        answer its requests with 400 ``unknown_model`` while reporting ready."""
+        Every configured model must load and pass its golden set: a server that silently lacks one
+        of its languages, or misreads it, must not report ready."""
         t0 = time.perf_counter()
         model = self.config.model
         rec = self.config.recognition
@@ -129,7 +150,10 @@ class OcrService:
                 )
                 pipeline = OcrPipeline(self.config, detector, recognizer)
                 pipeline.warmup()
-                loaded.append(LoadedModel(recognizer, pipeline))
+                # a stand-in recognizer without a bundle (tests) has no golden set: reported "absent"
+                bundle = getattr(recognizer, "bundle", None)
+                golden = check_bundle(recognizer, bundle, corrupt_expected=self.faults.golden_fail)
+                loaded.append(LoadedModel(recognizer, pipeline, golden))
             return tuple(loaded)
 
         try:
@@ -141,9 +165,22 @@ class OcrService:
             self._finished.set()
             return
         self._models = models
+        self.golden = golden = judge([(f"{m.info.name}-{m.info.version}", m.golden) for m in models])
         self.load_seconds = round(time.perf_counter() - t0, 3)
         for m in models:
             metrics.MODEL_INFO.labels(name=m.info.name, version=m.info.version).set(1)
+        metrics.GOLDEN_CER.set(max((m.golden.cer or 0.0) for m in models))
+        metrics.GOLDEN_PASSED.set(1 if golden.passed else 0)
+        if not golden.passed:
+            # loaded but unfit to serve: /ready and the OCR endpoints answer 503 golden_failed
+            log.error(
+                "golden set failed: the worker stays unready",
+                extra={
+                    "fields": {"model": f"{models[0].info.name}-{models[0].info.version}", "golden": golden.to_json()}
+                },
+            )
+            self._finished.set()
+            return
         metrics.MODEL_READY.set(1)
         self._ready.set()
         self._finished.set()
@@ -155,6 +192,7 @@ class OcrService:
                     "additional_models": [f"{m.info.name}-{m.info.version}" for m in models[1:]],
                     "load_seconds": self.load_seconds,
                     "inference_threads": self.inference_threads,
+                    "golden": golden.to_json(),
                 }
             },
         )
@@ -175,6 +213,8 @@ class OcrService:
 
         :class:`NotReady` (503) while loading or after a failed load; :class:`~ocr_server.errors.UnknownModel`
         (400) for a model this server has not loaded."""
+        if self.golden is not None and not self.golden.passed:
+            raise GoldenSetFailed(self.golden.reason)
         if not self._models:
             raise NotReady(self.error or "the model is still loading", retry_after=5)
         return self._models[choose_model([m.info for m in self._models], model)]

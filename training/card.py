@@ -15,6 +15,7 @@ from pathlib import Path
 from ocr_server.recognition.charset import Charset
 
 from .fonts import FONT_PACKAGES, HELD_OUT_FAMILIES
+from .golden import card_section
 
 # (label, evaluation set, field, bound).  "cer" is case-sensitive, "cer_ci" case-folded with
 # whitespace collapsed: case-sensitive wherever the truth has real case (forms, scene words).
@@ -137,6 +138,8 @@ def render(bundle: Path, evaluation: dict | None, runtimes: dict | None, command
                 shown = f"{value:.2%}" if field.startswith("cer") else f"{value:.2f} ms"
                 lines.append(f"| {label} | {shown} | {'yes' if value <= limit else '**no**'} |")
         lines.append("")
+    if meta.get("golden"):
+        lines += card_section(meta["golden"])
     lines += [
         "## Limits",
         "- Single text lines only: full pages need the server's line detector first.",

@@ -2,7 +2,9 @@
 
 Writes ``model.onnx`` (served by ONNX Runtime), optionally ``model.ts`` (TorchScript, for
 comparison), ``charset.txt`` and ``model.json`` (the manifest the server's registry reads),
-and checks that ONNX Runtime and torch agree on a few inputs before declaring success.
+checks that ONNX Runtime and torch agree on a few inputs before declaring success, and makes the
+bundle's golden set (``training.golden``: the lines the server must read back at start-up) from the
+profile of the bundle's language (``--golden-profile``; a new language adds its own profile).
 
     python -m training.export --checkpoint runs/crnn/last.pt --name crnn-en --version 1.2.0
 """
@@ -21,6 +23,7 @@ import torch
 
 from ocr_server.recognition.charset import Charset
 
+from .golden import PROFILES, GoldenSource, make_golden
 from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE, CRNNWithSoftmax
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -86,7 +89,10 @@ def write_bundle(
     charset_file: Path | None = None,
     torchscript: bool = False,
     extra_meta: dict[str, Any] | None = None,
+    golden_source: GoldenSource | None = None,
 ) -> Path:
+    """Export ``checkpoint`` into ``<out_root>/<name>-<version>/``, then make its golden set from
+    ``golden_source`` (default: the English profile)."""
     charset = Charset.from_file(charset_file) if charset_file else Charset.default()
     model, ck = load_checkpoint(checkpoint, charset)
     out = out_root / f"{name}-{version}"
@@ -117,6 +123,7 @@ def write_bundle(
     )
     meta.update(extra_meta or {})
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    make_golden(out, golden_source or PROFILES["en"]())
     return out
 
 
@@ -128,10 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=MODELS_DIR)
     ap.add_argument("--torchscript", action="store_true", help="also write model.ts (for latency comparison)")
     ap.add_argument("--meta", type=Path, help="JSON merged into model.json (e.g. training_phases for the card)")
+    ap.add_argument(
+        "--golden-profile", choices=sorted(PROFILES), default="en", help="texts and fonts of the golden set"
+    )
     args = ap.parse_args(argv)
     extra = json.loads(args.meta.read_text()) if args.meta else None
     out = write_bundle(
-        args.checkpoint, args.name, args.version, args.out, torchscript=args.torchscript, extra_meta=extra
+        args.checkpoint,
+        args.name,
+        args.version,
+        args.out,
+        torchscript=args.torchscript,
+        extra_meta=extra,
+        golden_source=PROFILES[args.golden_profile](),
     )
     print(f"wrote {out}")
     return 0

@@ -10,7 +10,7 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 from .. import metrics
-from ..errors import NotReady, Unhealthy
+from ..errors import GoldenSetFailed, NotReady, Unhealthy
 from .state import get_state
 
 bp = Blueprint("ops", __name__)
@@ -49,12 +49,20 @@ def health() -> Response:
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Readiness: 200 once the model is loaded and warmed and the worker can take OCR work.
+    """Readiness: 200 once the model is loaded, warmed and has read its golden set within bound,
+    and the worker can take OCR work.
 
-    503 while loading, after a failed load, or while every OCR slot is held by work past its
+    503 while loading, after a failed load, after a failed golden set (``golden_failed``; the body
+    carries the verdict under ``golden``), or while every OCR slot is held by work past its
     deadline (no request could be served; ordinary saturation stays ready and sheds with 429)."""
     state = get_state()
     service = state.service
+    golden = service.golden
+    if golden is not None and not golden.passed:
+        failed = GoldenSetFailed(golden.reason)
+        response = jsonify({**failed.to_dict(), "golden": golden.to_json()})
+        response.status_code = failed.status
+        return response
     if not service.ready:
         raise NotReady(service.error or "the model is still loading", retry_after=5)
     ages = state.limiter.ages()
@@ -62,7 +70,13 @@ def ready() -> Response:
     if len(ages) >= state.limiter.limit and ages[-1] > timeout:
         raise NotReady("every OCR slot is held by work past its deadline", retry_after=5)
     info = service.recognizer.info if service.recognizer else None
-    return jsonify({"status": "ready", "model": {"name": info.name, "version": info.version} if info else None})
+    return jsonify(
+        {
+            "status": "ready",
+            "model": {"name": info.name, "version": info.version} if info else None,
+            "golden": golden.to_json() if golden else None,
+        }
+    )
 
 
 @bp.get("/metrics")

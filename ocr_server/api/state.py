@@ -8,6 +8,7 @@ from flask import current_app
 
 from ..budget import Budget
 from ..config import OcrConfig
+from ..faults import ErrorInjector, FaultInjection
 from ..limiter import ConcurrencyLimiter
 from ..offload import Offloader
 from ..service import OcrService
@@ -23,6 +24,8 @@ class AppState:
     pixels: Budget  # decoded pixels of the worker's in-flight requests
     uploads: Budget  # request-body bytes the worker holds
     offloader: Offloader
+    faults: FaultInjection  # test-only switches (OCR_FAULT_INJECTION); inactive by default
+    error_injector: ErrorInjector
 
 
 def get_state() -> AppState:

@@ -23,7 +23,7 @@ from .. import metrics
 from ..deadline import Deadline
 from ..documents.reader import DocumentReader, ReadOptions
 from ..documents.tiff import is_multipage_tiff
-from ..errors import BadRequest, Overloaded, RequestTimedOut, TooManyPixels
+from ..errors import BadRequest, InjectedFault, Overloaded, RequestTimedOut, TooManyPixels
 from ..formats import choose_format
 from ..formats.json_format import to_json
 from ..formats.model import ModelRef
@@ -59,12 +59,13 @@ def info() -> Response:
             "num_classes": m.info.num_classes,
             "language": m.info.language,
             "default": i == 0,
+            "golden": m.golden.to_json(),
         }
         for i, m in enumerate(loaded)
     ]
     body: dict[str, Any] = {
         # the default model, as before; every loaded one (pick with ?model=NAME[:VERSION]) in "models"
-        "model": {k: v for k, v in models[0].items() if k != "default"} if models else None,
+        "model": {k: v for k, v in models[0].items() if k not in ("default", "golden")} if models else None,
         "models": models,
         "ready": state.service.ready,
         "detector": state.config.detection.detector,
@@ -74,7 +75,12 @@ def info() -> Response:
         "jobs_enabled": state.config.jobs_enabled,
         # the page needs to know that loading failed; the reason (paths, library text) only when exposed
         "load_error": "the model failed to load" if state.service.error else None,
+        # the start-up reading check of every model together (each one's in "models"; null until
+        # loaded); its reason names no paths
+        "golden": state.service.golden.to_json() if state.service.golden else None,
     }
+    if state.faults.active:
+        body["fault_injection"] = state.faults.to_json()
     if state.config.server.expose_config:
         # off by default: the config tells a stranger how to size an attack, a load error names paths
         models_dir = state.config.model.models_dir
@@ -83,6 +89,14 @@ def info() -> Response:
         body["available_models"] = [{"name": b.name, "version": b.version} for b in bundles]
         body["config"] = state.config.model_dump(mode="json", by_alias=True)
     return jsonify(body)
+
+
+def _maybe_inject_fault(state: AppState) -> None:
+    """Test-only (``OCR_FAULT_INJECTION=errors=...``): fail this request with 500 when its turn comes.
+
+    Called after the upload has been read (the connection stays healthy, as after any real error)."""
+    if state.error_injector.should_fail():
+        raise InjectedFault()
 
 
 def _shed_counted(err: Overloaded) -> Overloaded:
@@ -152,6 +166,7 @@ def ocr() -> Response:
     words, page_images = _flag("words"), _flag("page_images")
     (upload,) = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=1, documents=True)
     g.log_fields = {"image_type": upload.kind, "image_bytes": len(upload.data), "format": fmt.name}
+    _maybe_inject_fault(state)
     # What the worker's pixel budget is charged: a single image, its own pixels (from its header);
     # a PDF, one rendered page at a time, each capped at a fair share of the worker's budget (a normal
     # page at pdfDpi is far below it; a bigger one renders at a lower resolution); a multi-page TIFF,
@@ -201,6 +216,7 @@ def recognize() -> Response:
     limits = state.config.limits
     uploads = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=limits.max_images_per_request)
     g.log_fields = {"images": len(uploads), "image_bytes": sum(len(u.data) for u in uploads)}
+    _maybe_inject_fault(state)
     images = [u.data for u in uploads]
     metrics.count_model_request(chosen.info.name, chosen.info.version)
     result = run_ocr(

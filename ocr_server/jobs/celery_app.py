@@ -70,6 +70,11 @@ def celery_settings(jobs: JobsConfig) -> dict[str, Any]:
         "task_time_limit": jobs.task_time_limit_seconds,
         "task_soft_time_limit": max(1, jobs.task_time_limit_seconds - 5),
         "worker_prefetch_multiplier": 1,
+        # A pool process loads the model, warms it and reads its golden set in worker_process_init
+        # before it reports up; Celery's default 4 s wait for that killed and respawned processes in
+        # a loop on a busy node (load 10 on 2 cores: 2-5 s).  A process that really hangs there is
+        # still replaced, a minute later.
+        "worker_proc_alive_timeout": 60,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
         "task_serializer": "json",

@@ -85,6 +85,13 @@ def make_cipher_models(dest: Path, source: Path = SOURCE_BUNDLE) -> CipherModels
         (zh / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         Charset([table[c] for c in chars]).to_file(zh / "charset.txt")
         assert SPACE_TOKEN not in (zh / "charset.txt").read_text(encoding="utf-8")
+        # its golden set: the English images, the texts as this twin reads them (the reading gate)
+        if "golden" in meta:
+            golden_file = zh / meta["golden"]["file"]
+            shutil.copytree((english / meta["golden"]["file"]).parent, golden_file.parent)
+            rows = [json.loads(x) for x in golden_file.read_text(encoding="utf-8").splitlines()]
+            rows = [{**r, "text": encipher(r["text"], table)} for r in rows]
+            golden_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return CipherModels(dest, table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cjk_support import CIPHER_NAME, CIPHER_VERSION, CipherModels, make_cipher_models
@@ -17,7 +18,9 @@ from server_support import (
     model_installed,
     raw_png,
     start_server,
+    start_server_with,
     stop_server,
+    tamper_golden_texts,
     text_page,
 )
 
@@ -66,6 +69,26 @@ def require_model() -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, require_model: None) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("gunicorn"), SERVER_CONFIG)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def default_bundle(require_model: None) -> Path:
+    """The default model's bundle folder."""
+    from ocr_server.config import load_config
+    from ocr_server.recognition.registry import resolve_model
+
+    cfg = load_config(environ={})
+    return resolve_model(cfg.model.name, cfg.model.version, cfg.model.models_dir).path
+
+
+@pytest.fixture(scope="session")
+def tampered_server(tmp_path_factory: pytest.TempPathFactory, default_bundle: Path) -> Iterator[RunningServer]:
+    """A real gunicorn serving a copy of the default bundle whose golden texts were tampered with:
+    alive but unready (the reading gate failed)."""
+    models = tamper_golden_texts(default_bundle, tmp_path_factory.mktemp("tampered-models"))
+    running = start_server_with(tmp_path_factory.mktemp("tampered"), "tampered", models_dir=models, until_ready=False)
     yield running
     stop_server(running)
 

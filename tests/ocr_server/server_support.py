@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -163,10 +164,13 @@ def start_server(
     app: str = "ocr_server.wsgi:app",
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    until_ready: bool = True,
 ) -> RunningServer:
     """Start gunicorn with ``config`` (camelCase dict) and wait until ``/ready`` answers 200.
 
-    ``app``/``extra_args`` run another WSGI app (e.g. ``--pythonpath`` and a test app module)."""
+    ``app``/``extra_args`` run another WSGI app (e.g. ``--pythonpath`` and a test app module).
+    ``until_ready=False`` waits only until the model's load attempt has ended (``/api/v1/info``
+    shows a golden-set verdict or a load error): for servers that are meant to stay unready."""
     tmp.mkdir(parents=True, exist_ok=True)
     config_file = tmp / f"{name}.yaml"
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -187,8 +191,12 @@ def start_server(
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{server.logs()[-3000:]}")
         try:
-            if requests.get(f"{server.url}/ready", timeout=2).status_code == 200:
+            if until_ready and requests.get(f"{server.url}/ready", timeout=2).status_code == 200:
                 return server
+            if not until_ready:
+                info = requests.get(f"{server.url}/api/v1/info", timeout=2).json()
+                if info.get("golden") is not None or info.get("load_error"):
+                    return server
         except requests.RequestException:
             pass
         time.sleep(0.2)
@@ -215,6 +223,32 @@ SERVER_CONFIG: dict = {
     "limits": {"maxConcurrentRequests": 1, "maxImagesPerRequest": 8},
     "recognition": {"threads": 1},
 }
+
+
+def start_server_with(
+    tmp: Path, name: str, *, models_dir: Path | None = None, faults: str | None = None, until_ready: bool = True
+) -> RunningServer:
+    """:data:`SERVER_CONFIG` served from another models folder and/or with ``OCR_FAULT_INJECTION``."""
+    config = json.loads(json.dumps(SERVER_CONFIG))
+    if models_dir is not None:
+        config["model"] = {"modelsDir": str(models_dir)}
+    env = {"OCR_FAULT_INJECTION": faults} if faults is not None else None
+    return start_server(tmp, config, name=name, env=env, until_ready=until_ready)
+
+
+def tamper_golden_texts(bundle: Path, into: Path) -> Path:
+    """A models folder ``into`` holding a copy of ``bundle`` whose golden texts no longer match its
+    images (each reversed and case-swapped: what a badly broken model would answer); the weights
+    are linked, never copied or changed."""
+    copy = into / bundle.name
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns("model.onnx"))
+    (copy / "model.onnx").symlink_to(bundle / "model.onnx")
+    manifest = copy / "golden" / "golden.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for row in rows:
+        row["text"] = row["text"][::-1].swapcase()
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return into
 
 
 # --------------------------------------------------------------------------- the Flask test client

@@ -28,7 +28,11 @@ def test_every_route_is_documented_and_every_documented_path_exists(app) -> None
 
 def test_health_info_openapi_and_page(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/health").json == {"status": "ok"}
-    assert client.get("/ready").json == {"status": "ready", "model": {"name": "tiny", "version": "0.0.0"}}
+    assert client.get("/ready").json == {
+        "status": "ready",
+        "model": {"name": "tiny", "version": "0.0.0"},
+        "golden": {"passed": True, "status": "absent"},
+    }
     info = client.get("/api/v1/info").json
     assert info["ready"] is True and info["model"]["name"] == "tiny"
     assert "config" not in info  # only with server.exposeConfig

@@ -58,3 +58,27 @@ def test_wsgi_import_refuses_too(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"limits": {"maxPixels": 1}}), encoding="utf-8")
     result = _run([sys.executable, "-c", "import ocr_server.wsgi"], server_env(path))
     _assert_refused(result, "limits.maxPixels")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("errors=2", "errors must be between 0 and 1"),
+        ("errors=some", "errors must be a fraction"),
+        ("golden=maybe", "golden takes only the value fail"),
+        ("slow=1", "unknown key 'slow'"),
+    ],
+)
+def test_bad_fault_injection_is_refused(value: str, expected: str, tmp_path: Path) -> None:
+    """The test-only OCR_FAULT_INJECTION: a typo must stop the server, not silently inject nothing."""
+    path = tmp_path / "ok.yaml"
+    path.write_text("{}\n", encoding="utf-8")
+    result = _run(gunicorn_command(free_port()), server_env(path, OCR_FAULT_INJECTION=value))
+    _assert_refused(result, f"OCR_FAULT_INJECTION: {expected}")
+
+
+def test_wsgi_import_refuses_bad_fault_injection(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("{}\n", encoding="utf-8")
+    result = _run([sys.executable, "-c", "import ocr_server.wsgi"], server_env(path, OCR_FAULT_INJECTION="errors=x"))
+    _assert_refused(result, "OCR_FAULT_INJECTION: errors must be a fraction")

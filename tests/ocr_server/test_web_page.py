@@ -209,4 +209,11 @@ def test_the_glyph_probe_sees_tofu(browser, zh_server: RunningServer) -> None:  
     probe = page.evaluate(GLYPH_PROBE, ["\ue010", "\ue011", "\ue012"])
     bits = [g["bits"] for g in probe["glyphs"]]
     assert len(set(bits)) == 1 or all(g["ink"] == 0 for g in probe["glyphs"])
+
+
+def test_a_model_that_fails_its_reading_check_is_shown_down(browser, tampered_server: RunningServer) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(tampered_server.url + "/")
+    page.wait_for_selector("#status.down", timeout=30_000)
+    assert page.text_content("#status") == "model failed its reading check"
     page.close()

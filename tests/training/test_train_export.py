@@ -103,3 +103,12 @@ def test_export_parity_and_bundle(tmp_path: Path) -> None:
     rec = load_recognizer("tiny", "0.0.1", str(tmp_path / "models"))
     results = rec.recognize([np.full((30, 120), 255, np.uint8), np.zeros((50, 20, 3), np.uint8)])
     assert len(results) == 2 and all(0.0 <= r.confidence <= 1.0 for r in results)
+
+    # every exported bundle gets its golden set, and the server's gate accepts the model it was made with
+    from ocr_server.recognition.golden import check_bundle
+    from training.golden import ENGLISH_LINES, golden_bound
+
+    golden = meta["golden"]
+    assert golden["lines"] == len(ENGLISH_LINES) and golden["max_cer"] == golden_bound(golden["cer"])
+    assert (out / golden["file"]).is_file()
+    assert check_bundle(rec, rec.bundle).status == "passed"

@@ -53,9 +53,14 @@
       }
       jobsEnabled = Boolean(info.jobs_enabled);
       const badge = $("status");
-      badge.textContent = info.ready ? "ready" : (info.load_error ? "model failed to load" : "loading model…");
-      badge.className = "badge " + (info.ready ? "ready" : info.load_error ? "down" : "");
-      if (!info.ready && !info.load_error) setTimeout(loadInfo, 2000);
+      // loaded but misread its golden set at start-up: unready for good, like a failed load
+      const misreads = Boolean(info.golden && !info.golden.passed);
+      const down = Boolean(info.load_error) || misreads;
+      badge.textContent = info.ready ? "ready"
+        : misreads ? "model failed its reading check"
+        : info.load_error ? "model failed to load" : "loading model…";
+      badge.className = "badge " + (info.ready ? "ready" : down ? "down" : "");
+      if (!info.ready && !down) setTimeout(loadInfo, 2000);
     } catch (err) {
       $("status").textContent = "server unreachable";
       $("status").className = "badge down";
