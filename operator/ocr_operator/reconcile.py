@@ -20,6 +20,7 @@ from typing import Any
 from ocr_operator.apply import ApplyError, KubeApi, apply_children, apply_deployment
 from ocr_operator.builders import (
     DEPLOYMENT,
+    HTTPROUTE,
     INGRESS,
     SERVICE,
     ChildKind,
@@ -31,7 +32,20 @@ from ocr_operator.builders import (
 from ocr_operator.builders.configmap import render_config
 from ocr_operator.builders.meta import config_hash
 from ocr_operator.builders.workers import workers_name
+from ocr_operator.canary.analysis import Judgement, deadline_exceeded
+from ocr_operator.canary.children import (
+    CanaryApplyResult,
+    CanaryChild,
+    apply_canary_child,
+    apply_canary_children,
+    build_canary_children,
+)
+from ocr_operator.canary.loop import CanaryAnalyst
+from ocr_operator.canary.plan import CanaryPlan, fault_of, plan_canary
+from ocr_operator.canary.scrape import ApiPods, PodProxyMetrics
+from ocr_operator.canary.state import Observed, carry_canary, status_patch, with_canary
 from ocr_operator.catalog import ModelCatalog
+from ocr_operator.discovery import ServedDetector
 from ocr_operator.drift import drift_paths
 from ocr_operator.failures import ChildFailure, retryable, summarize
 from ocr_operator.jobs import (
@@ -129,6 +143,12 @@ class _State:
         # The generation the last full reconcile applied: a child event must not report a newer one
         # (it restored one child, the others may still be at the old spec).
         self.generation: int | None = None
+        # spec.canary: the plan last applied, the canary Deployment last seen, the latest analysis
+        # (fingerprint, judgement, when) and whether canary children may exist (then they are cleaned up).
+        self.canary_plan: CanaryPlan | None = None
+        self.canary_deployment: Mapping[str, Any] | None = None
+        self.analysis: tuple[str | None, Judgement, str] | None = None
+        self.canary_touched = False
 
     def problem(self) -> Problem | None:
         return self.spec_problem or summarize(self.failures.values())
@@ -143,6 +163,7 @@ class Reconciler:
         post_event: EventSink,
         clock: Callable[[], str] = utc_now,
         catalog: ModelCatalog | None = None,
+        analyst: CanaryAnalyst | None = None,
     ) -> None:
         self.api = api
         self.catalog = catalog or ModelCatalog()
@@ -155,6 +176,8 @@ class Reconciler:
         self._last_line: dict[str, str] = {}
         self._last_deployment_version: dict[str, int] = {}
         self._keda = KedaDetector()
+        self._gateway = ServedDetector(HTTPROUTE)
+        self.analyst = analyst or CanaryAnalyst(ApiPods(api), PodProxyMetrics(api))
         self._jobs_seen: dict[str, dict[str, Any]] = {}  # uid → jobs Deployments last seen, by name
         self.reconciles = 0
 
@@ -175,6 +198,7 @@ class Reconciler:
             self._last_line.pop(uid, None)
             self._last_deployment_version.pop(uid, None)
             self._jobs_seen.pop(uid, None)
+        self.analyst.forget(uid)
 
     def _spec_problem(self, body: Mapping[str, Any]) -> tuple[OcrServiceSpec | None, Problem | None]:
         """The parsed spec, or why it cannot be applied at all (invalid, or a model its image lacks)."""
@@ -212,27 +236,35 @@ class Reconciler:
                 log.info("%s/%s: paused, not applying changes", owner.namespace, owner.name)
                 self._report(body, spec, live.get(DEPLOYMENT), state.problem())
                 return Outcome()
+            previous = self._previous(owner, body)
+            plan = self._plan(spec, body, previous)
+            # A canary's children before the main Ingress moves onto them; after it moved off them.
+            canary_first = plan is not None and plan.runs
             try:
-                result = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
+                canary = self._apply_canary(owner, spec, plan, previous) if canary_first else None
+                result = apply_children(self.api, owner, build_children(owner, spec, plan), live, _autoscaling(spec))
                 jobs = self._apply_jobs(body, owner, spec)
+                if canary is None:
+                    canary = self._apply_canary(owner, spec, plan, previous)
             except ApplyError as err:
                 if err.namespace_terminating:
                     self._namespace_terminating(owner)
                     return Outcome()
                 raise
+            state.canary_plan = plan
             for kind in result.repaired:
                 self._report_repair(owner, kind)
-            for child in jobs.repaired:
+            for child in [*jobs.repaired, *canary.repaired]:
                 self._report_repair(owner, child.kind, child.name)
-            # Main children by kind, jobs children (several per kind) by kind and name.
+            # Main children by kind, jobs and canary children (several per kind) by kind and name.
             state.failures = {f.kind: f for f in result.failures}
-            state.failures.update({f"{f.kind}/{f.name}": f for f in jobs.failures})
+            state.failures.update({f"{f.kind}/{f.name}": f for f in [*jobs.failures, *canary.failures]})
             state.present = {kind for kind, child in result.live.items() if child is not None}
             deployment = result.live[DEPLOYMENT]
             self._is_fresh(owner, deployment)
             problem = state.problem()
             self._report(body, spec, deployment, problem)
-            if retryable([*result.failures, *jobs.failures]):
+            if retryable([*result.failures, *jobs.failures, *canary.failures]):
                 raise ApplyError(problem.message if problem else "retrying", permanent=False)
             return Outcome(problem)
 
@@ -309,7 +341,7 @@ class Reconciler:
                 return
             status = self._with_jobs(owner, spec, previous, OcrServiceStatus.model_validate(previous), owner_body)
             if status_changed(previous, status):
-                patch = status.to_patch()
+                patch = status.to_patch()  # the canary part is carried over as it was
                 self.api.patch_status(owner.namespace, owner.name, patch)
                 self._last_status[owner.uid] = patch
 
@@ -368,6 +400,197 @@ class Reconciler:
             enabled = previous_jobs_condition(previous) is not None
         return with_jobs_condition(status, previous, condition, self._clock(), enabled=enabled)
 
+    # -- canary: plan, children, analysis, rollback (see ocr_operator.canary) -----------------------
+
+    def _plan(self, spec: OcrServiceSpec, body: Mapping[str, Any], previous: Mapping[str, Any]) -> CanaryPlan | None:
+        """The canary plan for ``spec`` (asks whether the Gateway API is served only when a canary is
+        involved: an OcrService without one costs no request)."""
+        involved = spec.canary is not None or bool(previous.get("canary"))
+        gateway = self._gateway(self.api) if involved else False
+        return plan_canary(spec, fault_of(body.get("metadata")), previous, gateway_api=gateway)
+
+    def _canary_children(self, owner: Owner, spec: OcrServiceSpec, plan: CanaryPlan | None) -> list[CanaryChild]:
+        return build_canary_children(
+            owner, spec, plan, config_hash(render_config(spec, owner)), gateway_api=self._gateway(self.api)
+        )
+
+    def _apply_canary(
+        self, owner: Owner, spec: OcrServiceSpec, plan: CanaryPlan | None, previous: Mapping[str, Any]
+    ) -> CanaryApplyResult:
+        """Apply (or remove) the canary children; nothing at all for an OcrService that never had a
+        canary (no canary in the status, none applied since the operator started)."""
+        state = self._state(owner.uid)
+        if plan is None and not state.canary_touched and not previous.get("canary"):
+            return CanaryApplyResult(None)
+        state.canary_touched = plan is not None
+        result = apply_canary_children(
+            self.api, owner, self._canary_children(owner, spec, plan), state.canary_deployment
+        )
+        state.canary_touched = state.canary_touched or bool(result.failures)
+        state.canary_deployment = result.deployment
+        if plan is None or not plan.runs:
+            state.analysis = None
+            self.analyst.forget(owner.uid)
+        return result
+
+    def _converge_canary(
+        self, owner: Owner, spec: OcrServiceSpec, plan: CanaryPlan | None, previous: Mapping[str, Any]
+    ) -> None:
+        """The plan changed without a spec change (the canary became ready, was rolled back, or its
+        promotion completed): apply the canary children and the main Ingress for the new plan."""
+        state = self._state(owner.uid)
+        canary_first = plan is not None and plan.runs
+        failures: dict[str, ChildFailure] = {}
+        try:
+            result = self._apply_canary(owner, spec, plan, previous) if canary_first else None
+            ingress = build_children(owner, spec, plan).ingress
+            if ingress is not None:
+                try:
+                    apply_child(self.api, INGRESS, ingress)
+                    state.failures.pop(INGRESS.kind, None)
+                except ApplyError as err:
+                    if err.namespace_terminating:
+                        raise
+                    failures[INGRESS.kind] = ChildFailure(
+                        INGRESS.kind, child_name(owner, INGRESS), str(err), err.permanent
+                    )
+            if result is None:
+                result = self._apply_canary(owner, spec, plan, previous)
+        except ApplyError as err:
+            if err.namespace_terminating:
+                self._namespace_terminating(owner)
+                return
+            raise
+        state.canary_plan = plan
+        failures.update({f"{f.kind}/{f.name}": f for f in result.failures})
+        state.failures.update(failures)
+
+    def on_canary_child_event(
+        self, owner_body: Mapping[str, Any], kind: ChildKind, name: str, child: Mapping[str, Any] | None
+    ) -> None:
+        """A canary child changed: restore it if it was deleted or edited by hand; a canary Deployment
+        event refreshes ``status.canary`` (its pods becoming ready gives it its routed weight)."""
+        owner = Owner.from_body(owner_body)
+        with self._lock(owner.uid):
+            state = self._state(owner.uid)
+            spec, problem = self._spec_problem(owner_body)
+            if spec is None or problem is not None or not state.reconciled:
+                return  # the full reconcile (always first after a start) applies the canary children
+            key = f"{kind.kind}/{name}"
+            before = state.problem()
+            live = child
+            if not spec.paused:
+                try:
+                    live = self._restore_canary_child(owner, spec, kind, name, child)
+                except ApplyError as err:
+                    if err.namespace_terminating:
+                        self._namespace_terminating(owner)
+                        return
+                    log.warning("%s/%s: could not restore %s %s: %s", owner.namespace, owner.name, kind.kind, name, err)
+                    state.failures[key] = ChildFailure(kind.kind, name, str(err), err.permanent)
+                else:
+                    state.failures.pop(key, None)
+            if kind is DEPLOYMENT:
+                state.canary_deployment = live
+            if state.generation != (owner_body.get("metadata") or {}).get("generation"):
+                return
+            if kind is DEPLOYMENT or state.problem() != before:
+                self._report(owner_body, spec, state.deployment, self._problem(state, owner, owner_body))
+
+    def _restore_canary_child(
+        self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, name: str, child: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """Re-apply one canary child when it no longer matches the plan (or delete one the plan does not
+        want); return it as it is now."""
+        plan = self._state(owner.uid).canary_plan
+        wanted = next((c for c in self._canary_children(owner, spec, plan) if c.kind is kind and c.name == name), None)
+        where = f"{owner.namespace}/{owner.name}"
+        if wanted is None or wanted.keep:
+            return child
+        if wanted.desired is None:
+            if child is not None and not (child.get("metadata") or {}).get("deletionTimestamp"):
+                self.api.delete(kind, owner.namespace, name)
+                log.info("%s: deleted %s %s (no canary wants it)", where, kind.kind, name)
+            return None
+        if child is not None and not drift_paths(wanted.desired, child):
+            return child
+        child = self.api.get(kind, owner.namespace, name)
+        if child is not None and (child.get("metadata") or {}).get("deletionTimestamp"):
+            return child
+        if (event := restore_event(kind, name, wanted.desired, child, where)) is NO_DRIFT:
+            return child
+        repaired: list[ChildKind] = []
+        restored = apply_canary_child(self.api, wanted, child if kind is DEPLOYMENT else None, repaired)
+        if event is not None:
+            log.warning("%s: %s", where, event.message)
+            self._post_event(self._owner_ref(owner), event)
+        elif repaired:
+            self._report_repair(owner, kind, name)
+        return restored
+
+    def canary_tick(self, body: Mapping[str, Any]) -> None:
+        """One step of the canary analysis loop (kopf timer): roll back a canary not ready within its
+        progress deadline; when an analysis is due, scrape both tracks, judge the window, report the
+        figures, and roll the canary back if it failed (``autoRollback``)."""
+        owner = Owner.from_body(body)
+        generation = (body.get("metadata") or {}).get("generation")
+        spec, problem = self._spec_problem(body)
+        if spec is None or problem is not None or spec.canary is None or spec.paused:
+            self.analyst.forget(owner.uid)
+            return
+        rules = spec.canary.analysis
+        with self._lock(owner.uid):
+            state = self._state(owner.uid)
+            plan = state.canary_plan
+            if not state.reconciled or state.generation != generation or plan is None or not plan.runs:
+                return
+            before = self._previous(owner, body).get("canary") or {}
+            ready = int(before.get("readyReplicas") or 0)
+            if (
+                spec.canary.auto_rollback
+                and before.get("fingerprint") == plan.fingerprint
+                and deadline_exceeded(
+                    before.get("startedAt"), self._clock(), rules.progress_deadline_seconds, ready, plan.replicas
+                )
+            ):
+                why = (
+                    f"{ready}/{plan.replicas} canary pods ready after progressDeadlineSeconds "
+                    f"({rules.progress_deadline_seconds} s)"
+                )
+                self._report(body, spec, state.deployment, self._problem(state, owner, body), rollback=why)
+                return
+        if not self.analyst.due(owner.uid, rules.interval_seconds):
+            return
+        judgement = self.analyst.analyse(owner, plan.fingerprint, rules)  # scrapes: outside the lock
+        if judgement is None:
+            return
+        with self._lock(owner.uid):
+            state = self._state(owner.uid)
+            if state.canary_plan != plan or state.generation != generation:
+                return  # the canary changed meanwhile: this window says nothing about it
+            state.analysis = (plan.fingerprint, judgement, self._clock())
+            log.info(
+                "%s/%s: canary analysis: %s: %s", owner.namespace, owner.name, judgement.verdict, judgement.message
+            )
+            why = judgement.message if judgement.verdict == "Fail" and spec.canary.auto_rollback else None
+            self._report(body, spec, state.deployment, self._problem(state, owner, body), rollback=why)
+
+    def _observed(self, owner: Owner, spec: OcrServiceSpec, rollback: str | None) -> Observed:
+        state = self._state(owner.uid)
+        plan = state.canary_plan
+        judgement = judged_at = None
+        if state.analysis is not None and plan is not None and state.analysis[0] == plan.fingerprint:
+            _, judgement, judged_at = state.analysis
+        stable_ready = int(((state.deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+        return Observed(
+            plan=plan,
+            deployment=state.canary_deployment,
+            judgement=judgement,
+            judged_at=judged_at,
+            rollback=rollback,
+            stable_ready=stable_ready,
+        )
+
     # -- child events: drift restore and status refresh ------------------------------------------
 
     def on_child_event(
@@ -413,7 +636,7 @@ class Reconciler:
         self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, child: Mapping[str, Any] | None
     ) -> Mapping[str, Any] | None:
         """Re-apply (or re-delete) one child when it no longer matches the spec; return it as it is now."""
-        desired = build_children(owner, spec).by_kind()[kind]
+        desired = build_children(owner, spec, self._state(owner.uid).canary_plan).by_kind()[kind]
         name = child_name(owner, kind)
         where = f"{owner.namespace}/{owner.name}"
         if desired is None:
@@ -527,6 +750,7 @@ class Reconciler:
         spec: OcrServiceSpec | None,
         deployment: Mapping[str, Any] | None,
         problem: Problem | None,
+        rollback: str | None = None,
     ) -> None:
         owner = Owner.from_body(body)
         previous = self._previous(owner, body)
@@ -540,13 +764,26 @@ class Reconciler:
             problem=problem,
         )
         status = self._with_jobs(owner, spec, previous, status, body)
+        canary_events: list[EventSpec] = []
+        if spec is None:
+            status = carry_canary(status, previous)
+        else:
+            observed = self._observed(owner, spec, rollback)
+            status, canary_events = with_canary(status, previous, spec, observed, self._clock())
         if deployment is not None:
             self._log_rollout_step(owner, observe_rollout(deployment))
         if status_changed(previous, status):
-            patch = status.to_patch()
+            patch = status_patch(previous, status)
             self.api.patch_status(owner.namespace, owner.name, patch)
-            self._last_status[owner.uid] = patch
-        for event in condition_events(previous, status):
+            self._last_status[owner.uid] = status.to_patch()
+        for event in [*condition_events(previous, status), *canary_events]:
             if event.type == "Warning":
                 log.warning("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
+            elif event.reason.startswith("Canary"):
+                log.info("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
             self._post_event(self._owner_ref(owner), event)
+        state = self._state(owner.uid)
+        if spec is not None and not spec.paused and state.reconciled:
+            plan = self._plan(spec, body, self._last_status.get(owner.uid) or previous)
+            if plan != state.canary_plan:
+                self._converge_canary(owner, spec, plan, previous)
