@@ -164,6 +164,7 @@ class Reconciler:
         clock: Callable[[], str] = utc_now,
         catalog: ModelCatalog | None = None,
         analyst: CanaryAnalyst | None = None,
+        gateway_api: Callable[[KubeApi], bool] | None = None,
     ) -> None:
         self.api = api
         self.catalog = catalog or ModelCatalog()
@@ -176,7 +177,7 @@ class Reconciler:
         self._last_line: dict[str, str] = {}
         self._last_deployment_version: dict[str, int] = {}
         self._keda = KedaDetector()
-        self._gateway = ServedDetector(HTTPROUTE)
+        self._gateway = gateway_api or ServedDetector(HTTPROUTE)
         self.analyst = analyst or CanaryAnalyst(ApiPods(api), PodProxyMetrics(api))
         self._jobs_seen: dict[str, dict[str, Any]] = {}  # uid → jobs Deployments last seen, by name
         self.reconciles = 0
