@@ -128,7 +128,7 @@ def plan_canary(
         fingerprint=fp,
         fault=fault,
         replicas=replicas,
-        routed_weight=canary.weight if ready else 0,
+        routed_weight=canary.weight if ready and exact else 0,  # only exact splits route by weight
         track_services=exact,
         ingress=spec.ingress.enabled,
         httproute=gateway_api,
