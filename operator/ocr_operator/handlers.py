@@ -116,10 +116,13 @@ def _live_children(owner: Owner, indexes: Mapping[str, Any]) -> dict[ChildKind, 
 
 class _QuietChildEvents(logging.Filter):
     """Drop kopf's "Handler '<kind>_drift' succeeded." line: it fires on every child status update
-    (each pod becoming ready) and would bury the one-line-per-rollout-step log."""
+    (each pod becoming ready) and would bury the one-line-per-rollout-step log; and the canary timer's
+    "Timer 'canary_analysis' succeeded." (every tick; the analysis logs its own line per verdict)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if message == "Timer 'canary_analysis' succeeded.":
+            return False
         return not (message.startswith("Handler '") and message.endswith("_drift' succeeded."))
 
 
