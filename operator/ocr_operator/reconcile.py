@@ -208,6 +208,10 @@ class Reconciler:
         except InvalidSpecError as err:
             return None, Problem("InvalidSpec", f"invalid spec: {err}")
         unknown = self.catalog.unknown_model(spec)
+        if unknown is None and spec.canary is not None:  # the canary's model, in the canary's image
+            canary = spec.model_copy(update={"model": spec.canary.model, "image": spec.canary.image or spec.image})
+            unknown = self.catalog.unknown_model(canary)
+            unknown = f"canary: {unknown}" if unknown else None
         return spec, (Problem("UnknownModel", unknown) if unknown else None)
 
     # -- the full reconcile (owner events) -------------------------------------------------------
@@ -784,7 +788,7 @@ class Reconciler:
                 log.info("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
             self._post_event(self._owner_ref(owner), event)
         state = self._state(owner.uid)
-        if spec is not None and not spec.paused and state.reconciled:
+        if spec is not None and not spec.paused and state.reconciled and state.spec_problem is None:
             plan = self._plan(spec, body, self._last_status.get(owner.uid) or previous)
             if plan != state.canary_plan:
                 self._converge_canary(owner, spec, plan, previous)

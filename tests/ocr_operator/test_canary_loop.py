@@ -175,3 +175,16 @@ def test_without_auto_rollback_a_failing_canary_is_reported_not_removed() -> Non
     assert status["canary"]["state"] == "Serving" and f"Deployment/{CANARY_DEPLOYMENT}" not in loop.deleted()
     assert next(c for c in status["conditions"] if c["type"] == "Canary")["reason"] == "AnalysisFailed"
     assert [e.reason for e in loop.events].count("CanaryAnalysisFailed") == 1
+
+
+def test_a_canary_model_its_image_lacks_is_refused_before_anything_rolls() -> None:
+    from ocr_operator.catalog import ModelCatalog
+    from ocr_operator.spec import DEFAULT_IMAGE_REPOSITORY, DEFAULT_IMAGE_TAG
+
+    loop = Loop({**SPEC, "canary": {**SPEC["canary"], "model": {"version": "9.9.9"}}})
+    image = f"{DEFAULT_IMAGE_REPOSITORY}:{DEFAULT_IMAGE_TAG}"
+    loop.rec.catalog = ModelCatalog.parse(f'{{"{image}": ["crnn-en-1.2.0", "crnn-en-1.1.0"]}}')
+    outcome = loop.rec.reconcile(loop.body(), {})
+    assert outcome.problem is not None and outcome.problem.reason == "UnknownModel"
+    assert outcome.problem.message.startswith("canary: model crnn-en-9.9.9 is not bundled")
+    assert not [c for c in loop.api.calls if c[0] == "apply"]
