@@ -155,13 +155,8 @@ def test_canary_by_pod_ratio_runs_beside_the_stable_and_goes_when_removed(kube: 
     svc = kube.child(SERVICE)
     assert svc is not None and TRACK_LABEL not in svc["spec"]["selector"]  # one Service for both tracks
     assert kube.kube.get(SERVICE, kube.ns, STABLE_SVC) is None  # no exact split: no track Services
-    status = canary_status(kube)
-    assert (status["model"], status["weight"], status["podPercent"], status["split"]) == (
-        CANARY_MODEL,
-        50,
-        50,
-        "podRatio",
-    )
+    status = kube.wait(lambda: canary_status(kube) if canary_status(kube).get("podPercent") == 50 else None, "50 %")
+    assert (status["model"], status["weight"], status["split"]) == (CANARY_MODEL, 50, "podRatio")
     cond = kube.condition("Canary")
     assert (cond["status"], cond["reason"]) == ("True", "Serving")
     out = k8s_cluster.kubectl("get", "ocrs", "-n", kube.ns).stdout.splitlines()
@@ -218,7 +213,7 @@ def test_canary_hand_deleted_is_restored(kube: Cluster) -> None:
         lambda: (kube.kube.get(DEPLOYMENT, kube.ns, CANARY) or {}).get("metadata", {}).get("uid") not in (None, uid),
         "canary Deployment recreated",
     )
-    assert any(e["reason"] == "ChildRestored" for e in kube.events())
+    kube.wait(lambda: any(e["reason"] == "ChildRestored" for e in kube.events()), "ChildRestored Event")
 
 
 # ---- promotion and deadline ------------------------------------------------------------------------------
@@ -293,7 +288,7 @@ def test_canary_gateway_api_httproute_only_where_its_crd_is_served(
             assert route is not None
             assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": NAME, "port": 80}]
             assert route["metadata"]["ownerReferences"][0]["name"] == NAME
-            assert canary_status(kube)["split"] == "podRatio+gatewayAPI"
+            kube.wait(lambda: canary_status(kube).get("split") == "podRatio+gatewayAPI", "split with the Gateway API")
             assert kube.kube.get(SERVICE, kube.ns, STABLE_SVC) is not None
             # the canary absent before now gets its route too (the operator asked discovery afresh)
             kube.wait(lambda: kube.kube.get(HTTPROUTE, kube.ns, "absent") is not None, "route of the earlier canary")
