@@ -573,9 +573,16 @@ class Reconciler:
             state = self._state(owner.uid)
             if state.canary_plan != plan or state.generation != generation:
                 return  # the canary changed meanwhile: this window says nothing about it
+            changed = state.analysis is None or state.analysis[1].verdict != judgement.verdict
             state.analysis = (plan.fingerprint, judgement, self._clock())
-            log.info(
-                "%s/%s: canary analysis: %s: %s", owner.namespace, owner.name, judgement.verdict, judgement.message
+            # One line when the verdict changes (the figures of every analysis are on the status).
+            log.log(
+                logging.INFO if changed else logging.DEBUG,
+                "%s/%s: canary analysis: %s: %s",
+                owner.namespace,
+                owner.name,
+                judgement.verdict,
+                judgement.message,
             )
             why = judgement.message if judgement.verdict == "Fail" and spec.canary.auto_rollback else None
             self._report(body, spec, state.deployment, self._problem(state, owner, body), rollback=why)

@@ -38,10 +38,6 @@ class CanaryChild:
     desired: dict[str, Any] | None  # None: must not exist
     keep: bool = False  # promoting: leave the live object as it is
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind.kind}/{self.name}"
-
 
 def build_canary_children(
     owner: Owner, spec: OcrServiceSpec, plan: CanaryPlan | None, config_hash: str, *, gateway_api: bool

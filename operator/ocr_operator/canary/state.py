@@ -44,7 +44,6 @@ class Observed:
     judged_at: str | None = None
     rollback: str | None = None  # why the operator rolls this canary back now (autoRollback on)
     stable_ready: int = 0
-    gateway_api: bool = False
 
 
 def _ready(deployment: Mapping[str, Any] | None) -> int:
