@@ -5,7 +5,8 @@ canary path under exactly the chart's RBAC.
 
 KWOK runs no server, so the analysis has no metrics here (``pods/proxy`` fails): analysis rollback is
 unit-tested with a fake metrics source (test_canary_loop) and end to end on a real node (tests/e2e).
-Namespaces are ``t-test-canary-*``; the operators here watch only those.
+Namespaces are ``t-test-canary-*``, watched by this module's operator; the Gateway API and RBAC tests
+run their own operators, in namespaces (``t-test-gateway-*``, ``t-test-rbac-*``) no other operator watches.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def test_canary_not_ready_in_time_is_rolled_back(kube: Cluster) -> None:
 # ---- Gateway API ------------------------------------------------------------------------------------------
 
 
-def test_canary_gateway_api_httproute_only_where_its_crd_is_served(
+def test_gateway_api_canary_httproute_only_where_its_crd_is_served(
     k8s_api: client.ApiClient, k8s_namespace: str, k8s_cluster: Any, crd: None, tmp_path: Path
 ) -> None:
     with OperatorProcess(k8s_cluster.kubeconfig, tmp_path / "absent.log", namespaces=k8s_namespace) as proc:
@@ -289,7 +290,7 @@ def test_canary_gateway_api_httproute_only_where_its_crd_is_served(
             assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": NAME, "port": 80}]
             assert route["metadata"]["ownerReferences"][0]["name"] == NAME
             kube.wait(lambda: canary_status(kube).get("split") == "podRatio+gatewayAPI", "split with the Gateway API")
-            assert kube.kube.get(SERVICE, kube.ns, STABLE_SVC) is not None
+            kube.wait(lambda: kube.kube.get(SERVICE, kube.ns, STABLE_SVC), "the stable track's Service")
             # the canary absent before now gets its route too (the operator asked discovery afresh)
             kube.wait(lambda: kube.kube.get(HTTPROUTE, kube.ns, "absent") is not None, "route of the earlier canary")
             kube.patch({"canary": None})
@@ -305,7 +306,7 @@ def canary_status_of(kube: Cluster, name: str) -> dict[str, Any]:
 # ---- RBAC ----------------------------------------------------------------------------------------------------
 
 
-def test_canary_runs_under_exactly_the_charts_rbac(
+def test_rbac_canary_runs_under_exactly_the_charts_rbac(
     k8s_cluster: Any, k8s_api: client.ApiClient, k8s_namespace: str, crd: None, gateway_crd: None, tmp_path: Path
 ) -> None:
     """A canary with an Ingress and an HTTPRoute, analysed (its pods listed, /metrics asked through
