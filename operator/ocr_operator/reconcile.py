@@ -624,7 +624,7 @@ class Reconciler:
             before = state.problem()
             if not spec.paused:
                 try:
-                    live = self._restore(owner, spec, kind, child)
+                    live = self._restore(owner, spec, kind, child, owner_body)
                 except ApplyError as err:
                     if err.namespace_terminating:
                         self._namespace_terminating(owner)
@@ -645,10 +645,19 @@ class Reconciler:
                 self._report(owner_body, spec, deployment, self._problem(state, owner, owner_body))
 
     def _restore(
-        self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, child: Mapping[str, Any] | None
+        self,
+        owner: Owner,
+        spec: OcrServiceSpec,
+        kind: ChildKind,
+        child: Mapping[str, Any] | None,
+        body: Mapping[str, Any],
     ) -> Mapping[str, Any] | None:
         """Re-apply (or re-delete) one child when it no longer matches the spec; return it as it is now."""
-        desired = build_children(owner, spec, self._state(owner.uid).canary_plan).by_kind()[kind]
+        state = self._state(owner.uid)
+        # Before the first full reconcile since a start, the canary plan comes from the status (else a
+        # main Ingress would be "restored" away from a running canary's stable Service).
+        plan = state.canary_plan if state.reconciled else self._plan(spec, body, self._previous(owner, body))
+        desired = build_children(owner, spec, plan).by_kind()[kind]
         name = child_name(owner, kind)
         where = f"{owner.namespace}/{owner.name}"
         if desired is None:

@@ -188,3 +188,19 @@ def test_a_canary_model_its_image_lacks_is_refused_before_anything_rolls() -> No
     assert outcome.problem is not None and outcome.problem.reason == "UnknownModel"
     assert outcome.problem.message.startswith("canary: model crnn-en-9.9.9 is not bundled")
     assert not [c for c in loop.api.calls if c[0] == "apply"]
+
+
+def test_after_a_restart_the_main_ingress_stays_on_the_stable_track_before_the_first_reconcile() -> None:
+    """A child event can come before the resume reconcile: the plan is then read from the status."""
+    from ocr_operator.builders import INGRESS
+    from ocr_operator.canary.plan import fingerprint
+    from ocr_operator.spec import parse_spec
+
+    spec = {**SPEC, "ingress": {"enabled": True, "host": "ocr.example.com"}}
+    loop = Loop(spec)
+    fp = fingerprint(parse_spec(spec), None)
+    status = {"model": "crnn-en-1.2.0", "canary": {"model": "crnn-en-1.1.0", "state": "Serving", "fingerprint": fp}}
+    body = owner_body(spec, status=status)
+    loop.rec.on_child_event(body, INGRESS, None)  # deleted while the operator was away
+    (ingress,) = [m for verb, kind, _, m in loop.api.calls if verb == "apply" and kind == "Ingress"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "invoices-stable"
