@@ -772,7 +772,10 @@ class Reconciler:
         deployment: Mapping[str, Any] | None,
         problem: Problem | None,
         rollback: str | None = None,
+        converge: bool = True,
     ) -> None:
+        """Compute and write the status, post its Events; when the canary plan it implies differs from
+        the one applied (``converge``), apply the canary children for it and report once more."""
         owner = Owner.from_body(body)
         previous = self._previous(owner, body)
         status = compute_status(
@@ -804,7 +807,9 @@ class Reconciler:
                 log.info("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
             self._post_event(self._owner_ref(owner), event)
         state = self._state(owner.uid)
-        if spec is not None and not spec.paused and state.reconciled and state.spec_problem is None:
+        if converge and spec is not None and not spec.paused and state.reconciled and state.spec_problem is None:
             plan = self._plan(spec, body, self._last_status.get(owner.uid) or previous)
             if plan != state.canary_plan:
                 self._converge_canary(owner, spec, plan, previous)
+                if state.canary_plan == plan:  # report the new plan (its routed weight) at once
+                    self._report(body, spec, deployment, problem, converge=False)
