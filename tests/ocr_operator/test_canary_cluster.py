@@ -195,8 +195,8 @@ def test_canary_by_ingress_renders_nginx_canary_annotations_and_restores_the_mai
     for track, name in (("stable", STABLE_SVC), ("canary", CANARY)):
         svc = kube.kube.get(SERVICE, kube.ns, name)
         assert svc is not None and svc["spec"]["selector"][TRACK_LABEL] == track
-    status = canary_status(kube)
-    assert status["routedWeight"] == 20 and status["split"] == "podRatio+ingress" and status["replicas"] == 1
+    status = kube.wait(lambda: canary_status(kube) if canary_status(kube).get("routedWeight") == 20 else None, "20")
+    assert status["split"] == "podRatio+ingress" and status["replicas"] == 1
 
     kube.patch({"canary": None})
     kube.wait(lambda: kube.kube.get(INGRESS, kube.ns, CANARY) is None, "canary Ingress deleted")
