@@ -105,16 +105,20 @@ class KubeApi:
     def _request(self, method: str, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
         """One request with a deadline: a connection the API server never answers must not hold a
         handler thread (and the OcrService's lock) forever; it becomes a retryable error instead."""
+        return _read_json(self._raw(method, path, **params))
+
+    def _raw(self, method: str, path: str, **params: Any) -> Any:
+        """The request as an unread urllib3 response (the caller reads and releases it)."""
         with self._lock:
             self.requests += 1
             if self._dynamic is None:
                 self._dynamic = DynamicClient(self.api_client, discoverer=_NoDiscovery)
             dynamic = self._dynamic
+        timeout = params.pop("_request_timeout", REQUEST_TIMEOUT)
         try:
-            resp = dynamic.request(method, path, serialize=False, _request_timeout=REQUEST_TIMEOUT, **params)
+            return dynamic.request(method, path, serialize=False, _request_timeout=timeout, **params)
         except urllib3.exceptions.HTTPError as err:
             raise ApiException(status=0, reason=f"no answer from the API server: {err}") from err
-        return _read_json(resp)
 
     def apply(
         self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True
@@ -207,6 +211,35 @@ class KubeApi:
             if err.status == 404:
                 return None
             raise api_error(f"read {kind.kind} {namespace}/{name}", err) from err
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching a label selector (the canary analysis finds each track's pods)."""
+        self._record("", "pods", "list")
+        try:
+            return (
+                self._request("get", f"/api/v1/namespaces/{namespace}/pods", label_selector=selector)[1].get("items")
+                or []
+            )
+        except ApiException as err:
+            raise api_error(f"list pods in {namespace} ({selector})", err) from err
+
+    def pod_get(self, namespace: str, pod: str, port: int, path: str, timeout: float = 5.0) -> str:
+        """GET ``path`` on a pod's port through the API server's pod proxy (``pods/proxy``); the body
+        as text.  Why the proxy: it reaches the pod wherever the operator runs (in the cluster, or
+        outside it as in development and the tests), and pod NetworkPolicies need not admit it."""
+        self._record("", "pods/proxy", "get")
+        try:
+            resp = self._raw(
+                "get",
+                f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}",
+                _request_timeout=(5.0, timeout),
+            )
+        except ApiException as err:
+            raise api_error(f"GET {path} of pod {namespace}/{pod}", err) from err
+        try:
+            return bytes(resp.data).decode("utf-8", errors="replace")
+        finally:
+            resp.release_conn()
 
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge-patch the OcrService's status subresource (lists such as conditions are replaced whole)."""

@@ -73,6 +73,19 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Replicas running the current pod template.",
     },
     {"name": "Model", "type": "string", "jsonPath": ".status.model", "description": "Model being served."},
+    {
+        "name": "Canary",
+        "type": "string",
+        "jsonPath": ".status.canary.summary",
+        "description": "Canary model, weight and state (spec.canary).",
+    },
+    {
+        "name": "Analysis",
+        "type": "string",
+        "jsonPath": ".status.canary.analysis.verdict",
+        "priority": 1,
+        "description": "The canary's last analysis: Pass, Fail or Inconclusive.",
+    },
     {"name": "URL", "type": "string", "jsonPath": ".status.url", "description": "Where to send requests."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

@@ -12,6 +12,9 @@
   :meth:`Reconciler.on_jobs_child_event` instead.
 - Events: kopf's own posting is off (one Event per retry, errors in terminating namespaces); the
   operator posts the Events it decides on through :class:`~ocr_operator.events.EventRecorder`.
+- ``OcrService`` with ``spec.canary``: a kopf timer drives :meth:`Reconciler.canary_tick` (the canary's
+  progress deadline and its metrics analysis; see ``ocr_operator.canary``).  Canary children (its
+  Deployment, the per-track Services, the canary Ingress) go to :meth:`Reconciler.on_canary_child_event`.
 - kopf indexes keep the OcrServices and children in memory (fed by the same watches), so a child
   event finds its owner and the reconcile knows what exists without extra API reads.
 
@@ -32,6 +35,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from ocr_operator.apply import ApplyError, KubeApi
 from ocr_operator.builders import CHILD_KINDS, ChildKind, Owner, child_name
+from ocr_operator.canary.children import is_canary_child
 from ocr_operator.catalog import BUNDLED_MODELS_ENV, ModelCatalog
 from ocr_operator.events import EventRecorder
 from ocr_operator.jobs import is_jobs_child
@@ -46,6 +50,9 @@ MAX_WORKERS = 8
 # Back-off of a failed reconcile: 5 s, 10 s, 20 s, ... up to 5 minutes (no retry storm on a quota).
 RETRY_DELAY_SECONDS = 5
 MAX_RETRY_DELAY_SECONDS = 300
+# How often the canary loop looks at an OcrService with a canary: the progress deadline is checked on
+# every tick, an analysis runs when its spec.canary.analysis.intervalSeconds have passed.
+CANARY_TICK_SECONDS = 2.0
 
 
 def retry_delay(retry: int) -> float:
@@ -109,10 +116,13 @@ def _live_children(owner: Owner, indexes: Mapping[str, Any]) -> dict[ChildKind, 
 
 class _QuietChildEvents(logging.Filter):
     """Drop kopf's "Handler '<kind>_drift' succeeded." line: it fires on every child status update
-    (each pod becoming ready) and would bury the one-line-per-rollout-step log."""
+    (each pod becoming ready) and would bury the one-line-per-rollout-step log; and the canary timer's
+    "Timer 'canary_analysis' succeeded." (every tick; the analysis logs its own line per verdict)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if message == "Timer 'canary_analysis' succeeded.":
+            return False
         return not (message.startswith("Handler '") and message.endswith("_drift' succeeded."))
 
 
@@ -219,6 +229,10 @@ def _child_handler(kind: ChildKind) -> Any:
             child = None if event.get("type") == "DELETED" else _snapshot(body)
             memo.reconciler.on_jobs_child_event(owner_body, name, child, kind)
             return
+        if is_canary_child(owner, kind, name):  # spec.canary: its Deployment, track Services, canary Ingress
+            child = None if event.get("type") == "DELETED" else _snapshot(body)
+            memo.reconciler.on_canary_child_event(owner_body, kind, name, child)
+            return
         if name != child_name(owner, kind):
             return
         child = None if event.get("type") == "DELETED" else _snapshot(body)
@@ -236,6 +250,17 @@ for _kind in CHILD_KINDS:
         when=_owned,
         id=f"{_kind.plural}_drift",
     )(_child_handler(_kind))
+
+
+def _has_canary(spec: kopf.Spec, **_: Any) -> bool:
+    return bool(spec.get("canary"))
+
+
+@kopf.timer(**OWNER, interval=CANARY_TICK_SECONDS, when=_has_canary, id="canary_analysis")
+def canary_analysis(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The canary loop (only for OcrServices with ``spec.canary``): progress deadline, analysis of both
+    tracks' metrics, automatic rollback.  Returns nothing, so kopf writes nothing to the object."""
+    memo.reconciler.canary_tick(_snapshot(body))
 
 
 @kopf.on.probe(id="reconciler")

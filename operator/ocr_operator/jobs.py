@@ -20,13 +20,9 @@ the group/version serves the resource (cached for a minute, one request).
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from kubernetes.client.rest import ApiException
 
 from ocr_operator.apply import KubeApi, apply_deployment
 from ocr_operator.builders import DEPLOYMENT, HPA, PVC, SCALED_OBJECT, SERVICE, ChildKind, Owner
@@ -38,7 +34,8 @@ from ocr_operator.builders.redis import (
 )
 from ocr_operator.builders.scaledobject import build_scaled_object, build_worker_hpa
 from ocr_operator.builders.workers import build_worker_deployment, workers_name
-from ocr_operator.errors import ApplyError, api_error
+from ocr_operator.discovery import ServedDetector
+from ocr_operator.errors import ApplyError
 from ocr_operator.failures import ChildFailure
 from ocr_operator.repair import apply_child
 from ocr_operator.revision import stamp
@@ -103,28 +100,11 @@ def is_jobs_child(owner: Owner, kind: ChildKind, name: str | None) -> bool:
     return False
 
 
-class KedaDetector:
+class KedaDetector(ServedDetector):
     """Whether the cluster serves ``keda.sh/v1alpha1`` ScaledObjects (cached)."""
 
     def __init__(self, ttl: float = KEDA_CACHE_SECONDS) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._cached: tuple[float, bool] | None = None
-
-    def __call__(self, api: KubeApi) -> bool:
-        with self._lock:
-            if self._cached and time.monotonic() - self._cached[0] < self.ttl:
-                return self._cached[1]
-        try:
-            resources = api._request("get", f"/apis/{SCALED_OBJECT.group}/{SCALED_OBJECT.version}")[1]
-            present = any(r.get("name") == SCALED_OBJECT.plural for r in resources.get("resources") or [])
-        except ApiException as err:
-            if err.status not in (404, 403):
-                raise api_error(f"discover {SCALED_OBJECT.group}/{SCALED_OBJECT.version}", err) from err
-            present = False
-        with self._lock:
-            self._cached = (time.monotonic(), present)
-        return present
+        super().__init__(SCALED_OBJECT, ttl)
 
 
 @dataclass

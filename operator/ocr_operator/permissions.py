@@ -12,7 +12,7 @@ Two sources of calls:
 
 from __future__ import annotations
 
-from ocr_operator.builders import CHILD_KINDS, JOBS_ONLY_KINDS
+from ocr_operator.builders import CANARY_ONLY_KINDS, CHILD_KINDS, JOBS_ONLY_KINDS
 from ocr_operator.spec import GROUP, PLURAL
 
 Permission = tuple[str, str, str]  # (API group, resource, verb)
@@ -27,6 +27,11 @@ CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
 # create, patch; delete for the last-resort recreate and when jobs are disabled), but addressed by
 # name, never listed or watched.
 JOBS_ONLY_VERBS = ("get", "create", "patch", "delete")
+# ``spec.canary``: the HTTPRoute (Gateway API, where served) on the same by-name path as the jobs-only
+# kinds; the server pods of both tracks are listed (by label) and their /metrics read through the API
+# server's pod proxy (``pods/proxy`` get) for the canary analysis.
+CANARY_ONLY_VERBS = JOBS_ONLY_VERBS
+CANARY_ANALYSIS: frozenset[tuple[str, str, str]] = frozenset({("", "pods", "list"), ("", "pods/proxy", "get")})
 
 KOPF: frozenset[Permission] = frozenset(
     {
@@ -49,6 +54,8 @@ CLIENT: frozenset[Permission] = frozenset(
             if verb not in ("list", "watch")
         ),
         *((kind.group, kind.plural, verb) for kind in JOBS_ONLY_KINDS for verb in JOBS_ONLY_VERBS),
+        *((kind.group, kind.plural, verb) for kind in CANARY_ONLY_KINDS for verb in CANARY_ONLY_VERBS),
+        *CANARY_ANALYSIS,
     }
 )
 

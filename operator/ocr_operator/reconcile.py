@@ -20,6 +20,7 @@ from typing import Any
 from ocr_operator.apply import ApplyError, KubeApi, apply_children, apply_deployment
 from ocr_operator.builders import (
     DEPLOYMENT,
+    HTTPROUTE,
     INGRESS,
     SERVICE,
     ChildKind,
@@ -31,7 +32,14 @@ from ocr_operator.builders import (
 from ocr_operator.builders.configmap import render_config
 from ocr_operator.builders.meta import config_hash
 from ocr_operator.builders.workers import workers_name
+from ocr_operator.canary.analysis import Judgement
+from ocr_operator.canary.loop import CanaryAnalyst
+from ocr_operator.canary.plan import CanaryPlan
+from ocr_operator.canary.reconciler import CanaryReconciling
+from ocr_operator.canary.scrape import ApiPods, PodProxyMetrics
+from ocr_operator.canary.state import carry_canary, status_patch, with_canary
 from ocr_operator.catalog import ModelCatalog
+from ocr_operator.discovery import ServedDetector
 from ocr_operator.drift import drift_paths
 from ocr_operator.failures import ChildFailure, retryable, summarize
 from ocr_operator.jobs import (
@@ -48,7 +56,7 @@ from ocr_operator.jobs import (
     with_jobs_condition,
 )
 from ocr_operator.repair import apply_child
-from ocr_operator.revision import is_hand_edit
+from ocr_operator.restore import NO_DRIFT, restore_event
 from ocr_operator.spec import API_VERSION, KIND, InvalidSpecError, OcrServiceSpec, parse_spec
 from ocr_operator.status import (
     EventSpec,
@@ -84,30 +92,6 @@ def url_kind(spec: OcrServiceSpec) -> ChildKind:
     return INGRESS if spec.ingress.enabled and spec.ingress.host else SERVICE
 
 
-NO_DRIFT = EventSpec("Normal", "NoDrift", "")  # sentinel: the child already is what the spec asks
-
-
-def restore_event(
-    kind: ChildKind, name: str, desired: dict[str, Any], child: dict[str, Any] | None, where: str
-) -> EventSpec | None:
-    """What restoring ``child`` to ``desired`` means after a child event, read fresh.
-
-    ``NO_DRIFT`` when nothing differs; a Warning to post when it was deleted or changed by hand;
-    ``None`` when it was last applied for another spec (the spec changed while the operator was
-    down or busy): a rollout the owner's reconcile would do anyway, not a hand edit.
-    """
-    if child is None:
-        return EventSpec("Warning", "ChildRestored", f"{kind.kind} {name} was deleted; recreated it")
-    paths = drift_paths(desired, child)
-    if not paths:
-        return NO_DRIFT
-    shown = ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
-    if is_hand_edit(desired, child):
-        return EventSpec("Warning", "DriftCorrected", f"{kind.kind} {name} was changed by hand ({shown}); restored it")
-    log.info("%s: applying the current spec to %s %s (%s)", where, kind.kind, name, shown)
-    return None
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a reconcile ended with: ``problem`` set means the spec (or a child) must change before a
@@ -129,13 +113,20 @@ class _State:
         # The generation the last full reconcile applied: a child event must not report a newer one
         # (it restored one child, the others may still be at the old spec).
         self.generation: int | None = None
+        # spec.canary: the plan last applied, the canary Deployment last seen, the latest analysis
+        # (fingerprint, judgement, when) and whether canary children may exist (then they are cleaned up).
+        self.canary_plan: CanaryPlan | None = None
+        self.canary_deployment: Mapping[str, Any] | None = None
+        self.analysis: tuple[str | None, Judgement, str] | None = None
+        self.canary_touched = False
 
     def problem(self) -> Problem | None:
         return self.spec_problem or summarize(self.failures.values())
 
 
-class Reconciler:
-    """Drives OcrServices towards their spec; safe to call from kopf's handler threads."""
+class Reconciler(CanaryReconciling):
+    """Drives OcrServices towards their spec; safe to call from kopf's handler threads.  The canary
+    part (plan, children, analysis loop, rollback) is in :class:`CanaryReconciling`."""
 
     def __init__(
         self,
@@ -143,6 +134,8 @@ class Reconciler:
         post_event: EventSink,
         clock: Callable[[], str] = utc_now,
         catalog: ModelCatalog | None = None,
+        analyst: CanaryAnalyst | None = None,
+        gateway_api: Callable[[KubeApi], bool] | None = None,
     ) -> None:
         self.api = api
         self.catalog = catalog or ModelCatalog()
@@ -155,6 +148,8 @@ class Reconciler:
         self._last_line: dict[str, str] = {}
         self._last_deployment_version: dict[str, int] = {}
         self._keda = KedaDetector()
+        self._gateway = gateway_api or ServedDetector(HTTPROUTE)
+        self.analyst = analyst or CanaryAnalyst(ApiPods(api), PodProxyMetrics(api))
         self._jobs_seen: dict[str, dict[str, Any]] = {}  # uid → jobs Deployments last seen, by name
         self.reconciles = 0
 
@@ -175,6 +170,7 @@ class Reconciler:
             self._last_line.pop(uid, None)
             self._last_deployment_version.pop(uid, None)
             self._jobs_seen.pop(uid, None)
+        self.analyst.forget(uid)
 
     def _spec_problem(self, body: Mapping[str, Any]) -> tuple[OcrServiceSpec | None, Problem | None]:
         """The parsed spec, or why it cannot be applied at all (invalid, or a model its image lacks)."""
@@ -183,6 +179,10 @@ class Reconciler:
         except InvalidSpecError as err:
             return None, Problem("InvalidSpec", f"invalid spec: {err}")
         unknown = self.catalog.unknown_model(spec)
+        if unknown is None and spec.canary is not None:  # the canary's model, in the canary's image
+            canary = spec.model_copy(update={"model": spec.canary.model, "image": spec.canary.image or spec.image})
+            unknown = self.catalog.unknown_model(canary)
+            unknown = f"canary: {unknown}" if unknown else None
         return spec, (Problem("UnknownModel", unknown) if unknown else None)
 
     # -- the full reconcile (owner events) -------------------------------------------------------
@@ -212,27 +212,35 @@ class Reconciler:
                 log.info("%s/%s: paused, not applying changes", owner.namespace, owner.name)
                 self._report(body, spec, live.get(DEPLOYMENT), state.problem())
                 return Outcome()
+            previous = self._previous(owner, body)
+            plan = self._plan(spec, body, previous)
+            # A canary's children before the main Ingress moves onto them; after it moved off them.
+            canary_first = plan is not None and plan.runs
             try:
-                result = apply_children(self.api, owner, build_children(owner, spec), live, _autoscaling(spec))
+                canary = self._apply_canary(owner, spec, plan, previous) if canary_first else None
+                result = apply_children(self.api, owner, build_children(owner, spec, plan), live, _autoscaling(spec))
                 jobs = self._apply_jobs(body, owner, spec)
+                if canary is None:
+                    canary = self._apply_canary(owner, spec, plan, previous)
             except ApplyError as err:
                 if err.namespace_terminating:
                     self._namespace_terminating(owner)
                     return Outcome()
                 raise
+            state.canary_plan = plan
             for kind in result.repaired:
                 self._report_repair(owner, kind)
-            for child in jobs.repaired:
+            for child in [*jobs.repaired, *canary.repaired]:
                 self._report_repair(owner, child.kind, child.name)
-            # Main children by kind, jobs children (several per kind) by kind and name.
+            # Main children by kind, jobs and canary children (several per kind) by kind and name.
             state.failures = {f.kind: f for f in result.failures}
-            state.failures.update({f"{f.kind}/{f.name}": f for f in jobs.failures})
+            state.failures.update({f"{f.kind}/{f.name}": f for f in [*jobs.failures, *canary.failures]})
             state.present = {kind for kind, child in result.live.items() if child is not None}
             deployment = result.live[DEPLOYMENT]
             self._is_fresh(owner, deployment)
             problem = state.problem()
             self._report(body, spec, deployment, problem)
-            if retryable([*result.failures, *jobs.failures]):
+            if retryable([*result.failures, *jobs.failures, *canary.failures]):
                 raise ApplyError(problem.message if problem else "retrying", permanent=False)
             return Outcome(problem)
 
@@ -309,7 +317,7 @@ class Reconciler:
                 return
             status = self._with_jobs(owner, spec, previous, OcrServiceStatus.model_validate(previous), owner_body)
             if status_changed(previous, status):
-                patch = status.to_patch()
+                patch = status.to_patch()  # the canary part is carried over as it was
                 self.api.patch_status(owner.namespace, owner.name, patch)
                 self._last_status[owner.uid] = patch
 
@@ -389,7 +397,7 @@ class Reconciler:
             before = state.problem()
             if not spec.paused:
                 try:
-                    live = self._restore(owner, spec, kind, child)
+                    live = self._restore(owner, spec, kind, child, owner_body)
                 except ApplyError as err:
                     if err.namespace_terminating:
                         self._namespace_terminating(owner)
@@ -410,10 +418,19 @@ class Reconciler:
                 self._report(owner_body, spec, deployment, self._problem(state, owner, owner_body))
 
     def _restore(
-        self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, child: Mapping[str, Any] | None
+        self,
+        owner: Owner,
+        spec: OcrServiceSpec,
+        kind: ChildKind,
+        child: Mapping[str, Any] | None,
+        body: Mapping[str, Any],
     ) -> Mapping[str, Any] | None:
         """Re-apply (or re-delete) one child when it no longer matches the spec; return it as it is now."""
-        desired = build_children(owner, spec).by_kind()[kind]
+        state = self._state(owner.uid)
+        # Before the first full reconcile since a start, the canary plan comes from the status (else a
+        # main Ingress would be "restored" away from a running canary's stable Service).
+        plan = state.canary_plan if state.reconciled else self._plan(spec, body, self._previous(owner, body))
+        desired = build_children(owner, spec, plan).by_kind()[kind]
         name = child_name(owner, kind)
         where = f"{owner.namespace}/{owner.name}"
         if desired is None:
@@ -527,7 +544,11 @@ class Reconciler:
         spec: OcrServiceSpec | None,
         deployment: Mapping[str, Any] | None,
         problem: Problem | None,
+        rollback: str | None = None,
+        converge: bool = True,
     ) -> None:
+        """Compute and write the status, post its Events; when the canary plan it implies differs from
+        the one applied (``converge``), apply the canary children for it and report once more."""
         owner = Owner.from_body(body)
         previous = self._previous(owner, body)
         status = compute_status(
@@ -540,13 +561,28 @@ class Reconciler:
             problem=problem,
         )
         status = self._with_jobs(owner, spec, previous, status, body)
+        canary_events: list[EventSpec] = []
+        if spec is None:
+            status = carry_canary(status, previous)
+        else:
+            observed = self._observed(owner, spec, rollback)
+            status, canary_events = with_canary(status, previous, spec, observed, self._clock())
         if deployment is not None:
             self._log_rollout_step(owner, observe_rollout(deployment))
         if status_changed(previous, status):
-            patch = status.to_patch()
+            patch = status_patch(previous, status)
             self.api.patch_status(owner.namespace, owner.name, patch)
-            self._last_status[owner.uid] = patch
-        for event in condition_events(previous, status):
+            self._last_status[owner.uid] = status.to_patch()
+        for event in [*condition_events(previous, status), *canary_events]:
             if event.type == "Warning":
                 log.warning("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
+            elif event.reason.startswith("Canary"):
+                log.info("%s/%s: %s: %s", owner.namespace, owner.name, event.reason, event.message)
             self._post_event(self._owner_ref(owner), event)
+        state = self._state(owner.uid)
+        if converge and spec is not None and not spec.paused and state.reconciled and state.spec_problem is None:
+            plan = self._plan(spec, body, self._last_status.get(owner.uid) or previous)
+            if plan != state.canary_plan:
+                self._converge_canary(owner, spec, plan, previous)
+                if state.canary_plan == plan:  # report the new plan (its routed weight) at once
+                    self._report(body, spec, deployment, problem, converge=False)

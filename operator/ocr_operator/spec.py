@@ -412,6 +412,107 @@ class JobsSpec(_Spec):
         return self
 
 
+class CanaryAnalysis(_Spec):
+    """How the operator judges a running canary against the stable pods, from their /metrics.
+
+    Every ``intervalSeconds`` it scrapes both tracks and compares the last ``windowSeconds`` of requests
+    to the OCR routes: a canary with at least ``minRequests`` in the window fails when its error rate
+    (5xx, timeouts included, and 422 undecodable answers) is above ``maxErrorRate`` and above the
+    stable's, or its p95 latency is above ``maxP95Ms`` / ``maxP95LatencyRatio`` times the stable's."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "!(has(self.maxP95LatencyRatio) && has(self.maxP95Ms))",
+                "set at most one of maxP95LatencyRatio and maxP95Ms",
+                ".maxP95Ms",
+            ),
+            _cel(
+                "self.windowSeconds >= self.intervalSeconds",
+                "windowSeconds must not be shorter than intervalSeconds",
+                ".windowSeconds",
+            ),
+        )
+    )
+
+    interval_seconds: int = Field(30, ge=5, le=3600, description="Seconds between two analyses (scrapes).")
+    window_seconds: int = Field(
+        60, ge=5, le=86400, description="Requests of the last this-many seconds are compared (counter deltas)."
+    )
+    min_requests: int = Field(
+        20, ge=1, le=1_000_000, description="Fewer canary requests in the window: no verdict yet (never a rollback)."
+    )
+    max_error_rate: float = Field(
+        0.05, ge=0.0, le=1.0, description="Highest error rate (0-1) the canary may have, unless the stable's is higher."
+    )
+    max_p95_latency_ratio: float | None = Field(
+        None,
+        ge=1.0,
+        le=100.0,
+        description="Highest canary p95 as a multiple of the stable p95; unset: not checked.",
+    )
+    max_p95_ms: int | None = Field(
+        None, ge=1, le=600_000, description="Highest canary p95 latency in milliseconds; unset: not checked."
+    )
+    progress_deadline_seconds: int = Field(
+        300,
+        ge=30,
+        le=7200,
+        description="Canary pods not all ready this long after the canary started (e.g. a bundle failing its "
+        "golden-set gate): rolled back like a failed analysis.",
+    )
+
+
+class GatewayRef(_Spec):
+    """A Gateway API Gateway the canary's HTTPRoute attaches to."""
+
+    name: str = Field(min_length=1, max_length=253, description="Gateway name.")
+    namespace: str | None = Field(None, max_length=63, description="Gateway namespace; empty: the OcrService's.")
+    section_name: str | None = Field(None, max_length=253, description="Listener of the Gateway; empty: all.")
+
+
+class CanarySpec(_Spec):
+    """A second model version served beside the stable one, with a share of the traffic.
+
+    Promote: set spec.model to the canary's model and remove canary (one edit).  Roll back: remove
+    canary.  A canary that fails its analysis or never becomes ready is rolled back by the operator
+    (autoRollback) and stays rolled back until its model, image or the fault annotation changes."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_validations(
+            _cel(
+                "self.weight == 0 || !has(self.replicas) || self.replicas >= 1",
+                "canary.replicas must be at least 1 when canary.weight is above 0",
+                ".replicas",
+            )
+        )
+    )
+
+    model: ModelSpec = Field(description="The canary's model (must differ from spec.model).")
+    image: ImageSpec | None = Field(None, description="Canary image; unset: the stable's spec.image.")
+    weight: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="Percent of the traffic for the canary: exact through the Ingress / Gateway API, "
+        "by ready-pod ratio through the Service (see canary.replicas).",
+    )
+    replicas: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="Canary pods; unset: sized from weight (share of ready pods ~ weight, at most the stable's).",
+    )
+    auto_rollback: bool = Field(True, description="Roll back a canary that fails its analysis or never gets ready.")
+    analysis: CanaryAnalysis = Field(default_factory=CanaryAnalysis)
+    gateway_refs: list[GatewayRef] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Gateways the weighted HTTPRoute attaches to (with the Gateway API installed); empty: the "
+        "route's parent is the OcrService's Service (GAMMA, for meshes).",
+    )
+
+
 class OcrServiceSpec(_Spec):
     """Desired state of one OCR service: server pods, their config, Service, and optionally Ingress and HPA."""
 
@@ -421,7 +522,18 @@ class OcrServiceSpec(_Spec):
                 "!has(self.podLabels) || self.podLabels.all(k, !k.startsWith('app.kubernetes.io/'))",
                 "podLabels must not set app.kubernetes.io/ labels: the operator owns them",
                 ".podLabels",
-            )
+            ),
+            _cel(
+                "!has(self.podLabels) || !('ocr-crnn.io/track' in self.podLabels)",
+                "podLabels must not set ocr-crnn.io/track: the operator owns it",
+                ".podLabels",
+            ),
+            _cel(
+                "!has(self.canary) || self.canary.model.name != self.model.name "
+                "|| self.canary.model.version != self.model.version",
+                "canary.model must differ from model (to promote: set model to the canary's and remove canary)",
+                ".canary.model",
+            ),
         )
     )
 
@@ -438,6 +550,7 @@ class OcrServiceSpec(_Spec):
     ingress: IngressSpec = Field(default_factory=IngressSpec)
     service: ServiceSpec = Field(default_factory=ServiceSpec)
     jobs: JobsSpec = Field(default_factory=JobsSpec)
+    canary: CanarySpec | None = Field(None, description="A canary model version beside the stable one; unset: none.")
     progress_deadline_seconds: int = Field(
         600, ge=30, le=7200, description="A rollout without progress for this long is reported as stuck."
     )
@@ -483,6 +596,8 @@ def parse_spec(raw: Mapping[str, Any] | None) -> OcrServiceSpec:
     except ValidationError as err:
         raise InvalidSpecError(format_validation_error(err)) from err
     errors = _quantity_order_errors(spec.resources)
+    if spec.canary is not None and spec.canary.model == spec.model:
+        errors.append("canary.model must differ from model (to promote: set model to the canary's and remove canary)")
     if spec.jobs.enabled:
         errors += [f"jobs.workers.{e}" for e in _quantity_order_errors(spec.jobs.workers.resources)]
         if spec.jobs.redis.deploy:

@@ -46,6 +46,67 @@ class Condition(_Status):
     observed_generation: int | None = Field(None, description="metadata.generation this condition describes.")
 
 
+class CanaryAnalysisStatus(_Status):
+    """The canary's last analysis: both tracks' figures over the window and the verdict."""
+
+    verdict: Literal["Pass", "Fail", "Inconclusive"] = Field(description="Pass, Fail or Inconclusive.")
+    message: str = Field("", description="Why, with the figures.", max_length=4096)
+    checked_at: str | None = Field(None, description="When.", json_schema_extra={"format": "date-time"})
+    canary_requests: int | None = Field(None, description="Canary requests to the OCR routes in the window.")
+    stable_requests: int | None = Field(None, description="Stable requests to the OCR routes in the window.")
+    canary_error_rate: str | None = Field(None, description="Canary error rate in the window (0-1, as text).")
+    stable_error_rate: str | None = Field(None, description="Stable error rate in the window (0-1, as text).")
+    canary_p95_ms: str | None = Field(None, description="Canary p95 latency in the window, milliseconds.")
+    stable_p95_ms: str | None = Field(None, description="Stable p95 latency in the window, milliseconds.")
+
+
+class CanaryStatus(_Status):
+    """The canary as the operator runs it (or rolled it back)."""
+
+    model: str = Field(description="Canary model, <name>-<version>.")
+    model_version: str | None = Field(None, description="Canary model version.")
+    weight: int = Field(0, description="spec.canary.weight.")
+    routed_weight: int | None = Field(
+        None, description="Weight the Ingress / HTTPRoute gives the canary now (0 until all its pods are ready)."
+    )
+    pod_percent: int | None = Field(
+        None, description="Canary share of the ready pods behind the Service, percent (the split by pod ratio)."
+    )
+    split: str | None = Field(None, description="How traffic is split: podRatio, and ingress / gatewayAPI.")
+    replicas: int | None = Field(None, description="Canary pods wanted.")
+    ready_replicas: int | None = Field(None, description="Canary pods ready.")
+    state: Literal["Progressing", "Serving", "Promoting", "RolledBack"] = Field(
+        description="Progressing (pods starting), Serving, Promoting (the stable rolls onto it), RolledBack."
+    )
+    summary: str = Field("", description="Model and weight, as the CANARY column shows them.", max_length=256)
+    message: str = Field("", description="Human-readable detail.", max_length=4096)
+    started_at: str | None = Field(
+        None,
+        description="When this canary started (its progress deadline counts from here).",
+        json_schema_extra={"format": "date-time"},
+    )
+    fingerprint: str | None = Field(
+        None,
+        description="Hash of the canary's model, image and fault annotation: a rolled-back canary "
+        "stays away until it changes.",
+        max_length=64,
+    )
+    analysis: CanaryAnalysisStatus | None = Field(None, description="The last analysis.")
+
+
+class HistoryEntry(_Status):
+    """One change of the model served (newest last)."""
+
+    model: str = Field(description="Model, <name>-<version>.")
+    model_version: str | None = Field(None, description="Model version.")
+    reason: Literal["promoted", "rolledBack", "manual"] = Field(
+        description="promoted (the stable took the canary's model), rolledBack (a canary was removed or "
+        "rolled back automatically), manual (spec.model changed without a canary)."
+    )
+    at: str = Field(description="When.", json_schema_extra={"format": "date-time"})
+    message: str = Field("", description="Detail.", max_length=1024)
+
+
 class OcrServiceStatus(_Status):
     """Observed state of the OCR service, computed by the operator from its Deployment."""
 
@@ -62,10 +123,19 @@ class OcrServiceStatus(_Status):
     model: str | None = Field(None, description="Model being served, <name>-<version>, once rolled out.")
     model_version: str | None = Field(None, description="Version of the model being served.")
     url: str | None = Field(None, description="Where clients send requests.")
+    canary: CanaryStatus | None = Field(None, description="The canary, while it runs or stays rolled back.")
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The last model versions served, newest last, with when and why they changed.",
+    )
 
     def to_patch(self) -> dict[str, Any]:
         """The dict written to the status subresource (camelCase, unset fields omitted)."""
-        return self.model_dump(by_alias=True, exclude_none=True)
+        patch = self.model_dump(by_alias=True, exclude_none=True)
+        if not patch.get("history"):
+            patch.pop("history", None)
+        return patch
 
 
 @dataclass(frozen=True)

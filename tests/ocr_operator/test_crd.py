@@ -175,7 +175,7 @@ def test_api_identity_status_and_printer_columns() -> None:
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"].upper() for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert columns == ["READY", "REPLICAS", "MODEL", "URL", "AGE"]
+    assert columns == ["READY", "REPLICAS", "MODEL", "CANARY", "URL", "AGE"]
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     for field in (
         "observedGeneration",
@@ -185,6 +185,8 @@ def test_api_identity_status_and_printer_columns() -> None:
         "updatedReplicas",
         "modelVersion",
         "url",
+        "canary",
+        "history",
     ):
         assert field in status, field
     assert status["conditions"]["x-kubernetes-list-map-keys"] == ["type"]

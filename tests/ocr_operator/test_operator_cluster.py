@@ -182,8 +182,8 @@ def test_ocrs_create_children_ready_and_printer_columns(kube: Cluster, k8s_clust
     assert len(pods) == 2  # admitted by PodSecurity "restricted"
 
     out = k8s_cluster.kubectl("get", "ocrs", "-n", kube.ns).stdout.splitlines()
-    assert out[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "URL", "AGE"]
-    assert out[1].split()[:5] == [NAME, "True", "2", DEFAULT_MODEL, "http://ocr.example.com/"]
+    assert out[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "CANARY", "URL", "AGE"]
+    assert out[1].split()[:5] == [NAME, "True", "2", DEFAULT_MODEL, "http://ocr.example.com/"]  # CANARY blank
 
     assert kube.operator_lines(f"{kube.ns}/{NAME}: rollout 2/2 updated, 2/2 available, model {DEFAULT_MODEL}")
     reasons = {e["reason"] for e in kube.events()}
@@ -296,7 +296,9 @@ def _reasons(kube: Cluster) -> dict[str, tuple[str, str]]:
 def _wide_row(k8s_cluster: Any, kube: Cluster) -> list[str]:
     """``kubectl get ocrs -o wide`` without the AGE (an unset column prints as blank)."""
     out = k8s_cluster.kubectl("get", "ocrs", NAME, "-n", kube.ns, "-o", "wide").stdout.splitlines()
-    assert out[0].split() == ["NAME", "READY", "REPLICAS", "AVAILABLE", "UPDATED", "MODEL", "URL", "AGE"]
+    assert out[0].split() == [
+        "NAME", "READY", "REPLICAS", "AVAILABLE", "UPDATED", "MODEL", "CANARY", "ANALYSIS", "URL", "AGE"
+    ]  # fmt: skip
     return out[1].split()[:-1]
 
 

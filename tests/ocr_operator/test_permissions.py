@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ocr_operator.apply import KubeApi
-from ocr_operator.builders import CHILD_KINDS, JOBS_ONLY_KINDS, build_children
+from ocr_operator.builders import CANARY_ONLY_KINDS, CHILD_KINDS, HTTPROUTE, JOBS_ONLY_KINDS, build_children
 from ocr_operator.jobs import build_jobs_children
 from ocr_operator.permissions import CLIENT, KOPF, REQUIRED, parse_rules, parse_used
 from ocr_operator.spec import parse_spec
@@ -45,10 +45,29 @@ def test_every_client_call_is_declared_and_every_declared_call_is_made(monkeypat
             api.dry_run_create(child.kind, child.desired)
             api.get(child.kind, "ns", "x")
             api.delete(child.kind, "ns", "x")
+    route = {"metadata": {"namespace": "ns", "name": "x"}}  # the canary's HTTPRoute: the same by-name path
+    api.apply(HTTPROUTE, route)
+    api.merge_patch(HTTPROUTE, route, manager="m")
+    api.dry_run_create(HTTPROUTE, route)
+    api.get(HTTPROUTE, "ns", "x")
+    api.delete(HTTPROUTE, "ns", "x")
+    monkeypatch.setattr(api, "_raw", lambda method, path, **kw: _Raw())
+    api.list_pods("ns", "a=b")  # the canary analysis: each track's pods, and their /metrics
+    assert api.pod_get("ns", "pod", 8080, "/metrics") == "ocr 1\n"
     api.patch_status("ns", "x", {})
     api.create_event("ns", {})
     assert api.used == CLIENT
-    assert (len(CHILD_KINDS) + len(JOBS_ONLY_KINDS)) * 4 + 2 == len(CLIENT)
+    assert (len(CHILD_KINDS) + len(JOBS_ONLY_KINDS) + len(CANARY_ONLY_KINDS)) * 4 + 2 + 2 == len(CLIENT)
+
+
+class _Raw:
+    """A urllib3-like response: what ``KubeApi._raw`` returns."""
+
+    status = 200
+    data = b"ocr 1\n"
+
+    def release_conn(self) -> None:
+        pass
 
 
 def test_kopf_and_client_permissions_do_not_overlap_and_parse() -> None:

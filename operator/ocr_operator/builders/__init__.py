@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ocr_operator.builders.canary import build_stable_ingress
 from ocr_operator.builders.configmap import build_configmap, render_config
 from ocr_operator.builders.deployment import build_deployment
 from ocr_operator.builders.hpa import build_hpa
-from ocr_operator.builders.ingress import build_ingress
 from ocr_operator.builders.meta import Owner, config_hash, configmap_name, workload_name
 from ocr_operator.builders.service import build_service, service_url
+from ocr_operator.canary.plan import CanaryPlan
 from ocr_operator.revision import stamp
 from ocr_operator.spec import OcrServiceSpec
 
@@ -45,6 +46,9 @@ KINDS_BY_NAME = {k.kind: k for k in CHILD_KINDS}
 PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 SCALED_OBJECT = ChildKind("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects")
 JOBS_ONLY_KINDS: tuple[ChildKind, ...] = (PVC, SCALED_OBJECT)
+# The kind only ``spec.canary`` adds, where the Gateway API is installed: applied and deleted by name.
+HTTPROUTE = ChildKind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
+CANARY_ONLY_KINDS: tuple[ChildKind, ...] = (HTTPROUTE,)
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,12 @@ def child_name(owner: Owner, kind: ChildKind) -> str:
     return configmap_name(owner) if kind is CONFIGMAP else workload_name(owner)
 
 
-def build_children(owner: Owner, spec: OcrServiceSpec) -> Children:
+def build_children(owner: Owner, spec: OcrServiceSpec, canary: CanaryPlan | None = None) -> Children:
     """Every desired child of ``owner``: the reconcile's single source of desired state.  Each carries
     the hash of itself (``revision``), so a later look at the child tells a hand edit from a spec
-    change the operator has not applied yet."""
-    ingress, hpa = build_ingress(owner, spec), build_hpa(owner, spec)
+    change the operator has not applied yet.  ``canary``: the canary plan, which moves the Ingress
+    onto the stable track's Service while a canary Ingress splits by weight."""
+    ingress, hpa = build_stable_ingress(owner, spec, canary), build_hpa(owner, spec)
     return Children(
         configmap=stamp(build_configmap(owner, spec)),
         service=stamp(build_service(owner, spec)),
@@ -88,10 +93,12 @@ def build_children(owner: Owner, spec: OcrServiceSpec) -> Children:
 
 
 __all__ = [
+    "CANARY_ONLY_KINDS",
     "CHILD_KINDS",
     "CONFIGMAP",
     "DEPLOYMENT",
     "HPA",
+    "HTTPROUTE",
     "INGRESS",
     "JOBS_ONLY_KINDS",
     "KINDS_BY_NAME",

@@ -27,6 +27,8 @@ from ocr_operator.builders.meta import (
     MODEL_ANNOTATION,
     MODEL_VERSION_ANNOTATION,
     SERVER_PORT,
+    STABLE_TRACK,
+    TRACK_LABEL,
     Owner,
     configmap_name,
     model_ref,
@@ -91,7 +93,7 @@ def _container(spec: OcrServiceSpec) -> dict[str, Any]:
 
 
 def _pod_template(owner: Owner, spec: OcrServiceSpec, config_hash: str) -> dict[str, Any]:
-    labels = {**spec.pod_labels, **standard_labels(owner, spec)}
+    labels = {**spec.pod_labels, **standard_labels(owner, spec), TRACK_LABEL: STABLE_TRACK}
     annotations = {
         **spec.pod_annotations,
         CONFIG_HASH_ANNOTATION: config_hash,

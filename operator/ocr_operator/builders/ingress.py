@@ -21,8 +21,9 @@ def max_body_size(spec: OcrServiceSpec) -> str:
     return f"{math.ceil(spec.server.max_upload_bytes / _MIB) + 1}m"
 
 
-def build_ingress(owner: Owner, spec: OcrServiceSpec) -> dict[str, Any] | None:
-    """An Ingress routing ``host``/``path`` to the Service; user annotations override the defaults."""
+def build_ingress(owner: Owner, spec: OcrServiceSpec, backend: str | None = None) -> dict[str, Any] | None:
+    """An Ingress routing ``host``/``path`` to the Service (or to ``backend``, another Service of the
+    OcrService: a canary track's); user annotations override the defaults."""
     ing = spec.ingress
     if not ing.enabled:
         return None
@@ -38,7 +39,7 @@ def build_ingress(owner: Owner, spec: OcrServiceSpec) -> dict[str, Any] | None:
                 {
                     "path": ing.path,
                     "pathType": "Prefix",
-                    "backend": {"service": {"name": workload_name(owner), "port": {"name": "http"}}},
+                    "backend": {"service": {"name": backend or workload_name(owner), "port": {"name": "http"}}},
                 }
             ]
         },

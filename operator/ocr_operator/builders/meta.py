@@ -31,6 +31,12 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# Which Deployment a server pod belongs to: the stable one, or the canary (``spec.canary``).  Both
+# tracks share the selector labels, so the one Service reaches both; the per-track Services select
+# on this label as well.
+TRACK_LABEL = f"{GROUP}/track"
+STABLE_TRACK = "stable"
+CANARY_TRACK = "canary"
 MODEL_ANNOTATION = f"{GROUP}/model"
 MODEL_VERSION_ANNOTATION = f"{GROUP}/model-version"
 
