@@ -32,7 +32,7 @@ VERSION ?= 1.2.0
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
         bench-jobs bench-operator-chaos \
         images image-server image-operator clean
 
@@ -78,7 +78,7 @@ $(BENCH_VENV)/.synced: uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory bench-setup
 
 # Every other target that runs $(PYTHON) needs .venv too.
-format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train evaluate export bench-detect \
+format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train train-zh evaluate export bench-detect \
   bench-operator bench-attacks bench-jobs image-test: $(VENV)/.synced
 
 run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (config: $OCR_CONFIG, OCR__SECTION__FIELD env overrides)
@@ -145,6 +145,11 @@ train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHAS
 
 evaluate: ## Accuracy table of the shipped model on sroie-dev lines, iiit5k words and unseen fonts
 	$(PYTHON) -m training.evaluate --model $(MODEL) --version $(VERSION)
+
+TRAIN_ZH_STEPS ?= 60000
+train-zh: ## Chinese + English (crnn-zh): start or resume runs/crnn-zh (from models/resume/crnn-zh-resume.pt when committed); SIGTERM-safe
+	$(PYTHON) -m training.train --profile zh --run runs/crnn-zh --init models/resume/crnn-zh-resume.pt \
+	  --total-steps $(TRAIN_ZH_STEPS)
 
 CHECKPOINT ?= runs/crnn/best.pt
 export: ## Export the best validated checkpoint to a new bundle: make export NEW_VERSION=1.3.0 [CHECKPOINT=runs/crnn/last.pt]
