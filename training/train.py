@@ -221,7 +221,7 @@ def training_data(
         faces, _ = split_faces()
         mix = ZhMix(office_share=args.office_share, blank_share=args.blank_share)
         stream = ZhLineStream(charset, faces, mix, args.seed + step)
-        val = {"zh-val": heldout_lines("val", 300)}
+        val = {"zh-val": heldout_lines("val", args.val_lines)}
         families = sorted({f.family for f in faces})
         return stream, val, f"data: {len(faces)} faces of {len(families)} families ({', '.join(families)})"
     train_fonts, _ = split_fonts()
@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
+    ap.add_argument("--val-lines", type=int, default=300, help="zh: held-out validation lines best.pt is chosen on")
     ap.set_defaults(**profile.defaults)
     args = ap.parse_args(argv)
 

@@ -105,14 +105,26 @@ def fortunes() -> tuple[str, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=3)
-def sentence_lines(split: str) -> tuple[str, ...]:
-    """Lines of the fortunes in ``split`` ("train", "val" or "test"), every character in the charset."""
-    out = []
+@lru_cache(maxsize=1)
+def _lines_by_split() -> dict[str, tuple[str, ...]]:
+    raw: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     for text in fortunes():
-        if split_of(text) == split:
-            out.extend(line for line in pack_lines(text) if len(line) >= 4 and _representable(line))
-    return tuple(out)
+        raw[split_of(text)].extend(line for line in pack_lines(text) if len(line) >= 4 and _representable(line))
+    # A line that recurs in other fortunes (an attribution "-- 杜甫《春夜喜雨》", a quoted verse) stays
+    # with the held-out slice only: test wins over val, both over train.
+    test = set(raw["test"])
+    val = set(raw["val"]) - test
+    return {
+        "test": tuple(raw["test"]),
+        "val": tuple(x for x in raw["val"] if x in val),
+        "train": tuple(x for x in raw["train"] if x not in test and x not in val),
+    }
+
+
+def sentence_lines(split: str) -> tuple[str, ...]:
+    """Lines of the fortunes in ``split`` ("train", "val" or "test"), every character in the charset;
+    no line of one split occurs in another."""
+    return _lines_by_split()[split]
 
 
 class WordSampler:
