@@ -64,7 +64,7 @@ def test_zh_batch_loss_is_finite() -> None:
     stream = iter(ZhLineStream(charset, faces, ZhMix(), seed=3))
     samples = [next(stream) for _ in range(6)]
     batch = collate(samples, charset, ZH.input_height, ZH.width_downsample)
-    assert batch["images"].shape[2] == 48
+    assert batch["images"].shape[2] == ZH.input_height == 32
     model = CRNN(charset.num_classes, **ZH.model_kw)
     log_probs = model(batch["images"]).log_softmax(-1).permute(1, 0, 2)
     assert log_probs.shape[2] == charset.num_classes == 6944
@@ -97,14 +97,14 @@ def test_export_gives_a_bundle_the_server_loads(smoke_run: Path, tmp_path: Path)
     out = write_bundle(smoke_run / "last.pt", "crnn-zh", "0.0.1", tmp_path / "models")
     meta = json.loads((out / "model.json").read_text())
     assert meta["name"] == "crnn-zh" and meta["profile"] == "zh" and meta["training_steps"] == 3
-    assert meta["input_height"] == 48 and meta["width_downsample"] == 8 and meta["num_classes"] == 6944
+    assert meta["input_height"] == 32 and meta["width_downsample"] == 8 and meta["num_classes"] == 6944
     assert meta["onnx_torch_max_abs_diff"] < 1e-4
     assert (out / "model.onnx").stat().st_size < 30e6
     card = write_card(out).read_text()
     assert all(family in card for family in HELD_OUT_FAMILIES) and "6,763" in card
 
     rec = load_recognizer("crnn-zh", "0.0.1", str(tmp_path / "models"))
-    assert rec.info.input_height == 48 and rec.downsample == 8
+    assert rec.info.input_height == 32 and rec.downsample == 8
     line = render_zh_line("增值税专用发票 No.12345", split_faces()[1][0], random.Random(0))
     results = rec.recognize([line, np.full((40, 200), 255, np.uint8)])
     assert len(results) == 2 and all(c in rec.charset for c in results[0].text)
