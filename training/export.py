@@ -138,6 +138,10 @@ def write_bundle(
             "onnx_torch_max_abs_diff": diff,
         }
     )
+    if prof.name != "en":  # the trainer options the card reports (English model.json files stay as they were)
+        args = ck.get("args") or {}
+        keys = ("batch_size", "lr", "total_steps", "office_share", "blank_share")
+        meta["training"] = {k: args[k] for k in keys if k in args}
     meta.update(extra_meta or {})
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     make_golden(out, golden_source or GOLDEN_PROFILES[prof.name]())

@@ -21,6 +21,7 @@ from .charset import FULLWIDTH, gb2312_hanzi
 from .corpus import SPLIT_BUCKETS, fortunes, jieba_words, sentence_lines
 from .evaluation import INVOICES, SENTENCES
 from .fonts import FONT_PACKAGES_ZH, HELD_OUT_FAMILIES, MIN_HANZI_COVERAGE, split_faces
+from .generators import MIX
 from .stream import MIN_SCALE, OFFICE_TEXT_HEIGHT, ZhMix
 
 TARGET_CER_NORM = 0.03
@@ -44,7 +45,12 @@ def render(bundle: Path, evaluation: dict | None) -> str:
     kw = meta.get("model_kw", {})
     train_faces, held_faces = split_faces()
     words, _ = jieba_words()
-    mix = ZhMix()
+    trained = meta.get("training", {})
+    mix = ZhMix(
+        office_share=trained.get("office_share", ZhMix.office_share),
+        blank_share=trained.get("blank_share", ZhMix.blank_share),
+    )
+    recipe = ", ".join(f"{w:.0%} {name}" for w, name in MIX)
     lines = [
         f"# Model card: {meta['name']}-{meta['version']}",
         "",
@@ -82,9 +88,8 @@ def render(bundle: Path, evaluation: dict | None) -> str:
         "frequency^0.5. Generators: invoice fields (发票代码/号码, 纳税人识别号 of 18 characters, amounts "
         "¥1,234.56, 价税合计 in capital numerals, tax rates, dates 2026年11月30日, bank accounts), goods rows, "
         "receipt lines, addresses with 省/市/区/路/号, phone numbers, mixed Chinese/Latin/digit lines, symbol "
-        "lines, and hanzi drawn uniformly from all 6,763 so level-2 characters are learnt "
-        "(`training/zh/generators.py`: 30 % sentences, 16 % word phrases, 29 % invoice/receipt/address, "
-        "8 % mixed, 8 % uniform hanzi, 4 % symbols, 3 % bare amounts/dates/phones/tax ids).",
+        "lines, and hanzi drawn uniformly from all 6,763 so level-2 characters are learnt. "
+        f"Mix (`training/zh/generators.py`): {recipe}.",
         "- Rendering: the line's height is the face's em box (reference glyph 国) united with the ink, so digits "
         "and low signs keep their size; a quarter of lines are cropped tight to the ink; one in five "
         "letter-spaced. Sizes 24-48 px.",
@@ -93,7 +98,8 @@ def render(bundle: Path, evaluation: dict | None) -> str:
         f"JPEG, rotation/perspective, light, texture, ink bleed, rules at strength {mix.augment_strength} "
         f"(low resolution no smaller than {MIN_SCALE:.0%}); {mix.blank_share:.0%} blank crops.",
         "- No real Chinese images were trained on.",
-        f"- Steps: {meta.get('training_steps')} at batch 64, AdamW, warm-up + cosine LR, bfloat16 autocast on CPU; "
+        f"- Steps: {meta.get('training_steps')} at batch {trained.get('batch_size', '?')}, peak LR "
+        f"{trained.get('lr', '?')}, AdamW, warm-up + cosine LR, bfloat16 autocast on CPU; "
         "`best.pt` chosen by the normalised CER on 300 validation lines (held-out faces, validation sentences).",
         "",
     ]
@@ -119,7 +125,8 @@ def render(bundle: Path, evaluation: dict | None) -> str:
         if SENTENCES in evaluation:
             v = evaluation[SENTENCES]["cer_norm"]
             lines.append(
-                f"| held-out-font lines, CER normalised <= 3 % | {v:.2%} | {'yes' if v <= 0.03 else '**no**'} |"
+                f"| held-out-font lines, CER normalised <= {TARGET_CER_NORM:.0%} | {v:.2%} "
+                f"| {'yes' if v <= TARGET_CER_NORM else '**no**'} |"
             )
             ms = evaluation[SENTENCES]["ms_per_line_batch"]
             lines.append(f"| <= 5 ms/line batched | {ms:.2f} ms | {'yes' if ms <= TARGET_MS else '**no**'} |")

@@ -430,24 +430,40 @@ def symbols_line(rng: random.Random, words: WordSampler) -> str:
     return rng.choice(["", " ", "，"]).join(parts[: rng.randint(1, 3)])
 
 
+# (share of lines, name for the model card); ZhText maps each name to its generator
+MIX: tuple[tuple[float, str], ...] = (
+    (0.30, "fortunes-zh sentences"),
+    (0.16, "jieba word phrases"),
+    (0.10, "invoice fields"),
+    (0.07, "goods rows"),
+    (0.09, "receipt lines"),
+    (0.05, "addresses"),
+    (0.08, "mixed Chinese/Latin/digits"),
+    (0.08, "uniform hanzi"),
+    (0.04, "symbols"),
+    (0.03, "amounts, dates, phones, tax ids"),
+)
+
+
 class ZhText:
-    """One line of Chinese document text per call, from the mix below (weights sum to 1)."""
+    """One line of Chinese document text per call, drawn from ``MIX`` (shares sum to 1)."""
 
     def __init__(self, split: str = "train") -> None:
         self.words = WordSampler()
         self.sentences = sentence_lines(split)
-        self.mix: list[tuple[float, Callable[[random.Random], str]]] = [
-            (0.30, self.sentence),
-            (0.16, lambda r: phrase(r, self.words)),
-            (0.10, lambda r: invoice_field(r, self.words)),
-            (0.07, lambda r: item_row(r, self.words)),
-            (0.09, lambda r: receipt_line(r, self.words)),
-            (0.05, lambda r: address(r, self.words)),
-            (0.08, lambda r: mixed_line(r, self.words)),
-            (0.08, uniform_hanzi),
-            (0.04, lambda r: symbols_line(r, self.words)),
-            (0.03, lambda r: rng_choice_amount_date(r)),
-        ]
+        gens: dict[str, Callable[[random.Random], str]] = {
+            "fortunes-zh sentences": self.sentence,
+            "jieba word phrases": lambda r: phrase(r, self.words),
+            "invoice fields": lambda r: invoice_field(r, self.words),
+            "goods rows": lambda r: item_row(r, self.words),
+            "receipt lines": lambda r: receipt_line(r, self.words),
+            "addresses": lambda r: address(r, self.words),
+            "mixed Chinese/Latin/digits": lambda r: mixed_line(r, self.words),
+            "uniform hanzi": uniform_hanzi,
+            "symbols": lambda r: symbols_line(r, self.words),
+            "amounts, dates, phones, tax ids": rng_choice_amount_date,
+        }
+        self.mix: list[tuple[float, Callable[[random.Random], str]]] = [(w, gens[name]) for w, name in MIX]
 
     def sentence(self, rng: random.Random) -> str:
         if not self.sentences:
