@@ -100,7 +100,8 @@ def render(bundle: Path, evaluation: dict | None) -> str:
         "- No real Chinese images were trained on.",
         f"- Steps: {meta.get('training_steps')} at batch {trained.get('batch_size', '?')}, peak LR "
         f"{trained.get('lr', '?')}, AdamW, warm-up + cosine LR, bfloat16 autocast on CPU; "
-        "`best.pt` chosen by the normalised CER on 300 validation lines (held-out faces, validation sentences).",
+        f"`best.pt` chosen by the normalised CER on {trained.get('val_lines', 300)} validation lines (held-out "
+        "faces, validation sentences).",
         "",
     ]
     if evaluation:
