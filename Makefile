@@ -29,10 +29,12 @@ KUBE_VERSION ?= $(shell sed -n 's/^KUBERNETES_VERSION=//p' tests/cluster/version
 CONTAINER_ENGINE ?= docker
 MODEL ?= crnn-en
 VERSION ?= 1.2.0
+# Language profile (training/profiles.py): follows MODEL unless given
+PROFILE ?= $(if $(filter crnn-zh,$(MODEL)),zh,en)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train evaluate export bench bench-pages bench-lines bench-load bench-operator bench-attacks \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-lines bench-zh bench-load bench-operator bench-attacks \
         bench-jobs bench-operator-chaos \
         images image-server image-operator clean
 
@@ -78,7 +80,7 @@ $(BENCH_VENV)/.synced: uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory bench-setup
 
 # Every other target that runs $(PYTHON) needs .venv too.
-format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train evaluate export bench-detect \
+format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train train-zh evaluate export bench-detect \
   bench-operator bench-attacks bench-jobs image-test: $(VENV)/.synced
 
 run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (config: $OCR_CONFIG, OCR__SECTION__FIELD env overrides)
@@ -143,18 +145,26 @@ train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHAS
 	$(PYTHON) -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt --restart-schedule \
 	  --lr 1e-3 --total-steps $(TRAIN_PHASE_STEPS)
 
-evaluate: ## Accuracy table of the shipped model on sroie-dev lines, iiit5k words and unseen fonts
-	$(PYTHON) -m training.evaluate --model $(MODEL) --version $(VERSION)
+evaluate: ## Accuracy table: crnn-en on sroie-dev, funsd-val, iiit5k, unseen fonts; MODEL=crnn-zh VERSION=x on held-out Chinese lines
+	$(PYTHON) -m training.evaluate --profile $(PROFILE) --model $(MODEL) --version $(VERSION)
 
-CHECKPOINT ?= runs/crnn/best.pt
-export: ## Export the best validated checkpoint to a new bundle: make export NEW_VERSION=1.3.0 [CHECKPOINT=runs/crnn/last.pt]
+TRAIN_ZH_STEPS ?= 60000
+train-zh: ## Chinese + English (crnn-zh): start or resume runs/crnn-zh (from models/resume/crnn-zh-resume.pt when committed); SIGTERM-safe
+	$(PYTHON) -m training.train --profile zh --run runs/crnn-zh --init models/resume/crnn-zh-resume.pt \
+	  --total-steps $(TRAIN_ZH_STEPS)
+
+CHECKPOINT ?= $(if $(filter zh,$(PROFILE)),runs/crnn-zh/best.pt,runs/crnn/best.pt)
+export: ## Export the best validated checkpoint to a new bundle: make export NEW_VERSION=1.3.0 [CHECKPOINT=runs/crnn/last.pt] (MODEL=crnn-zh: runs/crnn-zh/best.pt)
 	@test -n "$(NEW_VERSION)" || { echo "usage: make export NEW_VERSION=x.y.z (models/$(MODEL)-x.y.z must not be a shipped bundle)"; exit 2; }
-	$(PYTHON) -m training.export --checkpoint $(CHECKPOINT) --name $(MODEL) --version $(NEW_VERSION)
+	$(PYTHON) -m training.export --profile $(PROFILE) --checkpoint $(CHECKPOINT) --name $(MODEL) --version $(NEW_VERSION)
 
 bench: bench-lines bench-pages ## Recognition and page benchmarks vs RapidOCR and Tesseract
 
 bench-lines: $(BENCH_VENV)/.synced ## ms/line and line CER: ours vs RapidOCR rec vs Tesseract --psm 7 (in .venv-bench)
 	$(BENCH_PYTHON) bench/recognition_latency.py
+
+bench-zh: $(BENCH_VENV)/.synced ## Chinese lines: crnn-zh VERSION=x vs RapidOCR's PP-OCRv4 rec, CER strict/normalised, ms/line (in .venv-bench)
+	$(BENCH_PYTHON) bench/zh_recognition.py --model crnn-zh --version $(VERSION)
 
 bench-pages: $(BENCH_VENV)/.synced ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/page_latency.py

@@ -225,8 +225,11 @@ class BucketedBatches(IterableDataset):
     """Batches of similar-width lines: a pool of ``pool`` batches is sorted by width and cut, so
     little compute is spent on padding (line widths vary twentyfold)."""
 
-    def __init__(self, stream: LineStream, batch_size: int, pool: int = 8) -> None:
+    def __init__(
+        self, stream: IterableDataset, batch_size: int, pool: int = 8, height: int = 32, downsample: int = 4
+    ) -> None:
         self.stream, self.batch_size, self.pool = stream, batch_size, pool
+        self.height, self.downsample = height, downsample
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         it = iter(self.stream)
@@ -237,4 +240,4 @@ class BucketedBatches(IterableDataset):
             batches = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
             rng.shuffle(batches)
             for b in batches:
-                yield collate(b, self.stream.charset)
+                yield collate(b, self.stream.charset, self.height, self.downsample)

@@ -4,9 +4,16 @@ Writes ``model.onnx`` (served by ONNX Runtime), optionally ``model.ts`` (TorchSc
 comparison), ``charset.txt`` and ``model.json`` (the manifest the server's registry reads),
 checks that ONNX Runtime and torch agree on a few inputs before declaring success, and makes the
 bundle's golden set (``training.golden``: the lines the server must read back at start-up) from the
-profile of the bundle's language (``--golden-profile``; a new language adds its own profile).
+profile of the bundle's language (``--golden-profile``, default the checkpoint's profile; a new
+language adds its own profile).
 
     python -m training.export --checkpoint runs/crnn/last.pt --name crnn-en --version 1.2.0
+    python -m training.export --profile zh --checkpoint runs/crnn-zh/best.pt --version 1.0.0 [--eval eval.json]
+
+The network's input height and frames-per-pixel come from the checkpoint (``model_kw``), the
+charset from its profile (``--profile``, which must match the checkpoint's).  A zh bundle also gets
+its ``MODEL_CARD.md`` (``training/zh/card.py``), with the measured figures when ``--eval`` names the
+JSON that ``training.evaluate --profile zh --json`` wrote.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ import torch
 
 from ocr_server.recognition.charset import Charset
 
-from .golden import PROFILES, GoldenSource, make_golden
-from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE, CRNNWithSoftmax
+from .golden import PROFILES as GOLDEN_PROFILES
+from .golden import GoldenSource, make_golden
+from .model import CRNN, CRNNWithSoftmax
+from .profiles import PROFILES, get_profile
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
@@ -40,7 +49,7 @@ def load_checkpoint(path: Path, charset: Charset) -> tuple[CRNN, dict[str, Any]]
 def export_onnx(model: CRNN, path: Path) -> None:
     """Dynamic batch and width; softmax inside the graph; opset 17."""
     wrapped = CRNNWithSoftmax(model).eval()
-    dummy = torch.zeros(2, 1, INPUT_HEIGHT, 128)
+    dummy = torch.zeros(2, 1, model.input_height, 128)
     torch.onnx.export(
         wrapped,
         (dummy,),
@@ -54,7 +63,7 @@ def export_onnx(model: CRNN, path: Path) -> None:
 
 
 def export_torchscript(model: CRNN, path: Path) -> None:
-    traced = torch.jit.trace(CRNNWithSoftmax(model).eval(), torch.zeros(1, 1, INPUT_HEIGHT, 128))
+    traced = torch.jit.trace(CRNNWithSoftmax(model).eval(), torch.zeros(1, 1, model.input_height, 128))
     traced.save(str(path))
 
 
@@ -67,7 +76,7 @@ def check_parity(model: CRNN, onnx_path: Path, atol: float = 1e-4) -> float:
     worst = 0.0
     rng = np.random.default_rng(0)
     for n, w in ((1, 64), (3, 200), (5, 517)):
-        x = rng.uniform(-1, 1, size=(n, 1, INPUT_HEIGHT, w)).astype(np.float32)
+        x = rng.uniform(-1, 1, size=(n, 1, model.input_height, w)).astype(np.float32)
         with torch.no_grad():
             ref = wrapped(torch.from_numpy(x)).numpy()
         got = sess.run(None, {"image": x})[0]
@@ -89,11 +98,18 @@ def write_bundle(
     charset_file: Path | None = None,
     torchscript: bool = False,
     extra_meta: dict[str, Any] | None = None,
+    profile: str | None = None,
     golden_source: GoldenSource | None = None,
 ) -> Path:
-    """Export ``checkpoint`` into ``<out_root>/<name>-<version>/``, then make its golden set from
-    ``golden_source`` (default: the English profile)."""
-    charset = Charset.from_file(charset_file) if charset_file else Charset.default()
+    """Export ``checkpoint`` into ``<out_root>/<name>-<version>/``; ``profile`` (default: the
+    checkpoint's own) gives the charset unless ``charset_file`` is named; a profile that is not the
+    checkpoint's is refused.  Then make its golden set from ``golden_source`` (default: the golden
+    profile of the checkpoint's language)."""
+    ck_profile = torch.load(checkpoint, map_location="cpu", weights_only=False).get("profile", "en")
+    if profile is not None and profile != ck_profile:
+        raise ValueError(f"{checkpoint} was trained with profile {ck_profile!r}, not {profile!r}")
+    prof = get_profile(ck_profile)
+    charset = Charset.from_file(charset_file) if charset_file else prof.charset()
     model, ck = load_checkpoint(checkpoint, charset)
     out = out_root / f"{name}-{version}"
     out.mkdir(parents=True, exist_ok=True)
@@ -109,47 +125,68 @@ def write_bundle(
             "name": name,
             "version": version,
             "architecture": "CRNN (VGG-style CNN + 2x BiLSTM + linear, CTC)",
-            "input_height": INPUT_HEIGHT,
-            "width_downsample": WIDTH_DOWNSAMPLE,
+            "input_height": model.input_height,
+            "width_downsample": model.width_downsample,
             "onnx": "model.onnx",
             "charset": "charset.txt",
             "num_classes": charset.num_classes,
             "parameters": sum(p.numel() for p in model.parameters()),
             "model_kw": ck.get("model_kw", {}),
+            "profile": prof.name,
             "training_steps": int(ck.get("step", 0)),
             "onnx_sha256": sha256(out / "model.onnx"),
             "onnx_torch_max_abs_diff": diff,
         }
     )
+    if prof.name != "en":  # the trainer options the card reports (English model.json files stay as they were)
+        args = ck.get("args") or {}
+        keys = ("batch_size", "lr", "total_steps", "office_share", "blank_share", "val_lines")
+        meta["training"] = {k: args[k] for k in keys if k in args}
     meta.update(extra_meta or {})
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    make_golden(out, golden_source or PROFILES["en"]())
+    make_golden(out, golden_source or GOLDEN_PROFILES[prof.name]())
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True)
-    ap.add_argument("--name", default="crnn-en")
+    ap.add_argument("--profile", choices=sorted(PROFILES), help="must match the checkpoint's (default: its own)")
+    ap.add_argument("--name", help="bundle name (default: the profile's, crnn-en or crnn-zh)")
     ap.add_argument("--version", required=True, help="e.g. 1.2.0 (no default: never overwrite a shipped bundle)")
     ap.add_argument("--out", type=Path, default=MODELS_DIR)
     ap.add_argument("--torchscript", action="store_true", help="also write model.ts (for latency comparison)")
     ap.add_argument("--meta", type=Path, help="JSON merged into model.json (e.g. training_phases for the card)")
+    ap.add_argument("--eval", type=Path, help="zh: training.evaluate --json output, for the model card's figures")
     ap.add_argument(
-        "--golden-profile", choices=sorted(PROFILES), default="en", help="texts and fonts of the golden set"
+        "--golden-profile",
+        choices=sorted(GOLDEN_PROFILES),
+        help="texts and fonts of the golden set (default: --profile)",
     )
     args = ap.parse_args(argv)
     extra = json.loads(args.meta.read_text()) if args.meta else None
-    out = write_bundle(
-        args.checkpoint,
-        args.name,
-        args.version,
-        args.out,
-        torchscript=args.torchscript,
-        extra_meta=extra,
-        golden_source=PROFILES[args.golden_profile](),
-    )
+    ck_profile = torch.load(args.checkpoint, map_location="cpu", weights_only=False).get("profile", "en")
+    profile = get_profile(args.profile or ck_profile)
+    name = args.name or profile.model_name
+    try:
+        out = write_bundle(
+            args.checkpoint,
+            name,
+            args.version,
+            args.out,
+            torchscript=args.torchscript,
+            extra_meta=extra,
+            profile=profile.name,
+            golden_source=GOLDEN_PROFILES[args.golden_profile or profile.name](),
+        )
+    except ValueError as err:
+        ap.error(str(err))
     print(f"wrote {out}")
+    if profile.name == "zh":
+        from .zh.card import write_card
+
+        evaluation = json.loads(args.eval.read_text()) if args.eval else None
+        print(f"wrote {write_card(out, evaluation)}")
     return 0
 
 

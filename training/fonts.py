@@ -103,13 +103,19 @@ def _family(path: Path) -> str:
 
 @lru_cache(maxsize=1)
 def discover_fonts() -> tuple[FontFile, ...]:
-    """Every usable TrueType/OpenType file under the system font folders, sorted for determinism."""
+    """Every usable TrueType/OpenType file under the system font folders, sorted for determinism.
+
+    The Chinese packages' files (``training/zh/fonts.py``) are left out: they belong to the zh
+    profile, and the English font list must not change because they are installed."""
+    from .zh.fonts import font_files
+
+    cjk = font_files()
     files: list[FontFile] = []
     for root in FONT_DIRS:
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*")):
-            if path.suffix.lower() not in (".ttf", ".otf") or EXCLUDE.search(path.name):
+            if path.suffix.lower() not in (".ttf", ".otf") or EXCLUDE.search(path.name) or path in cjk:
                 continue
             name = path.stem.lower()
             mono = any(k in name for k in ("mono", "courier", "cousine", "code", "hack", "inconsolata", "anonymous"))

@@ -138,7 +138,14 @@ def english_source() -> GoldenSource:
     )
 
 
-PROFILES: dict[str, Callable[[], GoldenSource]] = {"en": english_source}
+def chinese_source() -> GoldenSource:
+    """crnn-zh's profile (training/zh/golden.py)."""
+    from .zh.golden import chinese_source as source
+
+    return source()
+
+
+PROFILES: dict[str, Callable[[], GoldenSource]] = {"en": english_source, "zh": chinese_source}
 
 
 def render_set(source: GoldenSource, seed: int = DEFAULT_SEED) -> list[tuple[np.ndarray, str]]:

@@ -79,8 +79,12 @@ def _rotate_perspective(img: np.ndarray, rng: np.random.Generator, bg: int) -> n
     return out
 
 
-def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """Randomly degrade a gray line image; ``strength`` 0 returns it unchanged."""
+def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0, min_scale: float = 0.3) -> np.ndarray:
+    """Randomly degrade a gray line image; ``strength`` 0 returns it unchanged.
+
+    ``min_scale``: the smallest factor the low-resolution step shrinks by (a Chinese glyph has
+    many more strokes than a Latin letter and becomes unreadable sooner, so the zh profile asks
+    for a larger one); the same random draws are made whatever its value."""
     if strength <= 0:
         return img
     img = img.copy()
@@ -112,7 +116,7 @@ def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) ->
         tex = cv2.resize(tex, (ww, hh), interpolation=cv2.INTER_CUBIC) * rng.uniform(3, 15)
         img = np.clip(img.astype(np.float32) + tex, 0, 255).astype(np.uint8)
     if p(0.35):  # low resolution
-        f = rng.uniform(0.3, 0.8)
+        f = rng.uniform(min_scale, 0.8)
         hh, ww = img.shape
         small = cv2.resize(img, (max(4, int(ww * f)), max(4, int(hh * f))), interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (ww, hh), interpolation=cv2.INTER_LINEAR)
@@ -138,13 +142,16 @@ def augment(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) ->
     return img
 
 
-def office_scan(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def office_scan(img: np.ndarray, rng: np.random.Generator, text_height: tuple[int, int] = (9, 20)) -> np.ndarray:
     """Degrade a clean line the way office scanners and faxes do, keeping its letter case.
 
     Real forms (FUNSD, 100 dpi) look like this: text a dozen pixels high, hard black-and-white
     thresholding with broken or bloated strokes, toner specks and salt noise, a slight skew, JPEG
     blocks.  SROIE's upper-case-only labels had taught "looks like a scan" = "capitals"; rendering
     mixed-case text in this look removes that shortcut.
+
+    ``text_height``: the range of line heights (px) the scan is shrunk to; Chinese needs more
+    pixels than Latin (the zh profile passes a higher range).
     """
     img = img.copy()
     bg = int(np.percentile(img, 90))
@@ -152,7 +159,7 @@ def office_scan(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = _rotate_perspective(img, rng, bg)
     h, w = img.shape
     # low dpi: text x-height of a few pixels, then back up (the recognizer rescales to 32 px anyway)
-    target_h = int(rng.integers(9, 20))
+    target_h = int(rng.integers(*text_height))
     f = min(1.0, target_h / max(1, h))
     small = cv2.resize(img, (max(4, int(w * f)), max(4, int(h * f))), interpolation=cv2.INTER_AREA)
     if rng.random() < 0.3:

@@ -3,6 +3,13 @@
     python -m training.train --run runs/crnn --total-steps 20000      # starts or resumes
     python -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt \
         --restart-schedule --lr 1e-3 --total-steps 10000                # a new phase from the committed weights
+    python -m training.train --profile zh                              # Chinese: runs/crnn-zh, resumes (make train-zh)
+
+``--profile`` (``training/profiles.py``) picks the language: charset, network size and input
+geometry, data stream, validation set, run folder.  ``en`` (default) is described below; ``zh``
+trains on synthetic Chinese document lines only (``training/zh/stream.py``) and chooses ``best.pt``
+by the width-normalised CER on 300 fixed held-out lines (held-out font families, held-out
+sentences: ``training/zh/evalset.py``).
 
 Progress is printed every ``--log-every`` steps; a checkpoint (model, optimiser, scheduler, step)
 is written every ``--ckpt-every`` steps and on SIGTERM/SIGINT, so a session that ends loses at
@@ -43,9 +50,10 @@ from ocr_server.recognition.scoring import cer
 from .datasets import SHARED_DATA, BucketedBatches, LineStream, MixConfig, cached_line_crops
 from .fonts import split_fonts
 from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE
+from .profiles import PROFILES, Profile, get_profile
 from .text_sources import corpus_lines
 
-MODEL_KW = {"channels": (32, 64, 96, 96, 160, 160, 192), "hidden": 128}
+MODEL_KW = PROFILES["en"].model_kw
 
 
 def fold_case(log_probs: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -57,8 +65,8 @@ def fold_case(log_probs: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) 
     return torch.where(mask[None, :, None], folded, log_probs)
 
 
-def build_model(charset: Charset) -> CRNN:
-    return CRNN(charset.num_classes, **MODEL_KW)
+def build_model(charset: Charset, model_kw: dict | None = None) -> CRNN:
+    return CRNN(charset.num_classes, **(MODEL_KW if model_kw is None else model_kw))
 
 
 def validation_set(n: int = 400, seed: int = 0) -> dict[str, list[tuple[np.ndarray, str]]]:
@@ -79,38 +87,59 @@ def validation_set(n: int = 400, seed: int = 0) -> dict[str, list[tuple[np.ndarr
 
 
 @torch.no_grad()
-def predict(model: nn.Module, charset: Charset, images: list[np.ndarray], batch: int = 64) -> list[str]:
+def predict(
+    model: nn.Module,
+    charset: Charset,
+    images: list[np.ndarray],
+    batch: int = 64,
+    height: int = INPUT_HEIGHT,
+    downsample: int = WIDTH_DOWNSAMPLE,
+) -> list[str]:
     model.eval()
-    prepared = [prepare_line(im, INPUT_HEIGHT) for im in images]
+    prepared = [prepare_line(im, height) for im in images]
     order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
     out = [""] * len(prepared)
     for s in range(0, len(order), batch):
         idx = order[s : s + batch]
         probs = torch.softmax(model(torch.from_numpy(pad_batch([prepared[i] for i in idx]))), -1).numpy()
         for j, i in enumerate(idx):
-            frames = -(-prepared[i].shape[1] // WIDTH_DOWNSAMPLE)
+            frames = -(-prepared[i].shape[1] // downsample)
             out[i] = greedy_decode(probs[j, :frames], charset)[0]
     model.train()
     return out
 
 
-def evaluate(model: nn.Module, charset: Charset, val: dict[str, list[tuple[np.ndarray, str]]]) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    charset: Charset,
+    val: dict[str, list[tuple[np.ndarray, str]]],
+    profile: Profile = PROFILES["en"],
+) -> dict[str, float]:
+    """Greedy CER per validation set: strict and case-folded (en: ``cer``, ``cer_ci``) or strict and
+    width-normalised (zh: ``cer``, ``cer_norm``, see ``training/zh/scoring.py``)."""
     res = {}
     for name, items in val.items():
-        preds = predict(model, charset, [im for im, _ in items])
+        preds = predict(
+            model, charset, [im for im, _ in items], height=profile.input_height, downsample=profile.width_downsample
+        )
         pairs = list(zip(preds, [t for _, t in items], strict=True))
         res[f"{name}/cer"] = round(cer(pairs), 4)
-        res[f"{name}/cer_ci"] = round(cer(pairs, normalise=True), 4)
+        if profile.name == "zh":
+            from .zh.scoring import cer_normalised
+
+            res[f"{name}/cer_norm"] = round(cer_normalised(pairs), 4)
+        else:
+            res[f"{name}/cer_ci"] = round(cer(pairs, normalise=True), 4)
     return res
 
 
-SELECTION_KEYS = ("funsd-val/cer", "sroie-dev/cer_ci", "iiit5k/cer_ci")
+SELECTION_KEYS = PROFILES["en"].selection_keys
 
 
-def selection_score(res: dict[str, float]) -> float:
-    """What ``best.pt`` is chosen by: the mean of case-sensitive CER on real mixed-case forms and the
-    case-folded CER of receipts (upper-case truth) and scene words; sets that are missing are left out."""
-    vals = [res[k] for k in SELECTION_KEYS if k in res]
+def selection_score(res: dict[str, float], keys: tuple[str, ...] = SELECTION_KEYS) -> float:
+    """What ``best.pt`` is chosen by (en: the mean of case-sensitive CER on real mixed-case forms and the
+    case-folded CER of receipts (upper-case truth) and scene words); sets that are missing are left out."""
+    vals = [res[k] for k in keys if k in res]
     return sum(vals) / len(vals) if vals else float("inf")
 
 
@@ -149,6 +178,7 @@ def save(
     best: float,
     args: argparse.Namespace,
     schedule_from: int = 0,
+    profile: Profile = PROFILES["en"],
 ) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -158,7 +188,8 @@ def save(
             "step": step,
             "schedule_from": schedule_from,
             "best": best,
-            "model_kw": MODEL_KW,
+            "model_kw": profile.model_kw,
+            "profile": profile.name,
             "args": vars(args),
         },
         tmp,
@@ -166,9 +197,56 @@ def save(
     tmp.replace(path)
 
 
+def check_compatible(ck: dict, profile: Profile, src: Path) -> None:
+    """Refuse a checkpoint of another profile or network shape (an English resume file given to
+    the Chinese run, say) with a message instead of a shape error deep in ``load_state_dict``."""
+    ck_profile = ck.get("profile", "en")
+    if ck_profile != profile.name:
+        raise SystemExit(f"{src} is a checkpoint of profile {ck_profile!r}, not {profile.name!r}")
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in ck.get("model_kw", MODEL_KW).items()}
+    want = {k: tuple(v) if isinstance(v, list) else v for k, v in profile.model_kw.items()}
+    if kw != want:
+        raise SystemExit(f"{src} has network {kw}, profile {profile.name!r} builds {want}")
+
+
+def training_data(
+    profile: Profile, args: argparse.Namespace, charset: Charset, step: int
+) -> tuple[torch.utils.data.IterableDataset, dict[str, list[tuple[np.ndarray, str]]], str]:
+    """``(sample stream, validation sets, a line describing the data)`` of the profile."""
+    if profile.name == "zh":
+        from .zh.evalset import heldout_lines
+        from .zh.fonts import split_faces
+        from .zh.stream import ZhLineStream, ZhMix
+
+        faces, _ = split_faces()
+        mix = ZhMix(office_share=args.office_share, blank_share=args.blank_share)
+        stream = ZhLineStream(charset, faces, mix, args.seed + step)
+        val = {"zh-val": heldout_lines("val", args.val_lines)}
+        families = sorted({f.family for f in faces})
+        return stream, val, f"data: {len(faces)} faces of {len(families)} families ({', '.join(families)})"
+    train_fonts, _ = split_fonts()
+    real = cached_line_crops("sroie-train")
+    forms = cached_line_crops("funsd-fit")
+    corpus = corpus_lines(str(SHARED_DATA / "sroie-train" / "lines.jsonl"))
+    mix = MixConfig(
+        real_share=args.real_share,
+        scene_share=args.scene_share,
+        forms_share=args.forms_share,
+        office_share=args.office_share,
+        blank_share=args.blank_share,
+    )
+    stream = LineStream(charset, train_fonts, real, corpus, mix, args.seed + step, forms=forms)
+    info = f"data: {len(train_fonts)} fonts, {len(real)} sroie-train lines, {len(forms)} funsd-fit lines"
+    return stream, validation_set(), info
+
+
 def main(argv: list[str] | None = None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--profile", default="en", choices=sorted(PROFILES))
+    profile = get_profile(pre.parse_known_args(argv)[0].profile)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", type=Path, default=Path("runs/crnn"))
+    ap.add_argument("--profile", default="en", choices=sorted(PROFILES), help="language profile (training/profiles.py)")
+    ap.add_argument("--run", type=Path, default=profile.run_dir)
     ap.add_argument("--init", type=Path, help="checkpoint to start from when the run has none")
     ap.add_argument("--steps", type=int, default=0, help="stop after this global step (0: where the LR schedule ends)")
     ap.add_argument("--total-steps", type=int, default=60000, help="length of the LR schedule")
@@ -203,19 +281,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
+    ap.add_argument("--val-lines", type=int, default=300, help="zh: held-out validation lines best.pt is chosen on")
+    ap.set_defaults(**profile.defaults)
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
-    charset = Charset.default()
+    charset = profile.charset()
     charset.to_file(args.run / "charset.txt")
-    model = build_model(charset)
+    model = build_model(charset, profile.model_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best, schedule_from = 0, float("inf"), 0
     last = args.run / "last.pt"
     src = last if last.is_file() else args.init
     if src and src.is_file():
         ck = torch.load(src, map_location="cpu", weights_only=False)
+        check_compatible(ck, profile, src)
         model.load_state_dict(ck["model"])
         if "optimizer" in ck:
             opt.load_state_dict(ck["optimizer"])
@@ -227,32 +308,22 @@ def main(argv: list[str] | None = None) -> int:
         )
     stop_at = args.steps or schedule_from + args.total_steps
     print(
-        f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {charset.num_classes} classes",
+        f"profile {profile.name}: model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
+        f"{charset.num_classes} classes, input height {profile.input_height}, "
+        f"{profile.width_downsample} px a frame",
         flush=True,
     )
 
-    train_fonts, _ = split_fonts()
-    real = cached_line_crops("sroie-train")
-    forms = cached_line_crops("funsd-fit")
-    corpus = corpus_lines(str(SHARED_DATA / "sroie-train" / "lines.jsonl"))
-    print(f"data: {len(train_fonts)} fonts, {len(real)} sroie-train lines, {len(forms)} funsd-fit lines", flush=True)
-    mix = MixConfig(
-        real_share=args.real_share,
-        scene_share=args.scene_share,
-        forms_share=args.forms_share,
-        office_share=args.office_share,
-        blank_share=args.blank_share,
-    )
-    stream = LineStream(charset, train_fonts, real, corpus, mix, args.seed + step, forms=forms)
+    stream, val, info = training_data(profile, args, charset, step)
+    print(info, flush=True)
     loader = DataLoader(
-        BucketedBatches(stream, args.batch_size),
+        BucketedBatches(stream, args.batch_size, height=profile.input_height, downsample=profile.width_downsample),
         batch_size=None,
         worker_init_fn=_ignore_stop_signals,
         num_workers=args.workers,
         prefetch_factor=2 if args.workers else None,
         persistent_workers=bool(args.workers),
     )
-    val = validation_set()
     ctc = nn.CTCLoss(blank=charset.blank, zero_infinity=True)
     pairs = torch.tensor(charset.case_pairs(), dtype=torch.long)
 
@@ -293,29 +364,29 @@ def main(argv: list[str] | None = None) -> int:
             )
             t0, seen, loss_sum = time.time(), 0, 0.0
         if step % args.ckpt_every == 0:
-            save(last, model, opt, step, best, args, schedule_from)
+            save(last, model, opt, step, best, args, schedule_from, profile)
         if step % args.val_every == 0:
-            res = evaluate(model, charset, val)
-            score = selection_score(res)
+            res = evaluate(model, charset, val, profile)
+            score = selection_score(res, profile.selection_keys)
             res["score"] = round(score, 4)
             print(f"val step {step}: {json.dumps(res)}", flush=True)
             if score < best:
                 best = score
-                save(args.run / "best.pt", model, opt, step, best, args, schedule_from)
+                save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
             with (args.run / "val.jsonl").open("a") as fh:
                 fh.write(json.dumps({"step": step, **res}) + "\n")
     if step >= stop_at and step % args.val_every:
         # the schedule's end is a candidate too (1.2.0's last step beat the best validated one)
-        res = evaluate(model, charset, val)
-        score = selection_score(res)
+        res = evaluate(model, charset, val, profile)
+        score = selection_score(res, profile.selection_keys)
         res["score"] = round(score, 4)
         print(f"val step {step} (end of schedule): {json.dumps(res)}", flush=True)
         if score < best:
             best = score
-            save(args.run / "best.pt", model, opt, step, best, args, schedule_from)
+            save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
         with (args.run / "val.jsonl").open("a") as fh:
             fh.write(json.dumps({"step": step, **res}) + "\n")
-    save(last, model, opt, step, best, args, schedule_from)
+    save(last, model, opt, step, best, args, schedule_from, profile)
     print(f"stopped at step {step}; checkpoint {last}", flush=True)
     return 0
 

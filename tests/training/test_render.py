@@ -12,6 +12,7 @@ from tests.needs import missing
 from training.fonts import FONT_PACKAGES, discover_fonts, font_coverage, split_fonts
 from training.render import augment, render_line
 from training.text_sources import random_text
+from training.zh.fonts import FONT_PACKAGES_ZH, font_files
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -37,10 +38,17 @@ def test_fonts_are_split_by_family() -> None:
 
 
 def test_font_packages_are_the_ones_setup_installs() -> None:
-    """The model card lists FONT_PACKAGES; `make setup` installs requirements/apt.txt: keep them one list."""
+    """The model cards list FONT_PACKAGES (English) and FONT_PACKAGES_ZH (Chinese); `make setup`
+    installs requirements/apt.txt: keep them one list."""
     apt = Path(__file__).resolve().parents[2] / "requirements" / "apt.txt"
     words = {w for line in apt.read_text().splitlines() for w in line.split("#")[0].split()}
-    assert {w for w in words if w.startswith("fonts-")} == set(FONT_PACKAGES)
+    assert {w for w in words if w.startswith("fonts-")} == set(FONT_PACKAGES) | set(FONT_PACKAGES_ZH)
+
+
+def test_chinese_font_files_stay_out_of_the_english_list() -> None:
+    """Installing the CJK packages must not change what the English profile trains on."""
+    cjk = font_files()
+    assert not {f.path for f in discover_fonts()} & cjk
 
 
 def test_same_seed_same_pixels() -> None:

@@ -1,0 +1,80 @@
+"""The zh profile's endless training stream: synthetic Chinese document lines (torch dataset).
+
+Every sample: a training face (never a held-out family), a line from ``ZhText`` (train slice of
+the sentences, word phrases, invoice fields, mixed and uniform lines), its characters filtered to
+the face's coverage, drawn by ``render_zh_line``, then degraded: ``office_share`` of lines like an
+office scan or fax (shrunk to a 16-28 px line, thresholded, specks), the rest by ``augment``
+(blur, noise, JPEG, perspective, light; low resolution no smaller than ``MIN_SCALE``).
+A small ``blank_share`` of text-free crops labelled empty, as in English.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ocr_server.recognition.charset import Charset
+
+from ..datasets import blank_crop
+from ..render import augment, office_scan
+from .charset import fold_label
+from .fonts import Face, face_coverage
+from .generators import ZhText
+from .render import render_zh_line
+
+MIN_SCALE = 0.55
+OFFICE_TEXT_HEIGHT = (16, 28)
+
+
+@dataclass
+class ZhMix:
+    office_share: float = 0.2
+    blank_share: float = 0.01
+    augment_strength: float = 0.8
+    max_len: int = 28
+
+
+class ZhLineStream(IterableDataset):
+    """Endless, seeded; each DataLoader worker gets its own seed."""
+
+    def __init__(self, charset: Charset, faces: list[Face], mix: ZhMix, seed: int) -> None:
+        self.charset, self.faces, self.mix, self.seed = charset, faces, mix, seed
+        self._text: ZhText | None = None
+
+    def text_source(self) -> ZhText:
+        if self._text is None:  # built in the worker: the word table is large to pickle
+            self._text = ZhText("train")
+        return self._text
+
+    def sample(self, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
+        for _ in range(10):
+            face = rng.choice(self.faces)
+            cover = face_coverage(face.path, face.index)
+            text = self.charset.normalise(fold_label(self.text_source()(rng, self.mix.max_len)))
+            text = " ".join("".join(c for c in text if c in cover or c == " ").split())
+            if not text:
+                continue
+            img = render_zh_line(text, face, rng)
+            if img.size == 0 or min(img.shape) < 4:
+                continue
+            if rng.random() < self.mix.office_share:
+                return office_scan(img, nrng, OFFICE_TEXT_HEIGHT), text
+            return augment(img, nrng, self.mix.augment_strength, min_scale=MIN_SCALE), text
+        return np.full((32, 32), 255, np.uint8), ""
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, str, bool]]:
+        info = get_worker_info()
+        wid = info.id if info else 0
+        rng = random.Random(self.seed * 1000 + wid)
+        nrng = np.random.default_rng(self.seed * 1000 + wid)
+        while True:
+            if rng.random() < self.mix.blank_share:
+                yield blank_crop(nrng), "", False
+                continue
+            img, text = self.sample(rng, nrng)
+            if text:
+                yield img, text, False
