@@ -133,6 +133,7 @@ def write_bundle(
             "parameters": sum(p.numel() for p in model.parameters()),
             "model_kw": ck.get("model_kw", {}),
             "profile": prof.name,
+            "language": prof.language,
             "training_steps": int(ck.get("step", 0)),
             "onnx_sha256": sha256(out / "model.onnx"),
             "onnx_torch_max_abs_diff": diff,

@@ -36,6 +36,8 @@ class Profile:
     # validation metrics whose mean chooses best.pt (lower is better)
     selection_keys: tuple[str, ...]
     description: str = ""
+    # BCP 47 tag written to model.json ``language``: the server tags hOCR/ALTO and the page with it
+    language: str = "en"
     defaults: dict[str, Any] = field(default_factory=dict)  # trainer options that differ from English
 
     @property
@@ -74,6 +76,7 @@ PROFILES: dict[str, Profile] = {
         run_dir=Path("runs/crnn-zh"),
         resume_file=Path("models/resume/crnn-zh-resume.pt"),
         selection_keys=("zh-val/cer_norm",),
+        language="zh-Hans",
         description="simplified Chinese (GB 2312 levels 1+2) + ASCII + Chinese punctuation (6,943 characters)",
         # a longer warm-up for the 6,944-way classifier; the zh stream's own shares (training/zh/stream.py)
         defaults={"lr": 1e-3, "warmup": 1000, "total_steps": 60000, "office_share": 0.2, "blank_share": 0.01},
