@@ -148,7 +148,7 @@ train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHAS
 evaluate: ## Accuracy table: crnn-en on sroie-dev, funsd-val, iiit5k, unseen fonts; MODEL=crnn-zh VERSION=x on held-out Chinese lines
 	$(PYTHON) -m training.evaluate --profile $(PROFILE) --model $(MODEL) --version $(VERSION)
 
-TRAIN_ZH_STEPS ?= 60000
+TRAIN_ZH_STEPS ?= 16000
 train-zh: ## Chinese + English (crnn-zh): start or resume runs/crnn-zh (from models/resume/crnn-zh-resume.pt when committed); SIGTERM-safe
 	$(PYTHON) -m training.train --profile zh --run runs/crnn-zh --init models/resume/crnn-zh-resume.pt \
 	  --total-steps $(TRAIN_ZH_STEPS)
