@@ -1,14 +1,19 @@
 """Container images for the real node, built once per content of their inputs.
 
-Why: the server image takes minutes to build (debootstrap base, pip install of ONNX Runtime), and a
-test run must not pay that when nothing that goes into the image changed. Each image is saved as a
-docker-archive tar named by a hash of its inputs under `.tools/images/`; a tar that exists is
-reused as is, and containerd imports it (`ctr -n k8s.io images import`) at every node start.
+Why: the server image takes minutes to build (debootstrap base, ONNX Runtime and OpenCV into a venv),
+and a test run must not pay that when nothing that goes into the image changed. Each image is saved
+as a docker-archive tar named by a hash of every input (each file the build copies or reads, the
+Dockerfile, build-local.sh, uv.lock) under `~/.cache/ocr-crnn/images/` (`$OCR_IMAGE_CACHE`): outside
+the clone, like Go's build cache, so a fresh clone on a machine that built the same inputs before
+(CI) rebuilds nothing. A tar that exists is reused as is, and containerd imports it
+(`ctr -n k8s.io images import`) at every node start.
 
 - `pause`: the pod sandbox. No registry is reachable here, so a tiny static PID 1
   (tests/cluster/node/pause.c) is packed with buildah and tagged exactly like containerd's
   `sandbox_image`, so the kubelet never pulls it.
 - `server`, `operator`: docker/*.Dockerfile built by docker/build-local.sh (buildah, no daemon).
+- `redis`: Debian's redis-server on the same base (tests/cluster/node/redis.Dockerfile), for the
+  operator-run Redis of an OcrService with jobs (its default image would come from a registry).
 
 `python -m tests.cluster.images [NAME...]` builds what is missing and prints the tar paths.
 """
@@ -30,7 +35,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_DIR = Path(os.environ.get("TOOLS_DIR", REPO_ROOT / ".tools"))
-IMAGE_DIR = TOOLS_DIR / "images"
+CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+IMAGE_DIR = Path(os.environ.get("OCR_IMAGE_CACHE") or CACHE_HOME / "ocr-crnn" / "images")
 NODE_FILES = Path(__file__).resolve().parent / "node"
 BUILDAH = ["nice", "-n", "19", "buildah", "--storage-driver", "vfs"]
 # Must equal containerd's sandbox_image (tests/cluster/node/containerd.toml): then nothing is pulled.
@@ -38,6 +44,8 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # The tags the chart (appVersion) and the CRD default use: imagePullPolicy IfNotPresent finds them.
 IMAGE_VERSION = "0.1.0"
 SERVER_IMAGE = f"ghcr.io/ocr-crnn/ocr-server:{IMAGE_VERSION}"
+# Test-only: a local name that no registry serves, so nobody mistakes it for a published image.
+REDIS_IMAGE = "localhost/ocr-crnn-test/redis:7-bookworm"
 OPERATOR_IMAGE = f"ghcr.io/ocr-crnn/ocr-operator:{IMAGE_VERSION}"
 
 log = logging.getLogger("tests.cluster.images")
@@ -52,27 +60,34 @@ class ImageSpec:
     inputs: tuple[str, ...]
 
 
-# README.md is copied into both images only as the package's long description (pip needs it); it
-# changes with every doc edit and never changes behaviour, so it is left out of the hash on purpose.
+# Everything docker/build-local.sh and the Dockerfiles read from the repo (README.md is not: the
+# Dockerfiles write a stub for the package's long description, so doc edits never rebuild an image).
+_BUILD_INPUTS = (
+    "docker/build-local.sh",
+    ".dockerignore",
+    "pyproject.toml",
+    "uv.lock",
+    "requirements/uv.txt",
+)
 IMAGES: dict[str, ImageSpec] = {
     "pause": ImageSpec("pause", PAUSE_IMAGE, ("tests/cluster/node/pause.c",)),
     "server": ImageSpec(
         "server",
         SERVER_IMAGE,
-        ("docker/server.Dockerfile", "docker/build-local.sh", "pyproject.toml", "ocr_server", "models"),
+        ("docker/server.Dockerfile", *_BUILD_INPUTS, "ocr_server", "models"),
     ),
     "operator": ImageSpec(
         "operator",
         OPERATOR_IMAGE,
         (
             "docker/operator.Dockerfile",
-            "docker/build-local.sh",
-            "pyproject.toml",
+            *_BUILD_INPUTS,
             "ocr_server/__init__.py",
             "ocr_server/config.py",
             "operator/ocr_operator",
         ),
     ),
+    "redis": ImageSpec("redis", REDIS_IMAGE, ("tests/cluster/node/redis.Dockerfile", "docker/build-local.sh")),
 }
 
 
@@ -137,6 +152,19 @@ def _build_project_image(spec: ImageSpec) -> None:
     _run(["nice", "-n", "19", str(REPO_ROOT / "docker" / "build-local.sh"), spec.name], 3600, f"build {spec.name}")
 
 
+def _build_redis(spec: ImageSpec) -> None:
+    """tests/cluster/node/redis.Dockerfile on the project's debootstrap base (build-local.sh --base)."""
+    base = _run(["nice", "-n", "19", str(REPO_ROOT / "docker" / "build-local.sh"), "--base"], 3600, "base image")
+    dockerfile = NODE_FILES / "redis.Dockerfile"
+    _run(
+        [*BUILDAH, "bud", "--quiet", "--format", "docker", "--isolation", "chroot", "--layers=false",
+         "--build-arg", f"PYTHON_IMAGE={base.strip().splitlines()[-1]}", "-f", str(dockerfile), "-t", spec.tag,
+         str(NODE_FILES)],
+        1800,
+        "build redis",
+    )  # fmt: skip
+
+
 def ensure_image(name: str) -> Path:
     """The docker-archive tar of image `name` for the current inputs, built only when missing."""
     spec = IMAGES[name]
@@ -150,7 +178,8 @@ def ensure_image(name: str) -> Path:
             f"cannot build {spec.tag}: missing {', '.join(missing)} (apt-get install buildah debootstrap gcc)"
         )
     t0 = time.monotonic()
-    (_build_pause if name == "pause" else _build_project_image)(spec)
+    builders = {"pause": _build_pause, "redis": _build_redis}
+    builders.get(name, _build_project_image)(spec)
     if archive_path(spec) != tar:  # an input was edited during the (long) build: the image may mix both
         raise ImageBuildError(f"the inputs of {spec.tag} changed while it was built; build it again")
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
