@@ -103,7 +103,27 @@ class Sampler(threading.Thread):
                 continue
 
 
-def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, float]:
+def _failures(prefix: Path) -> dict[str, int]:
+    """Locust's failures by error text ("HTTP 0" hides whether a connection was refused, reset or timed out)."""
+    out: dict[str, int] = {}
+    with open(f"{prefix}_failures.csv") as fh:
+        for r in csv.DictReader(fh):
+            out[r["Error"][:160]] = out.get(r["Error"][:160], 0) + int(r["Occurrences"])
+    return out
+
+
+def _restarts(cluster: RealNodeCluster) -> dict[str, str]:
+    """Container restarts per server pod and why the last one ended (OOMKilled, a failed liveness probe)."""
+    pods = _json(cluster, "pods", "-n", NS, "-l", f"app.kubernetes.io/instance={NAME}")["items"]
+    out = {}
+    for pod in pods:
+        for c in pod["status"].get("containerStatuses", []):
+            last = c.get("lastState", {}).get("terminated", {})
+            out[pod["metadata"]["name"]] = f"{c.get('restartCount', 0)} restarts, last: {last.get('reason', '-')}"
+    return out
+
+
+def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
          "-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{duration}s", "--host", url,
@@ -111,13 +131,22 @@ def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, floa
         check=False, capture_output=True, timeout=duration + 180,
     )  # fmt: skip
     with open(f"{prefix}_stats.csv") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+        rows = {r["Name"]: r for r in csv.DictReader(fh)}
+    row = rows["Aggregated"]
     requests, failures = int(row["Request Count"]), int(row["Failure Count"])
+    shed = rows.get("/api/v1/ocr [shed]", {})
+    served = rows.get("/api/v1/ocr", {})
     return {
         "requests": requests,
+        # 429/503 with Retry-After count as successes (the locustfile's rule): deliberate, quick sheds
         "success_rate": round(100 * (requests - failures) / requests, 2) if requests else 0.0,
         "mean_ms": round(float(row["Average Response Time"]), 1),
         "p95_ms": float(row["95%"]),
+        "shed": int(shed.get("Request Count", 0)),
+        "shed_mean_ms": round(float(shed.get("Average Response Time", 0) or 0), 1),
+        "ocr_ok": int(served.get("Request Count", 0)) - int(served.get("Failure Count", 0)),
+        "ocr_p95_ms": float(served.get("95%", 0) or 0) if served.get("95%") not in (None, "N/A") else 0.0,
+        "failures": _failures(prefix),
     }
 
 
@@ -159,12 +188,23 @@ def main() -> int:
             print(rows[-1], flush=True)
         sampler.stop.set()
         samples = sampler.samples
-    (args.out / "load.json").write_text(json.dumps({"levels": rows, "samples": samples, "p95": p95_points}, indent=1))
-    print("| users | requests | success % | mean ms | p95 ms | server CPU (m, mean) | replicas |")
-    print("|---|---|---|---|---|---|---|")
+        restarts = _restarts(cluster)
+        # What the cluster saw (probe failures, kills), for a run that went wrong.
+        events = cluster.kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp", check=False).stdout
+        (args.out / "events.txt").write_text(events)
+    result = {"levels": rows, "samples": samples, "p95": p95_points, "restarts": restarts}
+    (args.out / "load.json").write_text(json.dumps(result, indent=1))
+    print(f"server container restarts: {restarts}")
+    print("| users | requests | success % | OCR 200 | shed 429 (mean ms) | failed | mean ms | p95 ms (OCR 200) "
+          "| server CPU (m, mean) | replicas |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['users']} | {r['requests']} | {r['success_rate']} | {r['mean_ms']} | {r['p95_ms']:.0f} "
+        print(f"| {r['users']} | {r['requests']} | {r['success_rate']} | {r['ocr_ok']} "
+              f"| {r['shed']} ({r['shed_mean_ms']:.0f}) "
+              f"| {sum(r['failures'].values())} | {r['mean_ms']:.0f} | {r['p95_ms']:.0f} ({r['ocr_p95_ms']:.0f}) "
               f"| {r['cpu_m_mean']} | {r['replicas']} |")  # fmt: skip
+        for error, count in r["failures"].items():
+            print(f"    {count} x {error}")
     import matplotlib
 
     matplotlib.use("Agg")
