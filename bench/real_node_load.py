@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -123,6 +125,50 @@ def _restarts(cluster: RealNodeCluster) -> dict[str, str]:
     return out
 
 
+# TCP counters that tell a refused, reset or dropped connection apart (per network namespace).
+TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPAbortOnData", "TCPAbortOnClose", "TCPAbortOnTimeout",
+                "TCPBacklogDrop", "TCPRcvQDrop", "AttemptFails", "EstabResets", "OutRsts", "RetransSegs")  # fmt: skip
+
+
+def _tcp_counters(pid: str) -> dict[str, int]:
+    """TcpExt + Tcp counters of the network namespace process `pid` lives in (/proc/PID/net/...)."""
+    out: dict[str, int] = {}
+    for name in ("netstat", "snmp"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()
+        except OSError:
+            continue
+        for head, values in zip(lines[::2], lines[1::2], strict=False):
+            keys, vals = head.split()[1:], values.split()[1:]
+            out.update({k: int(v) for k, v in zip(keys, vals, strict=False) if k in TCP_COUNTERS})
+    return out
+
+
+def _server_netns() -> dict[str, dict[str, int]]:
+    """Counters of the host ("host") and of each server pod's namespace (keyed by a gunicorn PID)."""
+    found = subprocess.run(["pgrep", "-f", "gunicorn ocr_server.wsgi:app"], capture_output=True, text=True).stdout
+    seen, out = set(), {"host": _tcp_counters("self")}
+    for pid in found.split():
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if ns not in seen:
+            seen.add(ns)
+            out[f"pod-netns-{pid}"] = _tcp_counters(pid)
+    return out
+
+
+def _delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    out = {}
+    for key, counters in after.items():
+        base = before.get(key, {})
+        moved = {k: v - base.get(k, 0) for k, v in counters.items() if v - base.get(k, 0)}
+        if moved and key in before:
+            out[key] = moved
+    return out
+
+
 def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
@@ -166,6 +212,8 @@ def main() -> int:
     parser.add_argument("--max-replicas", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "real-node-load")
     args = parser.parse_args()
+    # SIGTERM (a timeout, `kill`) unwinds like Ctrl-C, so the node is stopped and the host cleaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     levels = [int(u) for u in args.users.split(",")]
     rows, p95_points = [], []
@@ -177,7 +225,9 @@ def main() -> int:
         for users in levels:
             start_wall, start_rel = time.time(), time.monotonic() - t0
             before = len(sampler.samples)
+            tcp_before = _server_netns()
             stats = _locust(url, users, args.duration, args.out / f"u{users}")
+            stats["tcp"] = _delta(tcp_before, _server_netns())
             seen = sampler.samples[before:] or sampler.samples[-1:]
             rows.append(
                 {"users": users, **stats,
@@ -205,6 +255,8 @@ def main() -> int:
               f"| {r['cpu_m_mean']} | {r['replicas']} |")  # fmt: skip
         for error, count in r["failures"].items():
             print(f"    {count} x {error}")
+        for netns, moved in r["tcp"].items():
+            print(f"    TCP {netns}: {moved}")
     import matplotlib
 
     matplotlib.use("Agg")
