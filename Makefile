@@ -215,7 +215,7 @@ node-build: cluster-build ## Build kubelet, kube-proxy, CoreDNS, metrics-server 
 	tests/cluster/build.sh node coredns metrics-server
 
 node-images: ## Build the pause, server, operator and test Redis images with buildah (cached by content in ~/.cache/ocr-crnn/images)
-	nice -n 19 $(PYTHON) -m tests.cluster.images pause server operator redis
+	$(PYTHON) -m tests.cluster.images pause server operator redis
 
 test-node: node-build node-images ## Only the real-node tests (tests/cluster/test_node.py, tests/e2e; root)
 	$(PYTHON) -m pytest -q -m node tests/cluster/test_node.py tests/e2e

@@ -38,7 +38,9 @@ TOOLS_DIR = Path(os.environ.get("TOOLS_DIR", REPO_ROOT / ".tools"))
 CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 IMAGE_DIR = Path(os.environ.get("OCR_IMAGE_CACHE") or CACHE_HOME / "ocr-crnn" / "images")
 NODE_FILES = Path(__file__).resolve().parent / "node"
-BUILDAH = ["nice", "-n", "19", "buildah", "--storage-driver", "vfs"]
+# Builds run at niceness 10 (the project's rule for long builds on shared CPUs), whatever ours is.
+NICE = ["nice", "-n", str(max(0, 10 - os.nice(0)))]
+BUILDAH = [*NICE, "buildah", "--storage-driver", "vfs"]
 # Must equal containerd's sandbox_image (tests/cluster/node/containerd.toml): then nothing is pulled.
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # The tags the chart (appVersion) and the CRD default use: imagePullPolicy IfNotPresent finds them.
@@ -149,12 +151,12 @@ def _build_pause(spec: ImageSpec) -> None:
 
 def _build_project_image(spec: ImageSpec) -> None:
     """docker/build-local.sh NAME (buildah + debootstrap base), niced: the CPUs are shared."""
-    _run(["nice", "-n", "19", str(REPO_ROOT / "docker" / "build-local.sh"), spec.name], 3600, f"build {spec.name}")
+    _run([*NICE, str(REPO_ROOT / "docker" / "build-local.sh"), spec.name], 3600, f"build {spec.name}")
 
 
 def _build_redis(spec: ImageSpec) -> None:
     """tests/cluster/node/redis.Dockerfile on the project's debootstrap base (build-local.sh --base)."""
-    base = _run(["nice", "-n", "19", str(REPO_ROOT / "docker" / "build-local.sh"), "--base"], 3600, "base image")
+    base = _run([*NICE, str(REPO_ROOT / "docker" / "build-local.sh"), "--base"], 3600, "base image")
     dockerfile = NODE_FILES / "redis.Dockerfile"
     _run(
         [*BUILDAH, "bud", "--quiet", "--format", "docker", "--isolation", "chroot", "--layers=false",
