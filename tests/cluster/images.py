@@ -122,8 +122,8 @@ def archive_path(spec: ImageSpec) -> Path:
     return IMAGE_DIR / f"{spec.name}-{content_hash(spec)}.tar"
 
 
-def _run(argv: Sequence[str], timeout: float, what: str) -> str:
-    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+def _run(argv: Sequence[str], timeout: float, what: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env)
     if result.returncode != 0:
         raise ImageBuildError(f"{what} failed ({result.returncode}):\n{(result.stdout + result.stderr)[-4000:]}")
     return result.stdout
@@ -134,7 +134,19 @@ def missing_tools() -> list[str]:
     return [t for t in ("buildah", "debootstrap", "gcc") if shutil.which(t) is None]
 
 
-def _build_pause(spec: ImageSpec) -> None:
+# Tars of other contents kept per image: other checkouts on the machine (CI's clones, worktrees) share
+# the cache, so the newest few stay instead of each build deleting the others'.
+KEEP_PER_IMAGE = 4
+
+
+def build_tag(spec: ImageSpec) -> str:
+    """The tag an image is built under: its own per content, so two checkouts building at once never
+    commit over each other's image (the shared tag, e.g. ghcr.io/...:0.1.0, is only written into the
+    tar by `buildah push`)."""
+    return f"localhost/ocr-crnn-build/ocr-{spec.name}:{content_hash(spec)}"
+
+
+def _build_pause(spec: ImageSpec, tag: str) -> None:
     """gcc -static pause.c, then a FROM-scratch image with only that binary."""
     with tempfile.TemporaryDirectory() as tmp:
         binary = Path(tmp) / "pause"
@@ -144,23 +156,27 @@ def _build_pause(spec: ImageSpec) -> None:
         try:
             _run([*BUILDAH, "copy", ctr, str(binary), "/pause"], 60, "buildah copy")
             _run([*BUILDAH, "config", "--entrypoint", '["/pause"]', "--user", "65535:65535", ctr], 60, "config")
-            _run([*BUILDAH, "commit", "--quiet", ctr, spec.tag], 120, "buildah commit")
+            _run([*BUILDAH, "commit", "--quiet", ctr, tag], 120, "buildah commit")
         finally:
             subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
 
 
-def _build_project_image(spec: ImageSpec) -> None:
+def _build_project_image(spec: ImageSpec, tag: str) -> None:
     """docker/build-local.sh NAME (buildah + debootstrap base), niced: the CPUs are shared."""
-    _run([*NICE, str(REPO_ROOT / "docker" / "build-local.sh"), spec.name], 3600, f"build {spec.name}")
+    registry, version = tag.rsplit("/", 1)[0], tag.rsplit(":", 1)[1]
+    assert tag == f"{registry}/ocr-{spec.name}:{version}", tag  # build-local.sh's naming
+    env = {**os.environ, "REGISTRY": registry, "VERSION": version}
+    script = str(REPO_ROOT / "docker" / "build-local.sh")
+    _run([*NICE, script, spec.name], 3600, f"build {spec.name}", env=env)
 
 
-def _build_redis(spec: ImageSpec) -> None:
+def _build_redis(spec: ImageSpec, tag: str) -> None:
     """tests/cluster/node/redis.Dockerfile on the project's debootstrap base (build-local.sh --base)."""
     base = _run([*NICE, str(REPO_ROOT / "docker" / "build-local.sh"), "--base"], 3600, "base image")
     dockerfile = NODE_FILES / "redis.Dockerfile"
     _run(
         [*BUILDAH, "bud", "--quiet", "--format", "docker", "--isolation", "chroot", "--layers=false",
-         "--build-arg", f"PYTHON_IMAGE={base.strip().splitlines()[-1]}", "-f", str(dockerfile), "-t", spec.tag,
+         "--build-arg", f"PYTHON_IMAGE={base.strip().splitlines()[-1]}", "-f", str(dockerfile), "-t", tag,
          str(NODE_FILES)],
         1800,
         "build redis",
@@ -180,18 +196,22 @@ def ensure_image(name: str) -> Path:
             f"cannot build {spec.tag}: missing {', '.join(missing)} (apt-get install buildah debootstrap gcc)"
         )
     t0 = time.monotonic()
+    tag = build_tag(spec)
     builders = {"pause": _build_pause, "redis": _build_redis}
-    builders.get(name, _build_project_image)(spec)
+    builders.get(name, _build_project_image)(spec, tag)
     if archive_path(spec) != tar:  # an input was edited during the (long) build: the image may mix both
         raise ImageBuildError(f"the inputs of {spec.tag} changed while it was built; build it again")
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
-    partial = tar.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    _run([*BUILDAH, "push", "--quiet", spec.tag, f"docker-archive:{partial}:{spec.tag}"], 1200, "buildah push")
-    partial.replace(tar)  # atomic: a killed build never leaves a tar that looks complete
-    for old in IMAGE_DIR.glob(f"{name}-*.tar"):  # older contents of the same image
-        if old != tar:
-            old.unlink(missing_ok=True)
+    partial = tar.with_suffix(f".{os.getpid()}.partial")
+    try:
+        _run([*BUILDAH, "push", "--quiet", tag, f"docker-archive:{partial}:{spec.tag}"], 1200, "buildah push")
+        partial.replace(tar)  # atomic: a killed build never leaves a tar that looks complete
+    finally:
+        partial.unlink(missing_ok=True)
+        subprocess.run([*BUILDAH, "rmi", tag], capture_output=True)  # the tar is the cache, not buildah's storage
+    older = sorted(IMAGE_DIR.glob(f"{name}-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in older[KEEP_PER_IMAGE:]:
+        old.unlink(missing_ok=True)
     log.info("image %s: built %s in %.0fs", spec.tag, tar.name, time.monotonic() - t0)
     return tar
 
