@@ -42,7 +42,7 @@ help: ## List the targets
 
 setup: setup-apt setup-python cluster-build node-setup ## Install everything: apt packages, .venv from uv.lock (with torch), test-cluster binaries, real-node tools and images
 
-setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests)
+setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests), containerd & buildah (real node)
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
