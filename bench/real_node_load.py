@@ -245,8 +245,10 @@ def main() -> int:
     result = {"levels": rows, "samples": samples, "p95": p95_points, "restarts": restarts}
     (args.out / "load.json").write_text(json.dumps(result, indent=1))
     print(f"server container restarts: {restarts}")
-    print("| users | requests | success % | OCR 200 | shed 429 (mean ms) | failed | mean ms | p95 ms (OCR 200) "
-          "| server CPU (m, mean) | replicas |")
+    print(
+        "| users | requests | success % | OCR 200 | shed 429 (mean ms) | failed | mean ms | p95 ms (OCR 200) "
+        "| server CPU (m, mean) | replicas |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['users']} | {r['requests']} | {r['success_rate']} | {r['ocr_ok']} "
