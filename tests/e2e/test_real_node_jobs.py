@@ -133,8 +133,9 @@ def test_job_through_the_service_completes_with_the_right_text(
     found = set(receipt_page["result"]["text"].split())
     recall = sum(w in found for w in receipt.words) / len(receipt.words)
     assert recall >= 0.6, f"only {recall:.0%} of the receipt's words read: {receipt_page['result']['text'][:400]!r}"
-    line_words = set(line_page["result"]["text"].split())  # the receipt's first line, cropped
-    assert line_words & set(receipt.words), line_page["result"]["text"]
+    # The receipt's first line, cropped: read alone the model may choose another letter case.
+    line_words = set(line_page["result"]["text"].lower().split())
+    assert line_words & {w.lower() for w in receipt.words}, line_page["result"]["text"]
 
     # The worker's Prometheus endpoint (pod IP, port 9100) counts both pages; the server's counts the job.
     (worker,) = _pods(real_node, e2e_namespace, "worker")
