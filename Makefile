@@ -1,5 +1,6 @@
 # ocr-crnn: `make help` lists the targets.  Setup once, then run or test:
-#   make setup   # Debian packages (fonts, tesseract, chromium), .venv from uv.lock, test-cluster binaries
+#   make setup   # Debian packages (fonts, tesseract, chromium, containerd, buildah), .venv from uv.lock,
+#                # test-cluster binaries, the real node's tools and images
 #   make run     # serve the API and upload page on http://localhost:8080 with the shipped model
 #   make test    # the whole test suite (what .ci/run runs)
 
@@ -41,9 +42,9 @@ PROFILE ?= $(if $(filter crnn-zh,$(MODEL)),zh,en)
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n",$$1,$$2}'
 
-setup: setup-apt setup-python cluster-build ## Install everything: apt packages, .venv from uv.lock (with torch), test-cluster binaries
+setup: setup-apt setup-python cluster-build node-setup ## Install everything: apt packages, .venv from uv.lock (with torch), test-cluster binaries, real-node tools and images
 
-setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests)
+setup-apt: ## Debian packages: fonts for training, tesseract (benchmark peer), chromium (page tests), containerd & buildah (real node)
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
@@ -81,7 +82,7 @@ $(BENCH_VENV)/.synced: uv.lock pyproject.toml
 
 # Every other target that runs $(PYTHON) needs .venv too.
 format cluster-up cluster-down crd-gen chart-sync chart-lint chart-test operator worker train train-zh evaluate export bench-detect \
-  bench-operator bench-attacks bench-jobs image-test: $(VENV)/.synced
+  bench-operator bench-attacks bench-jobs image-test node-images: $(VENV)/.synced
 
 run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (config: $OCR_CONFIG, OCR__SECTION__FIELD env overrides)
 	$(VENV)/bin/ocr-crnn serve
@@ -89,7 +90,7 @@ run: $(VENV)/.synced ## Serve the API and upload page on http://localhost:8080 (
 dev: $(VENV)/.synced ## Flask development server with reload on http://localhost:5000
 	$(PYTHON) -m flask --app ocr_server.wsgi run --debug
 
-test: $(VENV)/.synced ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes (what CI runs)
+test: $(VENV)/.synced node-images-auto ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes, real node (what CI runs)
 	$(PYTHON) -m pytest -q
 
 test-operator-resilience: $(VENV)/.synced ## Issue 14's operator resilience tests on the local API server (opt-in: a flake is open)
@@ -205,16 +206,29 @@ clean: ## Remove caches (keeps .tools, runs and the environments; rm -rf .venv .
 	rm -rf .pytest_cache .ruff_cache data-cache build *.egg-info
 
 # ---- real node (tests/cluster/node.py): real pods on this machine; root + containerd (README) ----
-.PHONY: node-build node-images test-node demo demo-down
+.PHONY: node-setup node-images-auto node-build node-images test-node demo demo-down
+
+node-setup: node-build node-images-auto ## Real-node tools, then the images where they can be built (root, buildah, debootstrap)
+
+# The images when this machine can build them (root, buildah, debootstrap): instant when cached, a rebuild
+# when an input changed (so `make test` never runs the real-node tests on a stale image); else a note,
+# or a failure under CI=true (the real-node tests would fail anyway, later and less clearly).
+node-images-auto: $(VENV)/.synced
+	@if [ "$${OCR_REAL_NODE:-}" = 0 ]; then echo "node-images: skipped (OCR_REAL_NODE=0)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v buildah >/dev/null && command -v debootstrap >/dev/null; then \
+	  $(MAKE) --no-print-directory node-images; \
+	elif [ "$${CI:-}" = true ]; then \
+	  echo "node-images: CI=true needs root, buildah and debootstrap to build the real node's images" >&2; exit 1; \
+	else echo "node-images: not built (needs root, buildah, debootstrap): the real-node tests will skip"; fi
 
 node-build: cluster-build ## Build kubelet, kube-proxy, CoreDNS, metrics-server into .tools/bin (pinned in versions.env)
-	BUILD_NICE=19 tests/cluster/build.sh node coredns metrics-server
+	tests/cluster/build.sh node coredns metrics-server
 
-node-images: ## Build the pause, server and operator images with buildah (cached by content in .tools/images)
-	nice -n 19 $(PYTHON) -m tests.cluster.images pause server operator
+node-images: ## Build the pause, server, operator and test Redis images with buildah (cached by content in ~/.cache/ocr-crnn/images)
+	$(PYTHON) -m tests.cluster.images pause server operator redis
 
-test-node: node-build node-images ## End-to-end tests on a real node (opt-in: OCR_REAL_NODE=1; root)
-	OCR_REAL_NODE=1 $(PYTHON) -m pytest -q -m node tests/cluster/test_node.py tests/e2e
+test-node: node-build node-images ## Only the real-node tests (tests/cluster/test_node.py, tests/e2e; root)
+	$(PYTHON) -m pytest -q -m node tests/cluster/test_node.py tests/e2e
 
 demo: ## Everything on a real node: control plane, node, images, chart + sample OcrService (root)
 	PYTHON=$(PYTHON) hack/demo.sh up

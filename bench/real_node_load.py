@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -103,7 +105,71 @@ class Sampler(threading.Thread):
                 continue
 
 
-def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, float]:
+def _failures(prefix: Path) -> dict[str, int]:
+    """Locust's failures by error text ("HTTP 0" hides whether a connection was refused, reset or timed out)."""
+    out: dict[str, int] = {}
+    with open(f"{prefix}_failures.csv") as fh:
+        for r in csv.DictReader(fh):
+            out[r["Error"][:160]] = out.get(r["Error"][:160], 0) + int(r["Occurrences"])
+    return out
+
+
+def _restarts(cluster: RealNodeCluster) -> dict[str, str]:
+    """Container restarts per server pod and why the last one ended (OOMKilled, a failed liveness probe)."""
+    pods = _json(cluster, "pods", "-n", NS, "-l", f"app.kubernetes.io/instance={NAME}")["items"]
+    out = {}
+    for pod in pods:
+        for c in pod["status"].get("containerStatuses", []):
+            last = c.get("lastState", {}).get("terminated", {})
+            out[pod["metadata"]["name"]] = f"{c.get('restartCount', 0)} restarts, last: {last.get('reason', '-')}"
+    return out
+
+
+# TCP counters that tell a refused, reset or dropped connection apart (per network namespace).
+TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPAbortOnData", "TCPAbortOnClose", "TCPAbortOnTimeout",
+                "TCPBacklogDrop", "TCPRcvQDrop", "AttemptFails", "EstabResets", "OutRsts", "RetransSegs")  # fmt: skip
+
+
+def _tcp_counters(pid: str) -> dict[str, int]:
+    """TcpExt + Tcp counters of the network namespace process `pid` lives in (/proc/PID/net/...)."""
+    out: dict[str, int] = {}
+    for name in ("netstat", "snmp"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()
+        except OSError:
+            continue
+        for head, values in zip(lines[::2], lines[1::2], strict=False):
+            keys, vals = head.split()[1:], values.split()[1:]
+            out.update({k: int(v) for k, v in zip(keys, vals, strict=False) if k in TCP_COUNTERS})
+    return out
+
+
+def _server_netns() -> dict[str, dict[str, int]]:
+    """Counters of the host ("host") and of each server pod's namespace (keyed by a gunicorn PID)."""
+    found = subprocess.run(["pgrep", "-f", "gunicorn ocr_server.wsgi:app"], capture_output=True, text=True).stdout
+    seen, out = set(), {"host": _tcp_counters("self")}
+    for pid in found.split():
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if ns not in seen:
+            seen.add(ns)
+            out[f"pod-netns-{pid}"] = _tcp_counters(pid)
+    return out
+
+
+def _delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    out = {}
+    for key, counters in after.items():
+        base = before.get(key, {})
+        moved = {k: v - base.get(k, 0) for k, v in counters.items() if v - base.get(k, 0)}
+        if moved and key in before:
+            out[key] = moved
+    return out
+
+
+def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
          "-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{duration}s", "--host", url,
@@ -111,13 +177,22 @@ def _locust(url: str, users: int, duration: int, prefix: Path) -> dict[str, floa
         check=False, capture_output=True, timeout=duration + 180,
     )  # fmt: skip
     with open(f"{prefix}_stats.csv") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+        rows = {r["Name"]: r for r in csv.DictReader(fh)}
+    row = rows["Aggregated"]
     requests, failures = int(row["Request Count"]), int(row["Failure Count"])
+    shed = rows.get("/api/v1/ocr [shed]", {})
+    served = rows.get("/api/v1/ocr", {})
     return {
         "requests": requests,
+        # 429/503 with Retry-After count as successes (the locustfile's rule): deliberate, quick sheds
         "success_rate": round(100 * (requests - failures) / requests, 2) if requests else 0.0,
         "mean_ms": round(float(row["Average Response Time"]), 1),
         "p95_ms": float(row["95%"]),
+        "shed": int(shed.get("Request Count", 0)),
+        "shed_mean_ms": round(float(shed.get("Average Response Time", 0) or 0), 1),
+        "ocr_ok": int(served.get("Request Count", 0)) - int(served.get("Failure Count", 0)),
+        "ocr_p95_ms": float(served.get("95%", 0) or 0) if served.get("95%") not in (None, "N/A") else 0.0,
+        "failures": _failures(prefix),
     }
 
 
@@ -137,6 +212,8 @@ def main() -> int:
     parser.add_argument("--max-replicas", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "real-node-load")
     args = parser.parse_args()
+    # SIGTERM (a timeout, `kill`) unwinds like Ctrl-C, so the node is stopped and the host cleaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     levels = [int(u) for u in args.users.split(",")]
     rows, p95_points = [], []
@@ -148,7 +225,9 @@ def main() -> int:
         for users in levels:
             start_wall, start_rel = time.time(), time.monotonic() - t0
             before = len(sampler.samples)
+            tcp_before = _server_netns()
             stats = _locust(url, users, args.duration, args.out / f"u{users}")
+            stats["tcp"] = _delta(tcp_before, _server_netns())
             seen = sampler.samples[before:] or sampler.samples[-1:]
             rows.append(
                 {"users": users, **stats,
@@ -159,12 +238,27 @@ def main() -> int:
             print(rows[-1], flush=True)
         sampler.stop.set()
         samples = sampler.samples
-    (args.out / "load.json").write_text(json.dumps({"levels": rows, "samples": samples, "p95": p95_points}, indent=1))
-    print("| users | requests | success % | mean ms | p95 ms | server CPU (m, mean) | replicas |")
-    print("|---|---|---|---|---|---|---|")
+        restarts = _restarts(cluster)
+        # What the cluster saw (probe failures, kills), for a run that went wrong.
+        events = cluster.kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp", check=False).stdout
+        (args.out / "events.txt").write_text(events)
+    result = {"levels": rows, "samples": samples, "p95": p95_points, "restarts": restarts}
+    (args.out / "load.json").write_text(json.dumps(result, indent=1))
+    print(f"server container restarts: {restarts}")
+    print(
+        "| users | requests | success % | OCR 200 | shed 429 (mean ms) | failed | mean ms | p95 ms (OCR 200) "
+        "| server CPU (m, mean) | replicas |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['users']} | {r['requests']} | {r['success_rate']} | {r['mean_ms']} | {r['p95_ms']:.0f} "
+        print(f"| {r['users']} | {r['requests']} | {r['success_rate']} | {r['ocr_ok']} "
+              f"| {r['shed']} ({r['shed_mean_ms']:.0f}) "
+              f"| {sum(r['failures'].values())} | {r['mean_ms']:.0f} | {r['p95_ms']:.0f} ({r['ocr_p95_ms']:.0f}) "
               f"| {r['cpu_m_mean']} | {r['replicas']} |")  # fmt: skip
+        for error, count in r["failures"].items():
+            print(f"    {count} x {error}")
+        for netns, moved in r["tcp"].items():
+            print(f"    TCP {netns}: {moved}")
     import matplotlib
 
     matplotlib.use("Agg")

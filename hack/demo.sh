@@ -22,7 +22,7 @@ up() {
   tests/cluster/build.sh >/dev/null
   BUILD_NICE=${BUILD_NICE:-19} tests/cluster/build.sh node coredns metrics-server >/dev/null
   log "images (tests/cluster/images.py, cached by content) ..."
-  nice -n 19 "$PYTHON" -m tests.cluster.images pause server operator >/dev/null
+  "$PYTHON" -m tests.cluster.images pause server operator >/dev/null
   log "control plane + real node ..."
   "$PYTHON" -m tests.cluster.node up
   log "helm install (namespace $NS, Pod Security restricted) with the sample OcrService ..."

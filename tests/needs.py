@@ -37,3 +37,26 @@ def shared_dataset(name: str) -> Path:
         return shared_data.require(name)
     except shared_data.SharedDataMissing as err:
         missing(str(err))
+
+
+def real_node() -> None:
+    """Skip (fail under ``CI=true``) unless this machine can run a real node (tests/cluster/node.py).
+
+    The real-node tests run by default wherever they can (root, containerd & co, `make setup`'s node
+    tools and images), so `make test` is the same suite here as in CI.  ``OCR_REAL_NODE=0`` turns
+    them off on a developer's machine (they take minutes and lock the machine's one real node); CI
+    refuses that, since a skip there would hide them."""
+    from tests.cluster import images
+    from tests.cluster.node import missing_node_requirements
+
+    if os.environ.get("OCR_REAL_NODE", "").strip() == "0":
+        missing("real-node tests turned off with OCR_REAL_NODE=0")
+    gaps = missing_node_requirements()
+    # A test never builds an image (minutes to half an hour): `make test` / `make node-images` do.
+    gaps += [
+        f"image {name} not built for the current inputs ({images.archive_path(spec)}): make node-images"
+        for name, spec in images.IMAGES.items()
+        if not images.archive_path(spec).is_file()
+    ]
+    if gaps:
+        missing("real node not possible here: " + "; ".join(gaps))

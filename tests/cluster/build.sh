@@ -8,18 +8,26 @@
 # upstream go.mod files carry local `replace` directives that make a plain
 # `go install ...@version` impossible. kwok and helm have no such directives and
 # are built with `go install pkg@version` (checked against the Go checksum DB).
+# CoreDNS is built through gomod/coredns too, for another reason: its own main
+# compiles every upstream plugin and their cloud SDKs; the wrapper links only the
+# plugins the real node's Corefile can use (a fraction of the cold build).
 #
 # Idempotent: a binary is skipped when it exists and its stamp (version + build
-# inputs) matches. Exits non-zero with a message naming the failed step.
+# inputs) matches. Each built binary is also kept outside the clone, in
+# $BIN_CACHE/<name>-<hash of its stamp> (like Go's own caches), so a fresh clone on
+# a machine that built the same pins before copies it instead of relinking (CI).
+# Exits non-zero with a message naming the failed step.
 #
 # Usage: tests/cluster/build.sh [--force] [--sync] [--check] [TOOL...]
 #   TOOL     any of: kubernetes etcd kwok helm (the default set), and the real-node
 #            tools (built only when named, see `make node-build`): node (kubelet,
 #            kube-proxy through the wrapper module gomod/node), metrics-server, coredns
+#            (the plugins we use, through gomod/coredns)
 #   --force  rebuild even when the stamp matches
 #   --sync   rewrite the wrapper modules (go.mod/go.sum) from versions.env first
 #   --check  only report whether every binary is present and current (exit 1 if not)
-# Environment: GO (go binary), TOOLS_DIR (default <repo>/.tools),
+# Environment: GO (go binary), TOOLS_DIR (default <repo>/.tools), BIN_CACHE (default
+#   ${XDG_CACHE_HOME:-~/.cache}/ocr-crnn/bin; empty: no cache),
 #   BUILD_JOBS (go build -p, default 2), BUILD_NICE (nice level, default 10).
 set -euo pipefail
 
@@ -28,6 +36,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 TOOLS_DIR=${TOOLS_DIR:-$ROOT/.tools}
 BIN_DIR=$TOOLS_DIR/bin
 STAMP_DIR=$BIN_DIR/.stamps
+BIN_CACHE=${BIN_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/ocr-crnn/bin}
 GOMOD_DIR=$HERE/gomod
 BUILD_JOBS=${BUILD_JOBS:-2}
 BUILD_NICE=${BUILD_NICE:-10}
@@ -75,7 +84,8 @@ find_go() {
 
 gobuild() { nice -n "$BUILD_NICE" "$GO" "$@"; }
 
-sha_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# Of the files' contents only (not their paths): the same pins give the same stamp in every clone.
+sha_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 k8s_ldflags() {
   local pkg flags="-s -w"
@@ -118,6 +128,9 @@ check_wrappers() {
   got=$(require_of "$GOMOD_DIR/node" k8s.io/kubernetes)
   [[ $got == "$KUBERNETES_VERSION" ]] \
     || die "$GOMOD_DIR/node/go.mod requires k8s.io/kubernetes ${got:-<none>} but versions.env pins $KUBERNETES_VERSION; run: tests/cluster/build.sh --sync"
+  got=$(require_of "$GOMOD_DIR/coredns" github.com/coredns/coredns)
+  [[ $got == "$COREDNS_VERSION" ]] \
+    || die "$GOMOD_DIR/coredns/go.mod requires coredns ${got:-<none>} but versions.env pins $COREDNS_VERSION; run: tests/cluster/build.sh --sync"
   got=$(require_of "$edir" go.etcd.io/etcd/server/v3)
   [[ $got == "$ETCD_VERSION" ]] \
     || die "$edir/go.mod requires etcd ${got:-<none>} but versions.env pins $ETCD_VERSION; run: tests/cluster/build.sh --sync"
@@ -146,6 +159,13 @@ sync_kubernetes_module() {
   (cd "$dir" && gobuild mod tidy) || die "go mod tidy failed in $dir"
 }
 
+sync_coredns_module() {
+  local dir=$GOMOD_DIR/coredns
+  log "sync: github.com/coredns/coredns $COREDNS_VERSION -> $dir"
+  (cd "$dir" && "$GO" mod edit -require="github.com/coredns/coredns@$COREDNS_VERSION" && gobuild mod tidy) \
+    || die "go mod tidy failed in $dir"
+}
+
 sync_etcd_module() {
   local dir=$GOMOD_DIR/etcd
   log "sync: go.etcd.io/etcd/server/v3 $ETCD_VERSION -> $dir"
@@ -159,7 +179,7 @@ stamp_for() {
   case $1 in
     kubelet|kube-proxy) echo "$KUBERNETES_VERSION $(sha_of "$GOMOD_DIR/node/go.mod" "$GOMOD_DIR/node/go.sum") $(k8s_ldflags | sha256sum | cut -c1-8)" ;;
     metrics-server) echo "$METRICS_SERVER_VERSION $(metrics_server_ldflags | sha256sum | cut -c1-8)" ;;
-    coredns) echo "$COREDNS_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION $(sha_of "$GOMOD_DIR/coredns/go.mod" "$GOMOD_DIR/coredns/go.sum" "$GOMOD_DIR/coredns/main.go")" ;;
     kube-*|kubectl) echo "$KUBERNETES_VERSION $(sha_of "$GOMOD_DIR/kubernetes/go.mod" "$GOMOD_DIR/kubernetes/go.sum") $(k8s_ldflags | sha256sum | cut -c1-8)" ;;
     etcd) echo "$ETCD_VERSION $(sha_of "$GOMOD_DIR/etcd/go.mod" "$GOMOD_DIR/etcd/go.sum" "$GOMOD_DIR/etcd/main.go")" ;;
     kwok) echo "$KWOK_VERSION $(kwok_ldflags | sha256sum | cut -c1-8)" ;;
@@ -172,15 +192,41 @@ is_current() {
   [[ -x $BIN_DIR/$1 && -f $STAMP_DIR/$1 && $(<"$STAMP_DIR/$1") == "$(stamp_for "$1")" ]]
 }
 
-# Install freshly built binaries from a scratch dir, then stamp them. The move
-# is atomic per file, so an interrupted build never leaves a half-written tool.
+cache_path() { echo "$BIN_CACHE/$1-$(stamp_for "$1" | sha256sum | cut -c1-16)"; }
+
+# Install freshly built binaries from a scratch dir, then stamp them and keep a
+# copy in the cache. Each move is atomic, so an interrupted build never leaves a
+# half-written tool (or a half-written cache entry).
 install_from() {
-  local scratch=$1 bin; shift
+  local scratch=$1 bin cached; shift
   mkdir -p "$STAMP_DIR"
   for bin in "$@"; do
     [[ -x $scratch/$bin ]] || die "expected $scratch/$bin after the build"
+    if [[ -n $BIN_CACHE ]]; then
+      cached=$(cache_path "$bin")
+      mkdir -p "$BIN_CACHE"
+      cp -f "$scratch/$bin" "$cached.partial" && mv -f "$cached.partial" "$cached"
+      # older builds of the same tool (other pins) are not needed any more
+      find "$BIN_CACHE" -maxdepth 1 -name "$bin-*" ! -name "${cached##*/}" -delete
+    fi
     mv -f "$scratch/$bin" "$BIN_DIR/$bin"
     stamp_for "$bin" > "$STAMP_DIR/$bin"
+  done
+}
+
+restore_cached() {  # copy every binary of the named tools that is stale here but cached
+  local tool bin cached
+  [[ -n $BIN_CACHE && -z $FORCE ]] || return 0
+  mkdir -p "$BIN_DIR" "$STAMP_DIR"
+  for tool in "$@"; do
+    for bin in $(binaries_of "$tool"); do
+      is_current "$bin" && continue
+      cached=$(cache_path "$bin")
+      [[ -x $cached ]] || continue
+      cp -f "$cached" "$BIN_DIR/.$bin.partial" && mv -f "$BIN_DIR/.$bin.partial" "$BIN_DIR/$bin"
+      stamp_for "$bin" > "$STAMP_DIR/$bin"
+      log "restored $bin from $cached"
+    done
   done
 }
 
@@ -221,15 +267,15 @@ build_kubernetes() {  # build_kubernetes [WRAPPER BINARY...]: default the contro
   install_from "$scratch" "${todo[@]}"
 }
 
-build_etcd() {
-  if [[ -z $FORCE ]] && is_current etcd; then log "ok etcd ($ETCD_VERSION)"; return 0; fi
-  local scratch
+build_wrapper_main() {  # build_wrapper_main NAME VERSION: the main package of gomod/NAME
+  local name=$1 version=$2 scratch
+  if [[ -z $FORCE ]] && is_current "$name"; then log "ok $name ($version)"; return 0; fi
   new_scratch; scratch=$SCRATCH
-  timed "etcd $ETCD_VERSION" \
-    bash -c 'cd "$1" && shift && exec "$@"' _ "$GOMOD_DIR/etcd" \
+  timed "$name $version" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$GOMOD_DIR/$name" \
     nice -n "$BUILD_NICE" "$GO" build -mod=readonly -p "$BUILD_JOBS" -trimpath -ldflags "-s -w" \
-    -o "$scratch/etcd" .
-  install_from "$scratch" etcd
+    -o "$scratch/$name" .
+  install_from "$scratch" "$name"
 }
 
 go_install() {  # go_install NAME PKG@VERSION LDFLAGS
@@ -265,13 +311,13 @@ kwok_stages() {
 build_tool() {
   case $1 in
     kubernetes) build_kubernetes ;;
-    etcd) build_etcd ;;
+    etcd) build_wrapper_main etcd "$ETCD_VERSION" ;;
     kwok) go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$(kwok_ldflags)"; kwok_stages ;;
     helm) go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm_ldflags)" ;;
     node) build_kubernetes node "${NODE_BINARIES[@]}" ;;
     metrics-server) go_install metrics-server "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" \
       "$(metrics_server_ldflags)" ;;
-    coredns) go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION" "-s -w" ;;
+    coredns) build_wrapper_main coredns "$COREDNS_VERSION" ;;
     *) die "unknown tool '$1' (expected: ${ALL_TOOLS//|/ })" ;;
   esac
 }
@@ -334,6 +380,7 @@ main() {
     check_only "${tools[@]}" || die "some binaries are missing or stale; run: tests/cluster/build.sh"
     return 0
   fi
+  [[ -n $SYNC ]] || restore_cached "${tools[@]}"
   if [[ -z $FORCE$SYNC ]] && check_only "${tools[@]}" > /dev/null; then
     # Everything is current: no Go toolchain needed (e.g. a CI cache restored .tools).
     log "all binaries current in $BIN_DIR (versions.env); nothing to build"
@@ -346,6 +393,7 @@ main() {
     sync_kubernetes_module kubernetes "${KUBE_BINARIES[@]}"
     sync_kubernetes_module node "${NODE_BINARIES[@]}"
     sync_etcd_module
+    sync_coredns_module
   fi
   check_wrappers
   for tool in "${tools[@]}"; do build_tool "$tool"; done

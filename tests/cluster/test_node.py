@@ -2,34 +2,28 @@
 built image, the API is reachable at the node IP through the `kubernetes` Service, and a teardown
 leaves the host as it was, twice in a row (a second start after a teardown must work).
 
-Opt-in like tests/e2e: OCR_REAL_NODE=1 (make test-node); needs root, containerd, `make node-build`.
+Runs where a real node can (tests/needs.py `real_node`: root, containerd, `make setup`'s node tools),
+fails under CI=true where it cannot; OCR_REAL_NODE=0 turns it off on a developer's machine.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import time
 
 import pytest
 
+from tests import needs
 from tests.cluster.images import PAUSE_IMAGE
-from tests.cluster.node import NODE_IP, NODE_NAME, POD_CIDR, RealNodeCluster, host_leftovers, missing_node_requirements
+from tests.cluster.node import NODE_IP, NODE_NAME, POD_CIDR, RealNodeCluster, host_leftovers
 
 pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(autouse=True)
-def _opt_in() -> None:
-    if os.environ.get("OCR_REAL_NODE") != "1":
-        pytest.skip("real-node tests are opt-in: OCR_REAL_NODE=1 (make test-node)")
-    missing = missing_node_requirements()
-    if missing:
-        message = "real node not possible here: " + "; ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+def _can_run() -> None:
+    needs.real_node()
 
 
 def _pod_runs(cluster: RealNodeCluster) -> None:

@@ -8,22 +8,21 @@ a 2-core machine); each asserts its own step. Opt-in: OCR_REAL_NODE=1 (see conft
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests import needs
 from tests.cluster.images import OPERATOR_IMAGE, SERVER_IMAGE
 from tests.cluster.node import RealNodeCluster
-from tests.e2e.conftest import CHART, kget, wait_for
+from tests.e2e.conftest import Receipt, installed_release, kget, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -31,38 +30,9 @@ RELEASE = "ocr"
 NAME = "receipts"
 SERVER_SELECTOR = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component=ocr-server"
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator"
-SROIE_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sroie-dev"
 FIRST_MODEL, NEXT_MODEL = "1.1.0", "1.0.0"  # both bundles ship in the server image
 # Small requests so two servers, a surge pod and the HPA test's pods fit on a 2-core node.
 RESOURCES = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-
-
-# ---- data ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Receipt:
-    image: bytes
-    words: list[str]
-    line_crop: bytes  # one line of it: a cheap request for load loops
-
-
-@pytest.fixture(scope="module")
-def receipt() -> Receipt:
-    """The smallest of the first ten sroie-dev receipts (as tests/ocr_server), with its ground truth."""
-    from PIL import Image
-
-    manifest = SROIE_DEV / "pages.jsonl"
-    if not manifest.is_file():
-        pytest.skip(f"shared data absent: {manifest}")
-    pages = [json.loads(line) for line in manifest.read_text().splitlines()[:10]]
-    page = min(pages, key=lambda p: p["width"] * p["height"])
-    path = SROIE_DEV / page["image"]
-    box = page["lines"][0]["box"]
-    crop = io.BytesIO()
-    Image.open(path).convert("L").crop((box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4)).save(crop, "PNG")
-    words = [w for line in page["lines"] for w in line["text"].split()]
-    return Receipt(path.read_bytes(), words, crop.getvalue())
 
 
 # ---- cluster helpers -----------------------------------------------------------------------------
@@ -165,31 +135,8 @@ class Load:
 @pytest.fixture(scope="module")
 def release(real_node: RealNodeCluster, e2e_namespace: str) -> Iterator[str]:
     """`helm install` of the chart, operator image from the local build (never pulled)."""
-    repo, tag = OPERATOR_IMAGE.rsplit(":", 1)
-    t0 = time.monotonic()
-    real_node.helm(
-        "install",
-        RELEASE,
-        str(CHART),
-        "-n",
-        e2e_namespace,
-        "--set",
-        f"operator.image.repository={repo}",
-        "--set",
-        f"operator.image.tag={tag}",
-        "--set",
-        "operator.image.pullPolicy=Never",
-        "--set",
-        f"tests.target.name={NAME}",
-        "--wait",
-        "--timeout=5m",
-    )
-    print(f"helm install --wait: {time.monotonic() - t0:.1f}s")
-    yield RELEASE
-    real_node.kubectl(
-        "delete", "ocrservices", "--all", "-n", e2e_namespace, "--wait=true", "--timeout=120s", check=False
-    )
-    real_node.helm("uninstall", RELEASE, "-n", e2e_namespace, "--wait", check=False)
+    with installed_release(real_node, e2e_namespace, RELEASE, helm_test_target=NAME) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +272,7 @@ def test_operator_pod_deleted_comes_back_and_repairs_drift(
 
 def test_helm_test_passes(real_node: RealNodeCluster, e2e_namespace: str, receipts: str) -> None:
     if not real_node.has_dns():
-        pytest.skip("no CoreDNS built (make node-build): helm test calls NAME.NAMESPACE.svc")
+        needs.missing("no CoreDNS built (make node-build): helm test calls NAME.NAMESPACE.svc")
     result = real_node.helm("test", RELEASE, "-n", e2e_namespace, "--timeout=5m", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -334,7 +281,7 @@ def test_hpa_scales_up_under_cpu_load_and_back(
     real_node: RealNodeCluster, e2e_namespace: str, release: str, receipt: Receipt
 ) -> None:
     if not real_node.has_metrics():
-        pytest.skip("no metrics-server built (make node-build): the HPA has no CPU metrics")
+        needs.missing("no metrics-server built (make node-build): the HPA has no CPU metrics")
     name = "autoscaled"
     repo, tag = SERVER_IMAGE.rsplit(":", 1)
     spec = {

@@ -1,0 +1,152 @@
+"""Batch jobs on real pods: an OcrService with `spec.jobs` enabled and the operator's own Redis.
+
+What KWOK cannot show: the operator-run Redis and the Celery worker really start under Pod Security
+`restricted` (Redis as UID 999 on a read-only root file system, the worker as the server image's
+UID 10001), the server reaches Redis by its Service's DNS name (CoreDNS), a job submitted through
+the OcrService's Service is run by the worker pod and reads the receipt right, and the worker's
+Prometheus endpoint counts what it did.
+
+The Redis image is Debian's redis-server built locally (tests/cluster/node/redis.Dockerfile): the
+operator's default comes from a registry, and none is reachable here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.cluster.images import REDIS_IMAGE, SERVER_IMAGE
+from tests.cluster.node import RealNodeCluster
+from tests.e2e.conftest import Receipt, installed_release, kget, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+NAME = "batch"
+SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+COMPONENTS = {"server": "ocr-server", "worker": "ocr-worker", "redis": "redis"}
+WORKER_METRICS_PORT = 9100  # jobs.metricsPort as the operator renders it
+
+
+def _pods(cluster: RealNodeCluster, ns: str, component: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component={COMPONENTS[component]}"
+    return [
+        p
+        for p in kget(cluster, "pods", "-n", ns, "-l", selector)["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    """Sum of the samples of `name` whose label set contains `labels` (Prometheus text format)."""
+    pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})?\s+([0-9.eE+-]+)$", re.MULTILINE)
+    return sum(float(m.group(2)) for m in pattern.finditer(text) if labels in (m.group(1) or ""))
+
+
+@pytest.fixture(scope="module")
+def jobs_service(real_node: RealNodeCluster, e2e_namespace: str) -> Iterator[str]:
+    """The chart's operator, then an OcrService with jobs, an operator-run Redis and one worker: all Ready."""
+    with installed_release(real_node, e2e_namespace, "ocr-jobs", helm_test_target=NAME):
+        repo, tag = SERVER_IMAGE.rsplit(":", 1)
+        spec = {
+            "replicas": 1,
+            "image": {"repository": repo, "tag": tag, "pullPolicy": "Never"},
+            "resources": SMALL,
+            "jobs": {
+                "enabled": True,
+                "redis": {"deploy": True, "image": REDIS_IMAGE, "resources": SMALL},
+                "workers": {"replicas": 1, "concurrency": 1, "resources": SMALL},
+            },
+        }
+        body = {"apiVersion": "ocr-crnn.io/v1alpha1", "kind": "OcrService", "metadata": {"name": NAME}, "spec": spec}
+        t0 = time.monotonic()
+        real_node.kubectl("apply", "-n", e2e_namespace, "-f", "-", input=json.dumps(body))
+        for component in COMPONENTS:
+            wait_for(
+                lambda c=component: [p for p in _pods(real_node, e2e_namespace, c) if _ready(p)],
+                420,
+                f"the {component} pod Ready",
+                interval=2,
+            )
+        print(f"OcrService {NAME} with jobs: server, Redis and worker Ready in {time.monotonic() - t0:.1f}s")
+        yield NAME
+
+
+def test_redis_and_worker_pods_run_under_restricted_psa(
+    real_node: RealNodeCluster, e2e_namespace: str, jobs_service: str
+) -> None:
+    ns = kget(real_node, "namespace", e2e_namespace)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    (redis,) = _pods(real_node, e2e_namespace, "redis")
+    (worker,) = _pods(real_node, e2e_namespace, "worker")
+    assert redis["spec"]["containers"][0]["image"] == REDIS_IMAGE
+    assert worker["spec"]["containers"][0]["image"] == SERVER_IMAGE
+    for pod, uid in ((redis, "999"), (worker, "10001")):
+        name = pod["metadata"]["name"]
+        assert pod["spec"]["nodeName"] == "ocr-node"
+        assert pod["status"]["containerStatuses"][0]["restartCount"] == 0, f"{name} restarted"
+        got = real_node.kubectl("exec", "-n", e2e_namespace, name, "--", "id", "-u").stdout.strip()
+        assert got == uid, f"{name} runs as {got}, not {uid}"
+    # The read-only root file system holds: Redis writes only its /data volume.
+    touch = real_node.kubectl(
+        "exec", "-n", e2e_namespace, redis["metadata"]["name"], "--", "touch", "/probe", check=False
+    )
+    assert touch.returncode != 0 and "Read-only file system" in touch.stderr, touch.stderr
+
+
+def test_job_through_the_service_completes_with_the_right_text(
+    real_node: RealNodeCluster, e2e_namespace: str, jobs_service: str, receipt: Receipt
+) -> None:
+    svc = kget(real_node, "service", jobs_service, "-n", e2e_namespace)
+    url = f"http://{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
+    rsp = requests.post(
+        f"{url}/api/v1/jobs",
+        files=[("image", ("receipt.jpg", receipt.image, "image/jpeg")), ("image", ("line.png", receipt.line_crop))],
+        timeout=60,
+    )
+    assert rsp.status_code == 202, rsp.text[:500]
+    submitted = rsp.json()
+    assert submitted["status"] == "queued" and submitted["status_url"].endswith(submitted["id"])
+
+    def finished() -> dict[str, Any] | None:
+        got = requests.get(f"{url}{submitted['status_url']}", timeout=30)
+        assert got.status_code == 200, got.text[:300]
+        body = got.json()
+        return body if body["status"] not in ("queued", "running") else None
+
+    t0 = time.monotonic()
+    job = wait_for(finished, 300, f"job {submitted['id']} to finish", interval=2)
+    print(f"job of 2 pages finished in {time.monotonic() - t0:.1f}s: {job['timings_ms']}")
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == {"done": 2, "total": 2, "failed": 0}
+    receipt_page, line_page = job["pages"]
+    assert receipt_page["status"] == line_page["status"] == "succeeded"
+    found = set(receipt_page["result"]["text"].split())
+    recall = sum(w in found for w in receipt.words) / len(receipt.words)
+    assert recall >= 0.6, f"only {recall:.0%} of the receipt's words read: {receipt_page['result']['text'][:400]!r}"
+    # The receipt's first line, cropped: read alone the model may choose another letter case.
+    line_words = set(line_page["result"]["text"].lower().split())
+    assert line_words & {w.lower() for w in receipt.words}, line_page["result"]["text"]
+
+    # The worker's Prometheus endpoint (pod IP, port 9100) counts both pages; the server's counts the job.
+    (worker,) = _pods(real_node, e2e_namespace, "worker")
+    metrics = requests.get(f"http://{worker['status']['podIP']}:{WORKER_METRICS_PORT}/metrics", timeout=30)
+    assert metrics.status_code == 200
+    assert _metric(metrics.text, "ocr_job_tasks_finished_total", 'outcome="succeeded"') >= 2, metrics.text[-2000:]
+    assert _metric(metrics.text, "ocr_job_tasks_started_total") >= 2
+    assert "ocr_jobs_queue_depth" in metrics.text  # read from Redis at scrape time: the worker reaches it
+    server_metrics = requests.get(f"{url}/metrics", timeout=30).text
+    assert _metric(server_metrics, "ocr_jobs_submitted_total") >= 1
+    # Nothing restarted along the way (a crash-looping worker would still have run the pages, later).
+    for component in COMPONENTS:
+        for pod in _pods(real_node, e2e_namespace, component):
+            assert pod["status"]["containerStatuses"][0]["restartCount"] == 0, pod["metadata"]["name"]
