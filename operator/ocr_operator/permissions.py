@@ -3,7 +3,8 @@
 operator under exactly that role and checks every call it made was granted).
 
 Two sources of calls:
-- kopf, for the watches and its own bookkeeping: list/watch of OcrServices and of every child kind,
+- kopf, for the watches and its own bookkeeping: list/watch of OcrServices and of every child kind
+  (the jobs-only PVC and KEDA ScaledObject included: hand edits and deletions are restored at once),
   patch of OcrServices (its progress annotations); update of ``ocrservices/finalizers`` because
   children carry ``blockOwnerDeletion``, which the OwnerReferencesPermissionEnforcement admission
   plugin only allows to whoever may update the owner's finalizers.  kopf's own Event posting is off.
@@ -21,12 +22,11 @@ Permission = tuple[str, str, str]  # (API group, resource, verb)
 # first server-side apply of a child, and the dry-run create that tells an invalid spec from a
 # wedged child in ``repair``), patch (server-side apply, and the merge patch in ``repair``), delete
 # (children the spec disabled, the Deployment selector migration, and the last-resort recreate of a
-# child that can be neither applied nor patched back), list/watch (kopf's child watches).
+# child that can be neither applied nor patched back), list/watch (kopf's child watches).  The same
+# for the kinds only ``spec.jobs`` adds (the Redis PVC, the KEDA ScaledObject): the same apply path,
+# deleted when jobs are disabled, and watched like the others.
 CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
-# The kinds only ``spec.jobs`` adds (the Redis PVC, the KEDA ScaledObject): the same apply path (get,
-# create, patch; delete for the last-resort recreate and when jobs are disabled), but addressed by
-# name, never listed or watched.
-JOBS_ONLY_VERBS = ("get", "create", "patch", "delete")
+WATCHED_KINDS = (*CHILD_KINDS, *JOBS_ONLY_KINDS)
 
 KOPF: frozenset[Permission] = frozenset(
     {
@@ -34,7 +34,7 @@ KOPF: frozenset[Permission] = frozenset(
         (GROUP, PLURAL, "watch"),
         (GROUP, PLURAL, "patch"),
         (GROUP, f"{PLURAL}/finalizers", "update"),
-        *((kind.group, kind.plural, verb) for kind in CHILD_KINDS for verb in ("list", "watch")),
+        *((kind.group, kind.plural, verb) for kind in WATCHED_KINDS for verb in ("list", "watch")),
     }
 )
 
@@ -44,11 +44,10 @@ CLIENT: frozenset[Permission] = frozenset(
         ("", "events", "create"),
         *(
             (kind.group, kind.plural, verb)
-            for kind in CHILD_KINDS
+            for kind in WATCHED_KINDS
             for verb in CHILD_VERBS
             if verb not in ("list", "watch")
         ),
-        *((kind.group, kind.plural, verb) for kind in JOBS_ONLY_KINDS for verb in JOBS_ONLY_VERBS),
     }
 )
 
