@@ -3,16 +3,24 @@
 Why a subprocess and not kopf.testing.KopfRunner: it exercises the entry point as deployed, keeps
 kopf's global registry and threads out of the pytest process, and lets the benchmark measure the
 operator's own peak RSS (VmHWM).  Used by the k8s tests and by ``bench/operator_scale.py``.
+
+An operator serving namespaces (``namespaces``) starts only once none of them is still being deleted:
+kopf stops handling events for good when a served namespace disappears during its first LIST there
+(issue 14's stalled-operator flake; ``ocr_operator.watchdog`` makes that fail ``/healthz`` in a pod,
+where the kubelet restarts the operator, but a test has no kubelet).  Earlier tests' namespaces
+finishing their deletion are exactly what a glob-serving operator would meet at its start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import signal
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,31 @@ from typing import Any
 from tests.cluster.procs import ManagedProcess, free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# How long ``start`` waits for served namespaces that are being deleted to go.
+QUIET_NAMESPACES_TIMEOUT = 180.0
+
+
+def terminating_namespaces(kubeconfig: Path | str, patterns: list[str]) -> list[str] | None:
+    """Namespaces matching ``patterns`` (kopf's globs) that are being deleted; ``None`` when this
+    kubeconfig may not list namespaces (an operator under a namespaced role)."""
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        items = json.loads(client.CoreV1Api(api).list_namespace(_preload_content=False).data)["items"]
+    except ApiException as err:
+        if err.status == 403:
+            return None
+        raise
+    finally:
+        api.close()
+    return [
+        ns["metadata"]["name"]
+        for ns in items
+        if (ns.get("status") or {}).get("phase") == "Terminating"
+        and any(fnmatch.fnmatchcase(ns["metadata"]["name"], p) for p in patterns)
+    ]
 
 
 class OperatorProcess:
@@ -49,7 +82,19 @@ class OperatorProcess:
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/healthz"
 
+    def wait_for_quiet_namespaces(self, timeout: float = QUIET_NAMESPACES_TIMEOUT) -> None:
+        """Wait until no namespace this operator will serve is being deleted (see the module doc)."""
+        patterns = [p.strip() for p in self.namespaces.split(",") if p.strip()]
+        if not patterns:
+            return  # cluster-wide: one watch per kind, none per namespace
+        deadline = time.monotonic() + timeout
+        while terminating := terminating_namespaces(self.kubeconfig, patterns):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"namespaces still terminating after {timeout:.0f}s: {terminating}")
+            time.sleep(0.5)
+
     def start(self, timeout: float = 60.0) -> OperatorProcess:
+        self.wait_for_quiet_namespaces()
         env = {
             **os.environ,
             "KUBECONFIG": self.kubeconfig,
@@ -84,6 +129,21 @@ class OperatorProcess:
         """kopf's liveness endpoint: the probe results (reconciles, API requests)."""
         with urllib.request.urlopen(self.health_url, timeout=5) as resp:
             return json.loads(resp.read() or b"{}")
+
+    def diagnose(self) -> str:
+        """What a test prints when it timed out waiting for the operator: its liveness answer (the
+        stall watchdog's verdict) and its threads' stacks (SIGUSR1, ``faulthandler``, into the log)."""
+        try:
+            verdict = f"healthz: {json.dumps(self.health())}"
+        except urllib.error.HTTPError as err:
+            verdict = f"healthz: HTTP {err.code} (see the log for the failed probe)"
+        except OSError as err:
+            verdict = f"healthz: no answer ({err})"
+        if self.alive() and self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGUSR1)
+                time.sleep(0.5)
+        return verdict
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
