@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,6 +130,9 @@ class _QuietChildEvents(logging.Filter):
         )
 
 
+_SELECTOR = re.compile(r"Selector\(([^)]*)\)")
+
+
 class _OptionalKedaNote(logging.Filter):
     """kopf warns "Unresolved resources cannot be served" for a handler whose resource the cluster
     lacks, at every CRD change.  Without KEDA that is the expected state of the ScaledObject watch
@@ -137,8 +141,9 @@ class _OptionalKedaNote(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.levelno == logging.WARNING and message.startswith("Unresolved resources cannot be served"):
-            names = [n.strip() for n in message.split(":", 1)[-1].split(",") if n.strip()]
-            if names and all(n.endswith(".keda.sh") for n in names):
+            listed = message.split(":", 1)[-1]  # "Selector(group='keda.sh', ...)" or "scaledobjects...keda.sh"
+            names = _SELECTOR.findall(listed) or [n.strip() for n in listed.split(",") if n.strip()]
+            if names and all("keda.sh" in n for n in names):
                 record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
