@@ -3,10 +3,11 @@
 Why it is needed: kopf hands an event to the handlers only after every watched kind in every served
 namespace has been listed once (its index gate).  A namespace that goes away while the operator's
 first LIST there is still in flight leaves that gate closed for good: kopf (1.45) cancels the
-namespace's watchers but never drops their "not listed yet" marks.  From then on the operator
-indexes every event and reconciles nothing, while its event loop, its health endpoint and every other
-probe look fine (issue 14's stalled-operator flake: glob-watching operators started while the
-previous test module's namespaces were finishing their deletion).
+namespace's watchers but never drops their "not listed yet" marks.  From then on the events of every
+watch that had not yet passed the open gate once (at start-up: all of them; later: those of every
+namespace that appears afterwards) are indexed and never handled, while the event loop, the health
+endpoint and every other probe look fine (issue 14's stalled-operator flake: glob-watching operators
+started while the previous test module's namespaces were finishing their deletion).
 
 How: the index handlers run *before* that gate, an on-event handler of the same object right *after*
 it.  Each indexed event is noted here (``seen``) and crossed out by the on-event handler (``handled``);

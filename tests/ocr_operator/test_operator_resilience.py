@@ -32,6 +32,7 @@ from kubernetes.client.rest import ApiException
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE
 from ocr_operator.permissions import REQUIRED, parse_rules, parse_used
 from ocr_server.config import CONFIG_ENV_VAR
+from tests.cluster.fixtures import RESTRICTED_LABELS
 from tests.ocr_operator.operator_proc import OperatorProcess
 from tests.ocr_operator.slow_list_proxy import SlowListProxy
 from tests.ocr_operator.test_operator_cluster import NAME, NAMESPACE_GLOB, Cluster, crd  # noqa: F401
@@ -489,10 +490,11 @@ def test_a_stalled_operator_fails_its_liveness_probe(
 ) -> None:
     """The stalled-operator flake, made to happen every time: a namespace the operator serves is deleted
     while the operator's first LIST there is in flight (held back by a proxy in front of the API server,
-    as an overloaded node would).  kopf then indexes events but never hands them to a handler again; the
+    as an overloaded node would).  kopf's index gate then stays closed: events of every namespace that
+    appears afterwards (at start-up, of all of them) are indexed but never handed to a handler.  The
     watchdog turns that into a failing ``/healthz`` (the kubelet would restart the operator)."""
-    doomed = f"{k8s_namespace}-slowlist"
-    with SlowListProxy(k8s_cluster.kubeconfig, marker="-slowlist", delay=60) as proxy:
+    doomed, later = f"{k8s_namespace}-slowlist", f"{k8s_namespace}-later"
+    with SlowListProxy(k8s_cluster.kubeconfig, marker="-slowlist", delay=300) as proxy:
         proc = OperatorProcess(
             proxy.kubeconfig,
             tmp_path / "operator.log",
@@ -518,18 +520,22 @@ def test_a_stalled_operator_fails_its_liveness_probe(
                 return False
 
             kube.wait(doomed_gone, "the short-lived namespace gone", timeout=120)
-            generation = kube.patch({"replicas": 2})["metadata"]["generation"]
+            kube.core.create_namespace({"metadata": {"name": later, "labels": RESTRICTED_LABELS}})
+            try:
+                stuck = Cluster(k8s_api, later, proc)
+                stuck.create({"replicas": 1})
 
-            def liveness_fails() -> bool:
-                try:
-                    proc.health()
-                except urllib.error.HTTPError as err:
-                    return err.code == 500
-                return False
+                def liveness_fails() -> bool:
+                    try:
+                        proc.health()
+                    except urllib.error.HTTPError as err:
+                        return err.code == 500
+                    return False
 
-            kube.wait(liveness_fails, "/healthz failing", timeout=60)
-            # A real stall, not a slow operator: the change was seen, never applied.
-            assert kube.get()["status"]["observedGeneration"] < generation
-            assert (kube.child(DEPLOYMENT) or {})["spec"]["replicas"] == 1
-            stalled = [line for line in proc.log().splitlines() if "stalled: " in line]
-            assert stalled and f"OcrService {k8s_namespace}/{NAME}" in stalled[0], stalled[:3]
+                kube.wait(liveness_fails, "/healthz failing", timeout=60)
+                # A real stall, not a slow operator: the OcrService was seen (indexed), never reconciled.
+                assert "status" not in stuck.get() and stuck.child(DEPLOYMENT) is None
+                stalled = [line for line in proc.log().splitlines() if "stalled: " in line]
+                assert stalled and f"OcrService {later}/{NAME}" in stalled[0], stalled[:3]
+            finally:
+                kube.core.delete_namespace(later)
