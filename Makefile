@@ -93,9 +93,6 @@ dev: $(VENV)/.synced ## Flask development server with reload on http://localhost
 test: $(VENV)/.synced node-images-auto ## The whole test suite: unit, real gunicorn, headless Chromium, local Kubernetes, real node (what CI runs)
 	$(PYTHON) -m pytest -q
 
-test-operator-resilience: $(VENV)/.synced ## Issue 14's operator resilience tests on the local API server (opt-in: a flake is open)
-	OCR_RESILIENCE_TESTS=1 $(PYTHON) -m pytest -q tests/ocr_operator/test_operator_resilience.py
-
 test-fast: $(VENV)/.synced ## Unit tests only (no cluster, no browser, no torch)
 	$(PYTHON) -m pytest -q -m "not k8s and not browser and not model and not slow"
 

@@ -10,17 +10,23 @@ PEERING_NAME       kopf peering object for HA (KopfPeering per namespace or Clus
 OPERATOR_PRIORITY  this replica's peering priority; default: derived from POD_IP, else random.
                    Replicas must differ: the highest live priority works, the others wait
 LIVENESS_ENDPOINT  kopf's health endpoint; default http://0.0.0.0:8081/healthz
+STALL_SECONDS      the health endpoint fails (HTTP 500) when a watch event waited this long for its
+                   handlers (kopf stopped processing; see ocr_operator.watchdog); default 60, 0: off
 LOG_LEVEL          debug, info (default) or warning
 LOG_FORMAT         plain (default), full or json
 ================== ==================================================================================
+
+``kill -USR1 <pid>`` prints every thread's stack to stderr (``faulthandler``): where a stuck operator sits.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import ipaddress
 import logging
 import os
 import random
+import signal
 
 import kopf
 
@@ -45,6 +51,7 @@ def peering_priority(environ: os._Environ[str] | dict[str, str]) -> int:
 
 def main() -> None:
     environ = os.environ
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     level = environ.get("LOG_LEVEL", "info").lower()
     kopf.configure(
         verbose=level == "debug",

@@ -8,8 +8,11 @@
   any timer.  Children are recognised by their controller owner reference (an OcrService), not by a
   label: the watches are not label-filtered, because a label is one ``kubectl label ...-`` away from
   hiding a child from a filtered watch; a child that lost its labels gets them back.  The jobs children
-  of these kinds (``spec.jobs``: worker/Redis Deployments, Redis Service, worker HPA) go to
-  :meth:`Reconciler.on_jobs_child_event` instead.
+  (``spec.jobs``: worker/Redis Deployments, Redis Service, worker HPA, and the two kinds only jobs use,
+  the Redis PVC and the KEDA ScaledObject) go to :meth:`Reconciler.on_jobs_child_event` instead.  The
+  ScaledObject is watched only while the cluster serves it: kopf starts and stops that watch as KEDA's
+  CRD comes and goes.  Neither jobs-only kind is indexed (nothing reads them from an index), which
+  also keeps an optional CRD out of kopf's index gate (see :mod:`ocr_operator.watchdog`).
 - Events: kopf's own posting is off (one Event per retry, errors in terminating namespaces); the
   operator posts the Events it decides on through :class:`~ocr_operator.events.EventRecorder`.
 - ``OcrService`` with ``spec.canary``: a kopf timer drives :meth:`Reconciler.canary_tick` (the canary's
@@ -17,6 +20,8 @@
   Deployment, the per-track Services, the canary Ingress) go to :meth:`Reconciler.on_canary_child_event`.
 - kopf indexes keep the OcrServices and children in memory (fed by the same watches), so a child
   event finds its owner and the reconcile knows what exists without extra API reads.
+- A :class:`~ocr_operator.watchdog.Watchdog` checks that every indexed event reaches its handlers;
+  when kopf stops handing them over, the ``/healthz`` probe fails and the kubelet restarts the operator.
 
 Run with ``kopf run -m ocr_operator.handlers`` (the Helm chart does) or ``python -m ocr_operator``.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,13 +40,14 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from ocr_operator.apply import ApplyError, KubeApi
-from ocr_operator.builders import CHILD_KINDS, ChildKind, Owner, child_name
+from ocr_operator.builders import CHILD_KINDS, JOBS_ONLY_KINDS, ChildKind, Owner, child_name
 from ocr_operator.canary.children import is_canary_child
 from ocr_operator.catalog import BUNDLED_MODELS_ENV, ModelCatalog
 from ocr_operator.events import EventRecorder
 from ocr_operator.jobs import is_jobs_child
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from ocr_operator.watchdog import Watchdog, stall_limit
 
 log = logging.getLogger("ocr_operator")
 
@@ -114,22 +121,53 @@ def _live_children(owner: Owner, indexes: Mapping[str, Any]) -> dict[ChildKind, 
     return live
 
 
+# Suffixes of the on-event handler ids: kopf logs "Handler '<id>' succeeded." for each event.
+DRIFT_SUFFIX, SEEN_SUFFIX = "_drift", "_seen"
+
+
 class _QuietChildEvents(logging.Filter):
-    """Drop kopf's "Handler '<kind>_drift' succeeded." line: it fires on every child status update
-    (each pod becoming ready) and would bury the one-line-per-rollout-step log; and the canary timer's
-    "Timer 'canary_analysis' succeeded." (every tick; the analysis logs its own line per verdict)."""
+    """Drop kopf's "Handler '<kind>_drift' succeeded." (and ``_seen``) lines: they fire on every
+    child status update (each pod becoming ready) and would bury the one-line-per-rollout-step log;
+    and the canary timer's "Timer 'canary_analysis' succeeded." (every tick; the analysis logs its own
+    line per verdict)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if message == "Timer 'canary_analysis' succeeded.":
             return False
-        return not (message.startswith("Handler '") and message.endswith("_drift' succeeded."))
+        return not (
+            message.startswith("Handler '")
+            and message.endswith((f"{DRIFT_SUFFIX}' succeeded.", f"{SEEN_SUFFIX}' succeeded."))
+        )
+
+
+_SELECTOR = re.compile(r"Selector\(([^)]*)\)")
+
+
+class _OptionalKedaNote(logging.Filter):
+    """kopf warns "Unresolved resources cannot be served" for a handler whose resource the cluster
+    lacks, at every CRD change.  Without KEDA that is the expected state of the ScaledObject watch
+    (it starts when KEDA's CRD appears): an INFO note, so a WARNING still means something."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno == logging.WARNING and message.startswith("Unresolved resources cannot be served"):
+            listed = message.split(":", 1)[-1]  # "Selector(group='keda.sh', ...)" or "scaledobjects...keda.sh"
+            names = _SELECTOR.findall(listed) or [n.strip() for n in listed.split(",") if n.strip()]
+            if names and all("keda.sh" in n for n in names):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _add_filter(logger_name: str, flt: logging.Filter) -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(type(f) is type(flt) for f in logger.filters):
+        logger.addFilter(flt)
 
 
 def _quiet_child_events() -> None:
-    kopf_objects = logging.getLogger("kopf.objects")
-    if not any(isinstance(f, _QuietChildEvents) for f in kopf_objects.filters):
-        kopf_objects.addFilter(_QuietChildEvents())
+    _add_filter("kopf.objects", _QuietChildEvents())
+    _add_filter("kopf._core.reactor.observation", _OptionalKedaNote())
 
 
 @kopf.on.startup()
@@ -154,12 +192,20 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     api = KubeApi(_api_client())
     catalog = ModelCatalog.parse(os.environ.get(BUNDLED_MODELS_ENV))
     memo.reconciler = Reconciler(api, post_event=EventRecorder(api), catalog=catalog)
+    memo.watchdog = Watchdog(stall_limit(os.environ))
+
+
+def _what(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{body.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
 
 
 @kopf.index(**OWNER)
-def ocrservices_by_uid(body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, dict[str, Any]]:
+def ocrservices_by_uid(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> dict[str, dict[str, Any]]:
     """OcrServices by UID: a child event finds its owner's spec here."""
-    return {meta["uid"]: _snapshot(body)}
+    snapshot = _snapshot(body)
+    memo.watchdog.seen(meta["uid"], _what(snapshot))
+    return {meta["uid"]: snapshot}
 
 
 def _slim_child(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,15 +228,34 @@ def _slim_child(body: Mapping[str, Any]) -> dict[str, Any]:
     return slim
 
 
-def _index_child(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]] | None:
+def _index_child(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, dict[str, Any]] | None:
     uid = _controller_uid(body)
-    return {uid: _slim_child(body)} if uid else None
+    if not uid:
+        return None
+    slim = _slim_child(body)
+    memo.watchdog.seen(slim["metadata"]["uid"], _what(slim))
+    return {uid: slim}
 
 
 for _kind in CHILD_KINDS:
     kopf.index(group=_kind.group, version=_kind.version, plural=_kind.plural, when=_owned, id=_index_name(_kind))(
         _index_child
     )
+
+
+async def _seen(uid: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """The first on-event handler of every indexed kind (kopf runs them in registration order, on the
+    event loop): the event got past kopf's index gate (see :mod:`ocr_operator.watchdog`)."""
+    if uid:
+        memo.watchdog.handled(uid)
+
+
+# Same filters as the indexes above, so that every indexed event has a handler that crosses it out.
+kopf.on.event(**OWNER, id=f"{PLURAL}{SEEN_SUFFIX}")(_seen)
+for _kind in CHILD_KINDS:
+    kopf.on.event(
+        group=_kind.group, version=_kind.version, plural=_kind.plural, when=_owned, id=f"{_kind.plural}{SEEN_SUFFIX}"
+    )(_seen)
 
 
 @kopf.on.resume(**OWNER)
@@ -225,7 +290,7 @@ def _child_handler(kind: ChildKind) -> Any:
             return  # not ours, or its owner is going away (the garbage collector is at work)
         owner = Owner.from_body(owner_body)
         name = body.get("metadata", {}).get("name")
-        if is_jobs_child(owner, kind, name):  # spec.jobs: worker/Redis Deployments, Redis Service, worker HPA
+        if is_jobs_child(owner, kind, name):  # spec.jobs: Redis PVC/Service/Deployment, workers and their scaler
             child = None if event.get("type") == "DELETED" else _snapshot(body)
             memo.reconciler.on_jobs_child_event(owner_body, name, child, kind)
             return
@@ -233,7 +298,7 @@ def _child_handler(kind: ChildKind) -> Any:
             child = None if event.get("type") == "DELETED" else _snapshot(body)
             memo.reconciler.on_canary_child_event(owner_body, kind, name, child)
             return
-        if name != child_name(owner, kind):
+        if kind not in CHILD_KINDS or name != child_name(owner, kind):
             return
         child = None if event.get("type") == "DELETED" else _snapshot(body)
         memo.reconciler.on_child_event(owner_body, kind, child)
@@ -242,13 +307,13 @@ def _child_handler(kind: ChildKind) -> Any:
     return on_child_event
 
 
-for _kind in CHILD_KINDS:
+for _kind in (*CHILD_KINDS, *JOBS_ONLY_KINDS):
     kopf.on.event(
         group=_kind.group,
         version=_kind.version,
         plural=_kind.plural,
         when=_owned,
-        id=f"{_kind.plural}_drift",
+        id=f"{_kind.plural}{DRIFT_SUFFIX}",
     )(_child_handler(_kind))
 
 
@@ -271,6 +336,20 @@ def reconciler_stats(memo: kopf.Memo, **_: Any) -> dict[str, int]:
     if reconciler is None:
         return {"reconciles": 0, "apiRequests": 0}
     return {"reconciles": reconciler.reconciles, "apiRequests": reconciler.api.requests}
+
+
+@kopf.on.probe(id="watchdog")
+async def watchdog_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    """Fails the liveness endpoint (HTTP 500) while indexed events do not reach their handlers: the
+    operator would otherwise look healthy while it reconciles nothing (see ``ocr_operator.watchdog``)."""
+    watchdog: Watchdog | None = getattr(memo, "watchdog", None)
+    if watchdog is None:
+        return {"pendingEvents": 0}
+    stall = watchdog.stalled()
+    if stall is not None:
+        log.error("%s", stall.message)
+        raise kopf.PermanentError(stall.message)
+    return {"pendingEvents": watchdog.pending}
 
 
 @kopf.on.probe(id="apiCalls")

@@ -8,10 +8,10 @@ Why a module of its own rather than more entries in ``builders.Children``: the m
 object per kind, addressed by kind; jobs add a second Deployment, Service and HPA, so they are
 addressed by name here.  They go through the same apply path as the main children (stamped with
 ``revision``'s applied-hash, ``repair.apply_child``, one failed child recorded while the others are
-still applied).  Those of watched kinds (the Deployments, the Redis Service, the worker HPA) are
-restored on their own events (``Reconciler.on_jobs_child_event``); the PVC and the ScaledObject are
-not watched (no list/watch RBAC, and KEDA may be absent) and are restored by the next full reconcile.
-Disabling jobs deletes them; queued jobs and results in an operator-run
+still applied).  Each is restored on its own events (``Reconciler.on_jobs_child_event``): the
+Deployments, the Redis Service and the worker HPA through the watches of the main children's kinds,
+the PVC and the ScaledObject through watches of their own (the ScaledObject's only while KEDA's CRD
+exists).  Disabling jobs deletes them; queued jobs and results in an operator-run
 Redis go with it (an external Redis keeps them, and the queue waits for workers to come back).
 
 KEDA is detected the way the chart detects the ServiceMonitor CRD: by asking the API server whether
@@ -84,15 +84,17 @@ def jobs_deployment_names(owner: Owner) -> tuple[str, str]:
     return redis_name(owner), workers_name(owner)
 
 
-# The jobs children of the kinds the operator watches (Deployment, Service, HPA): their events are
-# routed to ``Reconciler.on_jobs_child_event`` (restore when deleted or edited by hand).
-WATCHED_JOBS_KINDS = (SERVICE, DEPLOYMENT, HPA)
+# The kinds of the jobs children, all watched: their events are routed to
+# ``Reconciler.on_jobs_child_event`` (restore when deleted or edited by hand).
+WATCHED_JOBS_KINDS = (PVC, SERVICE, DEPLOYMENT, SCALED_OBJECT, HPA)
 
 
 def is_jobs_child(owner: Owner, kind: ChildKind, name: str | None) -> bool:
-    """Whether ``kind``/``name`` is one of ``owner``'s jobs children (watched kinds only)."""
-    if kind is SERVICE:
+    """Whether ``kind``/``name`` is one of ``owner``'s jobs children."""
+    if kind in (PVC, SERVICE):
         return name == redis_name(owner)
+    if kind is SCALED_OBJECT:
+        return name == workers_name(owner)
     if kind is DEPLOYMENT:
         return name in jobs_deployment_names(owner)
     if kind is HPA:

@@ -3,7 +3,8 @@
 operator under exactly that role and checks every call it made was granted).
 
 Two sources of calls:
-- kopf, for the watches and its own bookkeeping: list/watch of OcrServices and of every child kind,
+- kopf, for the watches and its own bookkeeping: list/watch of OcrServices and of every child kind
+  (the jobs-only PVC and KEDA ScaledObject included: hand edits and deletions are restored at once),
   patch of OcrServices (its progress annotations); update of ``ocrservices/finalizers`` because
   children carry ``blockOwnerDeletion``, which the OwnerReferencesPermissionEnforcement admission
   plugin only allows to whoever may update the owner's finalizers.  kopf's own Event posting is off.
@@ -21,16 +22,16 @@ Permission = tuple[str, str, str]  # (API group, resource, verb)
 # first server-side apply of a child, and the dry-run create that tells an invalid spec from a
 # wedged child in ``repair``), patch (server-side apply, and the merge patch in ``repair``), delete
 # (children the spec disabled, the Deployment selector migration, and the last-resort recreate of a
-# child that can be neither applied nor patched back), list/watch (kopf's child watches).
+# child that can be neither applied nor patched back), list/watch (kopf's child watches).  The same
+# for the kinds only ``spec.jobs`` adds (the Redis PVC, the KEDA ScaledObject): the same apply path,
+# deleted when jobs are disabled, and watched like the others.
 CHILD_VERBS = ("get", "list", "watch", "create", "patch", "delete")
-# The kinds only ``spec.jobs`` adds (the Redis PVC, the KEDA ScaledObject): the same apply path (get,
-# create, patch; delete for the last-resort recreate and when jobs are disabled), but addressed by
-# name, never listed or watched.
-JOBS_ONLY_VERBS = ("get", "create", "patch", "delete")
-# ``spec.canary``: the HTTPRoute (Gateway API, where served) on the same by-name path as the jobs-only
-# kinds; the server pods of both tracks are listed (by label) and their /metrics read through the API
-# server's pod proxy (``pods/proxy`` get) for the canary analysis.
-CANARY_ONLY_VERBS = JOBS_ONLY_VERBS
+WATCHED_KINDS = (*CHILD_KINDS, *JOBS_ONLY_KINDS)
+# ``spec.canary``: the HTTPRoute (Gateway API, where served) is addressed by name (get, create, patch;
+# delete when the canary or the route goes), never listed or watched; the server pods of both tracks
+# are listed (by label) and their /metrics read through the API server's pod proxy (``pods/proxy``
+# get) for the canary analysis.
+CANARY_ONLY_VERBS = ("get", "create", "patch", "delete")
 CANARY_ANALYSIS: frozenset[tuple[str, str, str]] = frozenset({("", "pods", "list"), ("", "pods/proxy", "get")})
 
 KOPF: frozenset[Permission] = frozenset(
@@ -39,7 +40,7 @@ KOPF: frozenset[Permission] = frozenset(
         (GROUP, PLURAL, "watch"),
         (GROUP, PLURAL, "patch"),
         (GROUP, f"{PLURAL}/finalizers", "update"),
-        *((kind.group, kind.plural, verb) for kind in CHILD_KINDS for verb in ("list", "watch")),
+        *((kind.group, kind.plural, verb) for kind in WATCHED_KINDS for verb in ("list", "watch")),
     }
 )
 
@@ -49,11 +50,10 @@ CLIENT: frozenset[Permission] = frozenset(
         ("", "events", "create"),
         *(
             (kind.group, kind.plural, verb)
-            for kind in CHILD_KINDS
+            for kind in WATCHED_KINDS
             for verb in CHILD_VERBS
             if verb not in ("list", "watch")
         ),
-        *((kind.group, kind.plural, verb) for kind in JOBS_ONLY_KINDS for verb in JOBS_ONLY_VERBS),
         *((kind.group, kind.plural, verb) for kind in CANARY_ONLY_KINDS for verb in CANARY_ONLY_VERBS),
         *CANARY_ANALYSIS,
     }

@@ -252,3 +252,73 @@ def test_jobs_run_under_exactly_the_charts_rbac(
             except ApiException as err:
                 if err.status != 404:
                     raise
+
+
+# ---- the Redis PVC and the KEDA ScaledObject are watched too ----------------------------------------
+
+
+def _uid(obj: dict[str, Any] | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("uid")
+
+
+def test_jobs_pvc_and_scaled_object_are_restored_at_once(kube: Cluster, keda_crd: None, k8s_cluster: Any) -> None:
+    """A hand edit or deletion of the Redis PVC or of the worker ScaledObject is undone on its own event,
+    not at the next spec change.  KEDA's CRD is installed after the operator started: its ScaledObject
+    watch starts when the CRD appears."""
+    jobs = {
+        **JOBS,
+        "redis": {"deploy": True, "persistence": {"enabled": True}},
+        "autoscaling": {"enabled": True, "minReplicas": 0, "maxReplicas": 5},
+    }
+    kube.create({"replicas": 1, "jobs": jobs})
+    scaled = kube.wait(lambda: kube.kube.get(SCALED_OBJECT, kube.ns, WORKERS), "ScaledObject")
+    pvc = kube.wait(lambda: kube.kube.get(PVC, kube.ns, REDIS), "Redis PVC")
+    kube.wait_ready()
+    generation = kube.get()["metadata"]["generation"]
+
+    # ScaledObject: a hand edit, then a deletion.
+    kube.custom.patch_namespaced_custom_object(
+        "keda.sh", "v1alpha1", kube.ns, "scaledobjects", WORKERS, {"spec": {"maxReplicaCount": 9}}
+    )
+    kube.wait(
+        lambda: (kube.kube.get(SCALED_OBJECT, kube.ns, WORKERS) or {}).get("spec", {}).get("maxReplicaCount") == 5,
+        "ScaledObject maxReplicaCount restored",
+        timeout=30,
+    )
+    kube.kube.delete(SCALED_OBJECT, kube.ns, WORKERS)
+    kube.wait(
+        lambda: _uid(kube.kube.get(SCALED_OBJECT, kube.ns, WORKERS)) not in (None, _uid(scaled)),
+        "ScaledObject recreated",
+        timeout=30,
+    )
+
+    # PVC: a removed label, then a deletion (the claim is unbound here, no pod uses it; should the
+    # protection finalizer still hold it, it is lifted as the garbage collector would once the pod went).
+    k8s_cluster.kubectl("-n", kube.ns, "label", "pvc", REDIS, "app.kubernetes.io/managed-by-")
+    kube.wait(
+        lambda: (
+            "app.kubernetes.io/managed-by"
+            in ((kube.kube.get(PVC, kube.ns, REDIS) or {}).get("metadata") or {}).get("labels", {})
+        ),
+        "PVC label restored",
+        timeout=30,
+    )
+    kube.kube.delete(PVC, kube.ns, REDIS)
+
+    def pvc_recreated() -> bool:
+        live = kube.kube.get(PVC, kube.ns, REDIS)
+        if live is not None and live["metadata"].get("deletionTimestamp") and live["metadata"]["uid"] == _uid(pvc):
+            kube.core.patch_namespaced_persistent_volume_claim(REDIS, kube.ns, {"metadata": {"finalizers": None}})
+            return False
+        return _uid(live) not in (None, _uid(pvc))
+
+    kube.wait(pvc_recreated, "PVC recreated", timeout=30)
+    warnings = [(e["reason"], e["message"]) for e in kube.events() if e["type"] == "Warning"]
+    for expected in (
+        ("DriftCorrected", f"ScaledObject {WORKERS} was changed by hand"),
+        ("ChildRestored", f"ScaledObject {WORKERS} was deleted"),
+        ("DriftCorrected", f"PersistentVolumeClaim {REDIS} was changed by hand"),
+        ("ChildRestored", f"PersistentVolumeClaim {REDIS} was deleted"),
+    ):
+        assert any(r == expected[0] and m.startswith(expected[1]) for r, m in warnings), (expected, warnings)
+    assert kube.get()["metadata"]["generation"] == generation  # restored without a spec change
