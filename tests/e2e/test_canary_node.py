@@ -6,8 +6,8 @@ through kube-proxy, the operator's analysis reading the pods' real /metrics thro
 - promoting it under steady load fails no request, and the history says ``promoted``;
 - a canary made to fail its golden set never gets traffic and is rolled back at its deadline, and one
   made to answer 500s is rolled back by the analysis (Event + history).  Both need the server's test-only
-  fault switch and golden-set gate (``OCR_FAULT_INJECTION``, issue 18's gate): they skip, saying so,
-  with a server image that does not have them.
+  fault switch and golden-set gate (``OCR_FAULT_INJECTION``): with a server image that lacks them they
+  skip locally and fail under CI, saying so.
 
 Opt-in: OCR_REAL_NODE=1 (see conftest.py).  The tests run in file order on one release.
 """
@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.cluster.images import OPERATOR_IMAGE, SERVER_IMAGE
+from tests import needs
+from tests.cluster.images import SERVER_IMAGE
 from tests.cluster.node import RealNodeCluster
-from tests.e2e.conftest import CHART, kget, wait_for
-from tests.e2e.test_real_node import RESOURCES, Load, Receipt, condition, ready_pods, receipt, service_url
-
-__all__ = ["receipt"]  # the fixture, shared with test_real_node
+from tests.e2e.conftest import Receipt, installed_release, kget, wait_for
+from tests.e2e.test_real_node import RESOURCES, Load, condition, ready_pods, service_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -77,17 +76,8 @@ def events(cluster: RealNodeCluster, ns: str, reason: str) -> list[dict[str, Any
 
 @pytest.fixture(scope="module")
 def release(real_node: RealNodeCluster, e2e_namespace: str) -> Iterator[str]:
-    repo, tag = OPERATOR_IMAGE.rsplit(":", 1)
-    real_node.helm(
-        "install", RELEASE, str(CHART), "-n", e2e_namespace,
-        "--set", f"operator.image.repository={repo}", "--set", f"operator.image.tag={tag}",
-        "--set", "operator.image.pullPolicy=Never", "--wait", "--timeout=5m",
-    )  # fmt: skip
-    yield RELEASE
-    real_node.kubectl(
-        "delete", "ocrservices", "--all", "-n", e2e_namespace, "--wait=true", "--timeout=120s", check=False
-    )
-    real_node.helm("uninstall", RELEASE, "-n", e2e_namespace, "--wait", check=False)
+    with installed_release(real_node, e2e_namespace, RELEASE, helm_test_target=NAME) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +155,7 @@ def test_canary_failing_its_golden_set_never_gets_traffic_and_is_rolled_back(
     real_node: RealNodeCluster, e2e_namespace: str, stable: str, receipt: Receipt
 ) -> None:
     if not _has_fault_switch(stable):
-        pytest.skip("the server image has no golden-set gate / OCR_FAULT_INJECTION yet (issue 18 gate branch)")
+        needs.missing("the server image has no golden-set gate / OCR_FAULT_INJECTION (make node-images)")
     spec = stable_spec() | {"model": {"name": "crnn-en", "version": CANARY}}
     canary_spec = {"model": {"version": STABLE}, "weight": 50, "analysis": {**ANALYSIS, "progressDeadlineSeconds": 60}}
     with Load(stable, receipt.line_crop, threads=2) as load:
@@ -187,7 +177,7 @@ def test_canary_returning_errors_is_rolled_back_by_the_analysis(
     real_node: RealNodeCluster, e2e_namespace: str, stable: str, receipt: Receipt
 ) -> None:
     if not _has_fault_switch(stable):
-        pytest.skip("the server image has no OCR_FAULT_INJECTION yet (issue 18 gate branch)")
+        needs.missing("the server image has no OCR_FAULT_INJECTION (make node-images)")
     spec = stable_spec() | {"model": {"name": "crnn-en", "version": CANARY}}
     canary_spec = {"model": {"version": STABLE}, "weight": 50, "analysis": ANALYSIS}
     before = len(events(real_node, e2e_namespace, "CanaryRolledBack"))
