@@ -290,20 +290,14 @@ class Reconciler(CanaryReconciling):
             spec, problem = self._spec_problem(owner_body)
             if spec is None or problem is not None or not spec.jobs.enabled:
                 return
-            key = failure_key(kind, name)
             before = state.problem()
             live = child
             if not spec.paused:
-                try:
-                    live = self._restore_jobs_child(owner, spec, kind, name, child)
-                except ApplyError as err:
-                    if err.namespace_terminating:
-                        self._namespace_terminating(owner)
-                        return
-                    log.warning("%s/%s: could not restore %s %s: %s", owner.namespace, owner.name, kind.kind, name, err)
-                    state.failures[key] = ChildFailure(kind.kind, name, str(err), err.permanent)
-                else:
-                    state.failures.pop(key, None)
+                live, go_on = self._restore_recorded(
+                    owner, state, kind, name, child, lambda: self._restore_jobs_child(owner, spec, kind, name, child)
+                )
+                if not go_on:
+                    return
             if kind is DEPLOYMENT:
                 with self._guard:
                     self._jobs_seen.setdefault(owner.uid, {})[name] = slim_deployment(live)
@@ -320,6 +314,32 @@ class Reconciler(CanaryReconciling):
                 patch = status.to_patch()  # the canary part is carried over as it was
                 self.api.patch_status(owner.namespace, owner.name, patch)
                 self._last_status[owner.uid] = patch
+
+    def _restore_recorded(
+        self,
+        owner: Owner,
+        state: _State,
+        kind: ChildKind,
+        name: str,
+        child: Mapping[str, Any] | None,
+        restore: Callable[[], Mapping[str, Any] | None],
+    ) -> tuple[Mapping[str, Any] | None, bool]:
+        """Run ``restore`` for one child outside the full reconcile (a jobs or canary child's event) and
+        keep ``state.failures`` true to it: a refusal is logged and recorded under ``KIND/name`` (so the
+        object's conditions name it), a success clears it.  Returns the child as it is now (``child``
+        when the restore failed) and False when the namespace is being deleted (nothing more to do)."""
+        key = failure_key(kind, name)
+        try:
+            live = restore()
+        except ApplyError as err:
+            if err.namespace_terminating:
+                self._namespace_terminating(owner)
+                return child, False
+            log.warning("%s/%s: could not restore %s %s: %s", owner.namespace, owner.name, kind.kind, name, err)
+            state.failures[key] = ChildFailure(kind.kind, name, str(err), err.permanent)
+            return child, True
+        state.failures.pop(key, None)
+        return live, True
 
     def _restore_jobs_child(
         self, owner: Owner, spec: OcrServiceSpec, kind: ChildKind, name: str, child: Mapping[str, Any] | None

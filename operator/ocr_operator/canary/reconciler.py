@@ -66,6 +66,15 @@ class CanaryReconciling:
             converge: bool = True,
         ) -> None: ...
         def _namespace_terminating(self, owner: Owner) -> None: ...
+        def _restore_recorded(
+            self,
+            owner: Owner,
+            state: _State,
+            kind: ChildKind,
+            name: str,
+            child: Mapping[str, Any] | None,
+            restore: Callable[[], Mapping[str, Any] | None],
+        ) -> tuple[Mapping[str, Any] | None, bool]: ...
         def _report_repair(self, owner: Owner, kind: ChildKind, name: str | None = None) -> None: ...
         def _post_event(self, involved: Mapping[str, Any], event: Any) -> None: ...
         def _owner_ref(self, owner: Owner) -> dict[str, Any]: ...
@@ -146,20 +155,14 @@ class CanaryReconciling:
             spec, problem = self._spec_problem(owner_body)
             if spec is None or problem is not None or not state.reconciled:
                 return  # the full reconcile (always first after a start) applies the canary children
-            key = f"{kind.kind}/{name}"
             before = state.problem()
             live = child
             if not spec.paused:
-                try:
-                    live = self._restore_canary_child(owner, spec, kind, name, child)
-                except ApplyError as err:
-                    if err.namespace_terminating:
-                        self._namespace_terminating(owner)
-                        return
-                    log.warning("%s/%s: could not restore %s %s: %s", owner.namespace, owner.name, kind.kind, name, err)
-                    state.failures[key] = ChildFailure(kind.kind, name, str(err), err.permanent)
-                else:
-                    state.failures.pop(key, None)
+                live, go_on = self._restore_recorded(
+                    owner, state, kind, name, child, lambda: self._restore_canary_child(owner, spec, kind, name, child)
+                )
+                if not go_on:
+                    return
             if kind is DEPLOYMENT:
                 state.canary_deployment = live
             if state.generation != (owner_body.get("metadata") or {}).get("generation"):
