@@ -24,7 +24,8 @@ from kubernetes.client.rest import ApiException
 from ocr_operator.builders import DEPLOYMENT, HTTPROUTE, INGRESS, SERVICE
 from ocr_operator.builders.canary import CANARY_ANNOTATION, CANARY_WEIGHT_ANNOTATION
 from ocr_operator.builders.meta import TRACK_LABEL
-from ocr_operator.permissions import REQUIRED, parse_rules, parse_used
+from ocr_operator.permissions import REQUIRED, parse_used
+from tests.ocr_operator.chart_role import chart_role
 from tests.ocr_operator.operator_proc import OperatorProcess
 from tests.ocr_operator.test_operator_cluster import NAME, Cluster, install_crd
 
@@ -311,35 +312,7 @@ def test_rbac_canary_runs_under_exactly_the_charts_rbac(
 ) -> None:
     """A canary with an Ingress and an HTTPRoute, analysed (its pods listed, /metrics asked through
     the pod proxy, which KWOK cannot answer), then removed: every call was granted by the chart's Role."""
-    chart_tools = pytest.importorskip("tests.chart.chart_tools")
-    from tests.ocr_operator.test_operator_resilience import _sa_kubeconfig
-
-    manifests = chart_tools.render("default", "--set", f"operator.watchNamespaces={{{k8s_namespace}}}")
-    rbac = client.RbacAuthorizationV1Api(k8s_api)
-    subjects = [{"kind": "ServiceAccount", "name": "ocr-operator", "namespace": k8s_namespace}]
-    role = chart_tools.one(manifests, "Role", "ocr-ocr-crnn-operator")
-    rbac.create_namespaced_role(k8s_namespace, {"metadata": {"name": "operator"}, "rules": role["rules"]})
-    rbac.create_namespaced_role_binding(
-        k8s_namespace,
-        {
-            "metadata": {"name": "operator"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
-            "subjects": subjects,
-        },
-    )
-    granted = parse_rules(role["rules"])
-    name = f"ocr-discovery-{k8s_namespace[-6:]}"
-    discovery = chart_tools.one(manifests, "ClusterRole", "ocr-ocr-crnn-discovery")
-    rbac.create_cluster_role({"metadata": {"name": name}, "rules": discovery["rules"]})
-    try:
-        rbac.create_cluster_role_binding(
-            {
-                "metadata": {"name": name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                "subjects": subjects,
-            }
-        )
-        kubeconfig = _sa_kubeconfig(k8s_cluster, k8s_api, k8s_namespace, "ocr-operator", tmp_path / "sa.kubeconfig")
+    with chart_role(k8s_cluster, k8s_api, k8s_namespace, tmp_path) as (kubeconfig, granted):
         with OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=k8s_namespace) as proc:
             kube = Cluster(k8s_api, k8s_namespace, proc)
             canary = {**CANARY_SPEC, "replicas": 1, "analysis": {"intervalSeconds": 5, "windowSeconds": 5}}
@@ -362,10 +335,3 @@ def test_rbac_canary_runs_under_exactly_the_charts_rbac(
             ("", "pods", "list"),
             ("", "pods/proxy", "get"),
         } <= used, sorted(used)
-    finally:
-        for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
-            try:
-                delete(name)
-            except ApiException as err:
-                if err.status != 404:
-                    raise

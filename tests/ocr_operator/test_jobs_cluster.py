@@ -20,8 +20,9 @@ from kubernetes.client.rest import ApiException
 
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, PVC, SERVICE
 from ocr_operator.jobs import JOBS_READY, SCALED_OBJECT
-from ocr_operator.permissions import REQUIRED, parse_rules, parse_used
+from ocr_operator.permissions import REQUIRED, parse_used
 from ocr_operator.revision import APPLIED_HASH_ANNOTATION
+from tests.ocr_operator.chart_role import chart_role
 from tests.ocr_operator.operator_proc import OperatorProcess
 from tests.ocr_operator.test_operator_cluster import NAME, Cluster, install_crd
 
@@ -190,35 +191,7 @@ def test_jobs_run_under_exactly_the_charts_rbac(
 ) -> None:
     """Jobs with a Redis volume claim and a KEDA ScaledObject, then disabled, under the chart's Role:
     every call the operator made was granted, and the PVC/ScaledObject verbs were exercised."""
-    chart_tools = pytest.importorskip("tests.chart.chart_tools")
-    from tests.ocr_operator.test_operator_resilience import _sa_kubeconfig
-
-    manifests = chart_tools.render("default", "--set", f"operator.watchNamespaces={{{k8s_namespace}}}")
-    rbac = client.RbacAuthorizationV1Api(k8s_api)
-    subjects = [{"kind": "ServiceAccount", "name": "ocr-operator", "namespace": k8s_namespace}]
-    role = chart_tools.one(manifests, "Role", "ocr-ocr-crnn-operator")
-    rbac.create_namespaced_role(k8s_namespace, {"metadata": {"name": "operator"}, "rules": role["rules"]})
-    rbac.create_namespaced_role_binding(
-        k8s_namespace,
-        {
-            "metadata": {"name": "operator"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
-            "subjects": subjects,
-        },
-    )
-    granted = parse_rules(role["rules"])
-    name = f"ocr-discovery-{k8s_namespace[-6:]}"
-    discovery = chart_tools.one(manifests, "ClusterRole", "ocr-ocr-crnn-discovery")
-    rbac.create_cluster_role({"metadata": {"name": name}, "rules": discovery["rules"]})
-    try:
-        rbac.create_cluster_role_binding(
-            {
-                "metadata": {"name": name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                "subjects": subjects,
-            }
-        )
-        kubeconfig = _sa_kubeconfig(k8s_cluster, k8s_api, k8s_namespace, "ocr-operator", tmp_path / "sa.kubeconfig")
+    with chart_role(k8s_cluster, k8s_api, k8s_namespace, tmp_path) as (kubeconfig, granted):
         with OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=k8s_namespace) as proc:
             kube = Cluster(k8s_api, k8s_namespace, proc)
             jobs = {
@@ -245,13 +218,6 @@ def test_jobs_run_under_exactly_the_charts_rbac(
             ("keda.sh", "scaledobjects", "patch"),
             ("keda.sh", "scaledobjects", "delete"),
         } <= used, sorted(used)
-    finally:
-        for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
-            try:
-                delete(name)
-            except ApiException as err:
-                if err.status != 404:
-                    raise
 
 
 # ---- the Redis PVC and the KEDA ScaledObject are watched too ----------------------------------------

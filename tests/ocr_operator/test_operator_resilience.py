@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE
-from ocr_operator.permissions import REQUIRED, parse_rules, parse_used
+from ocr_operator.permissions import REQUIRED, parse_used
 from ocr_server.config import CONFIG_ENV_VAR
 from tests.cluster.fixtures import RESTRICTED_LABELS
+from tests.ocr_operator.chart_role import chart_role
 from tests.ocr_operator.operator_proc import OperatorProcess
 from tests.ocr_operator.slow_list_proxy import SlowListProxy
 from tests.ocr_operator.test_operator_cluster import NAME, NAMESPACE_GLOB, Cluster, crd  # noqa: F401
@@ -386,20 +386,6 @@ def test_ocrs_deleting_a_namespace_is_quiet(kube: Cluster, operator: OperatorPro
 # ---- RBAC: the chart's role, exactly ----------------------------------------------------------------
 
 
-def _sa_kubeconfig(k8s_cluster: Any, api: client.ApiClient, namespace: str, sa: str, path: Path) -> Path:
-    core = client.CoreV1Api(api)
-    core.create_namespaced_service_account(namespace, {"metadata": {"name": sa}})
-    token = core.create_namespaced_service_account_token(
-        sa, namespace, {"spec": {"expirationSeconds": 3600}}
-    ).status.token
-    admin = yaml.safe_load(Path(k8s_cluster.kubeconfig).read_text())
-    admin["users"] = [{"name": sa, "user": {"token": token}}]
-    for ctx in admin["contexts"]:
-        ctx["context"]["user"] = sa
-    path.write_text(yaml.safe_dump(admin))
-    return path
-
-
 def test_operator_runs_under_exactly_the_charts_rbac(
     k8s_cluster: Any,
     k8s_api: client.ApiClient,
@@ -409,37 +395,7 @@ def test_operator_runs_under_exactly_the_charts_rbac(
 ) -> None:
     """The chart rendered for exactly this namespace (namespaced mode: a Role here, and the read-only
     discovery ClusterRole), bound to a ServiceAccount whose token the operator runs with."""
-    chart_tools = pytest.importorskip("tests.chart.chart_tools")
-    manifests = chart_tools.render("default", "--set", f"operator.watchNamespaces={{{k8s_namespace}}}")
-    suffix = k8s_namespace[-6:]
-    rbac = client.RbacAuthorizationV1Api(k8s_api)
-    subjects = [{"kind": "ServiceAccount", "name": "ocr-operator", "namespace": k8s_namespace}]
-    created: list[str] = []
-    try:
-        role = chart_tools.one(manifests, "Role", "ocr-ocr-crnn-operator")
-        assert role["metadata"]["namespace"] == k8s_namespace
-        rbac.create_namespaced_role(k8s_namespace, {"metadata": {"name": "operator"}, "rules": role["rules"]})
-        rbac.create_namespaced_role_binding(
-            k8s_namespace,
-            {
-                "metadata": {"name": "operator"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "operator"},
-                "subjects": subjects,
-            },
-        )
-        granted = parse_rules(role["rules"])
-        discovery = chart_tools.one(manifests, "ClusterRole", "ocr-ocr-crnn-discovery")
-        name = f"ocr-discovery-{suffix}"
-        rbac.create_cluster_role({"metadata": {"name": name}, "rules": discovery["rules"]})
-        created.append(name)
-        rbac.create_cluster_role_binding(
-            {
-                "metadata": {"name": name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                "subjects": subjects,
-            }
-        )
-        kubeconfig = _sa_kubeconfig(k8s_cluster, k8s_api, k8s_namespace, "ocr-operator", tmp_path / "sa.kubeconfig")
+    with chart_role(k8s_cluster, k8s_api, k8s_namespace, tmp_path) as (kubeconfig, granted):
         with OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=k8s_namespace) as proc:
             kube = Cluster(k8s_api, k8s_namespace, proc)
             kube.create(
@@ -468,14 +424,6 @@ def test_operator_runs_under_exactly_the_charts_rbac(
         assert "forbidden" not in log.lower(), [line for line in log.splitlines() if "orbidden" in line][:5]
         # The run went through the repair ladder and a deletion, not only plain applies.
         assert {("", "services", "create"), ("networking.k8s.io", "ingresses", "delete")} <= used, sorted(used)
-    finally:
-        for name in created:
-            for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
-                try:
-                    delete(name)
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
 
 
 # ---- a stalled operator says so ----------------------------------------------------------------------
