@@ -97,15 +97,27 @@ class ImageBuildError(RuntimeError):
     """An image could not be built; the message carries the build output's tail."""
 
 
+# Inside those paths, what .dockerignore keeps out of every image (training resume checkpoints).
+_IGNORED = (REPO_ROOT / "models" / "resume",)
+
+
 def _files(paths: Iterable[str]) -> list[Path]:
-    """Every file under the given repo paths, sorted, without bytecode caches (as .dockerignore)."""
+    """Every file under the given repo paths, sorted, without bytecode caches or what .dockerignore
+    leaves out (a new resume checkpoint must not rebuild the server image)."""
     out: list[Path] = []
     for rel in paths:
         path = REPO_ROOT / rel
         if path.is_file():
             out.append(path)
         elif path.is_dir():
-            out += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+            out += [
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and "__pycache__" not in p.parts
+                and p.suffix != ".pyc"
+                and not any(p.is_relative_to(ignored) for ignored in _IGNORED)
+            ]
     return sorted(out)
 
 
