@@ -21,7 +21,7 @@ import numpy as np
 
 from ocr_server import shared_data
 from ocr_server.recognition.lines import crop_box  # the one crop recipe, shared with the server
-from ocr_server.recognition.scoring import edit_distance, normalize_text  # the one CER definition
+from ocr_server.recognition.scoring import alnum_fold, edit_distance, normalize_text  # the one CER definition
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = shared_data.ENV_VAR
@@ -241,6 +241,8 @@ class CerCounter:
     chars: int = 0
     errors_norm: int = 0
     chars_norm: int = 0
+    errors_alnum: int = 0
+    chars_alnum: int = 0
     items: int = 0
 
     def add(self, hyp: str, ref: str) -> None:
@@ -249,6 +251,9 @@ class CerCounter:
         hn, rn = normalize_text(hyp), normalize_text(ref)
         self.errors_norm += edit_distance(hn, rn)
         self.chars_norm += len(rn)
+        ha, ra = alnum_fold(hyp), alnum_fold(ref)
+        self.errors_alnum += edit_distance(ha, ra)
+        self.chars_alnum += len(ra)
         self.items += 1
 
     @property
@@ -260,6 +265,11 @@ class CerCounter:
     def cer_norm(self) -> float:
         """Case-insensitive, whitespace-collapsed CER: the headline figure for SROIE."""
         return self.errors_norm / max(1, self.chars_norm)
+
+    @property
+    def cer_alnum(self) -> float:
+        """Case-folded CER on letters and digits only: the scene-word protocol (IIIT5K's truth is alphanumeric)."""
+        return self.errors_alnum / max(1, self.chars_alnum)
 
 
 def cer(hyp: str, ref: str, normalize: bool = True) -> float:

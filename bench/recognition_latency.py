@@ -204,6 +204,7 @@ def measure(engine: Recognizer, crops: list[np.ndarray], truth: list[str]) -> di
         "single_ms_p95": lat["p95_ms"],
         "cer": batch_cer.cer_norm,
         "cer_raw": batch_cer.cer,
+        "cer_alnum": batch_cer.cer_alnum,
         "cer_single": single_cer.cer_norm,
     }
 
@@ -257,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['engine']:<10} {r['settings']}")
     print(format_table(
         [[r["engine"], r["batch_ms_per_line"], r["batch_lines_per_s"], r["single_ms_p50"], r["single_ms_p95"],
-          r["cer"], r["cer_raw"]] for r in rows],
-        ["engine", "batch ms/line", "batch lines/s", "single p50 ms", "single p95 ms", "CER", "CER raw"],
+          r["cer"], r["cer_raw"], r["cer_alnum"]] for r in rows],
+        ["engine", "batch ms/line", "batch lines/s", "single p50 ms", "single p95 ms", "CER", "CER raw", "CER alnum"],
     ))  # fmt: skip
     if args.json:
         write_json(args.json, {"split": args.split, "lines": len(crops), "threads": args.threads, "engines": rows})

@@ -23,6 +23,14 @@ def test_normalised_cer_folds_case_and_spacing() -> None:
     assert scoring.line_accuracy(pair, normalise=True) == 1.0
 
 
+def test_alnum_cer_scores_letters_and_digits_only() -> None:
+    """The scene-word protocol: ``$10.25`` read for the label ``1025`` is right, ``1O25`` is not."""
+    assert scoring.alnum_fold("www.Top-Stock.com $10.25 ") == "wwwtopstockcom1025"
+    assert scoring.cer([("$10.25", "1025")], normalise=True) > 0
+    assert scoring.cer([("$10.25", "1025")], alnum=True) == 0.0
+    assert scoring.cer([("1O25", "1025")], alnum=True) == pytest.approx(0.25)
+
+
 def test_fallback_matches_rapidfuzz() -> None:
     rng = random.Random(3)
     for _ in range(200):
