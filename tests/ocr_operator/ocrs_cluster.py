@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -57,6 +58,14 @@ class Cluster:
     def create(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "OcrService", "metadata": {"name": name}, "spec": spec}
         return self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, body)
+
+    def refused(self, spec: dict[str, Any], name: str = NAME) -> str:
+        """The API server's message refusing to create this OcrService (422: schema, CEL or name);
+        fails the test if the object is accepted."""
+        with pytest.raises(ApiException) as err:
+            self.create(spec, name)
+        assert err.value.status == 422, err.value.body
+        return json.loads(err.value.body)["message"]
 
     def patch(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
         return self.custom.patch_namespaced_custom_object(
