@@ -29,6 +29,7 @@ Only loopback traffic; every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -79,19 +80,19 @@ def send_raw(port: int, raw: bytes, timeout: float = 60.0) -> Answer:
     """Send ``raw`` bytes, read the answer until the server closes or ``timeout``."""
     t0 = time.perf_counter()
     chunks: list[bytes] = []
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(raw)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-                if _complete(b"".join(chunks)):
-                    break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        _read_answer(sock, chunks)
     return _parse(b"".join(chunks), time.perf_counter() - t0)
+
+
+def _read_answer(sock: socket.socket, chunks: list[bytes]) -> None:
+    """Append what the server sends to ``chunks`` until it closes or one whole response is in; the
+    caller keeps what arrived even when the socket times out or is reset."""
+    while data := sock.recv(65536):
+        chunks.append(data)
+        if _complete(b"".join(chunks)):
+            return
 
 
 def _complete(data: bytes) -> bool:
@@ -261,18 +262,9 @@ def stalled_upload(port: int, hold_s: float) -> Answer:
         f"Content-Length: {5 * 1024 * 1024}\r\n\r\n"
     ).encode()
     chunks: list[bytes] = []
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=hold_s) as sock:
-            sock.sendall(head + b"\x89PNG\r\n\x1a\n" + b"\0" * 1016)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-                if _complete(b"".join(chunks)):
-                    break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=hold_s) as sock:
+        sock.sendall(head + b"\x89PNG\r\n\x1a\n" + b"\0" * 1016)
+        _read_answer(sock, chunks)
     return _parse(b"".join(chunks), time.perf_counter() - t0)
 
 

@@ -38,30 +38,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
-from kubernetes import client, config  # noqa: E402
+from kubernetes import client  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 
+from bench.kube_target import open_target  # noqa: E402
 from ocr_operator.apply import KubeApi  # noqa: E402
 from ocr_operator.builders import Owner, build_children, child_name, service_url  # noqa: E402
-from ocr_operator.crd import CRD_NAME, CRD_PATH  # noqa: E402
 from ocr_operator.drift import drift_paths  # noqa: E402
 from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec  # noqa: E402
-from tests.cluster.launcher import LocalCluster  # noqa: E402
 from tests.ocr_operator.operator_proc import OperatorProcess  # noqa: E402
 
 NAMESPACE = "chaos-ocrs"
 FALSE_ALARMS = ("DriftCorrected", "ChildRestored")
 CONVERGE_LIMIT = 60.0  # give up on a round after this long (reported as not converged)
 GOAL_SECONDS = 10.0
-
-
-def kubectl(cluster: LocalCluster | None, kubeconfig: str, *args: str) -> None:
-    if cluster is not None:
-        cluster.kubectl(*args)
-    else:
-        import subprocess
-
-        subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], check=True, capture_output=True)
 
 
 def random_change(rng: random.Random) -> dict[str, Any]:
@@ -191,22 +181,11 @@ def wait_converged(chaos: Chaos, since: float, lie_log: list[str] | None = None)
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with ExitStack() as stack:
-        cluster: LocalCluster | None = None
-        kubeconfig = args.kubeconfig
-        if not kubeconfig:
-            cluster = stack.enter_context(LocalCluster(nodes=args.nodes))
-            kubeconfig = str(cluster.kubeconfig)
-        api = config.new_client_from_config(config_file=kubeconfig)
-        stack.callback(api.close)
-        kubectl(cluster, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / CRD_PATH))
-        kubectl(cluster, kubeconfig, "wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
-        core = client.CoreV1Api(api)
-        core.create_namespace({"metadata": {"name": NAMESPACE}})
-        stack.callback(lambda: core.delete_namespace(NAMESPACE))
-        time.sleep(1)  # the namespace's default ServiceAccount (pods need it)
+        target = open_target(stack, args.kubeconfig, args.nodes, NAMESPACE)
+        api = target.api
 
         log_path = Path(tempfile.mkdtemp(prefix="operator-chaos-")) / "operator.log"
-        operator = OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE)
+        operator = OperatorProcess(target.kubeconfig, log_path, namespaces=NAMESPACE)
         stack.callback(operator.stop)
         operator.start()
         names = [f"chaos-{i}" for i in range(args.services)]

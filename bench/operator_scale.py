@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,13 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
-from kubernetes import client, config  # noqa: E402
+from kubernetes import client  # noqa: E402
 
+from bench.kube_target import KubeTarget, open_target  # noqa: E402
 from ocr_operator.apply import KubeApi  # noqa: E402
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, SERVICE, Owner, build_children  # noqa: E402
-from ocr_operator.crd import CRD_NAME, CRD_PATH  # noqa: E402
 from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec  # noqa: E402
-from tests.cluster.launcher import LocalCluster  # noqa: E402
 from tests.ocr_operator.operator_proc import OperatorProcess  # noqa: E402
 
 NAMESPACE = "bench-ocrs"
@@ -52,15 +50,9 @@ _REQUESTS_RE = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", r
 _LABEL_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
-def kubectl(cluster: LocalCluster | None, kubeconfig: str, *args: str) -> str:
-    kubectl_bin = str(cluster.bin_dir / "kubectl") if cluster else "kubectl"
-    cmd = [kubectl_bin, f"--kubeconfig={kubeconfig}", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-
-
-def apiserver_requests(cluster: LocalCluster | None, kubeconfig: str) -> Counter[str]:
+def apiserver_requests(target: KubeTarget) -> Counter[str]:
     """apiserver_request_total summed per "VERB resource[/subresource]" (all clients)."""
-    metrics = kubectl(cluster, kubeconfig, "get", "--raw", "/metrics")
+    metrics = target.kubectl("get", "--raw", "/metrics")
     counts: Counter[str] = Counter()
     for labels, value in _REQUESTS_RE.findall(metrics):
         lab = dict(_LABEL_RE.findall(labels))
@@ -142,32 +134,21 @@ def run_baseline(args: argparse.Namespace, api: client.ApiClient) -> dict[str, A
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
-        cluster: LocalCluster | None = None
-        kubeconfig = args.kubeconfig
-        if not kubeconfig:
-            cluster = stack.enter_context(LocalCluster(nodes=args.nodes))
-            kubeconfig = str(cluster.kubeconfig)
-        api = config.new_client_from_config(config_file=kubeconfig)
-        stack.callback(api.close)
-        custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-
-        kubectl(cluster, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / CRD_PATH))
-        kubectl(cluster, kubeconfig, "wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
-        core.create_namespace({"metadata": {"name": NAMESPACE}})
-        stack.callback(lambda: core.delete_namespace(NAMESPACE))
-        time.sleep(1)  # the namespace's default ServiceAccount (pods need it)
+        target = open_target(stack, args.kubeconfig, args.nodes, NAMESPACE)
+        api = target.api
+        custom = client.CustomObjectsApi(api)
 
         if args.baseline:
             return run_baseline(args, api)
 
         log_path = Path(tempfile.mkdtemp(prefix="operator-bench-")) / "operator.log"
-        operator = OperatorProcess(kubeconfig, log_path, namespaces=NAMESPACE)
+        operator = OperatorProcess(target.kubeconfig, log_path, namespaces=NAMESPACE)
         if os.environ.get("BENCH_OPERATOR_COMMAND"):  # e.g. a profiling wrapper
             operator.command = os.environ["BENCH_OPERATOR_COMMAND"].split()
         stack.enter_context(operator)
         before = operator.health()["reconciler"]
         idle_rss = operator.peak_rss_mb()
-        server_before = apiserver_requests(cluster, kubeconfig)
+        server_before = apiserver_requests(target)
 
         def create(i: int) -> None:
             body = {
@@ -192,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         after = operator.health()["reconciler"]
-        server_after = apiserver_requests(cluster, kubeconfig)
+        server_after = apiserver_requests(target)
         reconciles = after["reconciles"] - before["reconciles"]
         requests = after["apiRequests"] - before["apiRequests"]
         return {

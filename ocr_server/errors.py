@@ -12,6 +12,12 @@ without importing Flask.
 from __future__ import annotations
 
 
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The JSON body of every error answer, written once: Flask's handlers, the raw answers the
+    worker writes before Flask runs, and :meth:`OcrError.to_dict` all build it here."""
+    return {"error": {"code": code, "message": message}}
+
+
 class OcrError(Exception):
     """Base of every error the server answers deliberately; the default is an internal error."""
 
@@ -26,7 +32,7 @@ class OcrError(Exception):
 
     def to_dict(self) -> dict[str, dict[str, str]]:
         """The JSON body every error response carries."""
-        return {"error": {"code": self.code, "message": self.message}}
+        return error_body(self.code, self.message)
 
 
 class BadRequest(OcrError):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .budget import Budget
-from .errors import BodyTimeout, MalformedRequest, OcrError
+from .errors import BodyTimeout, MalformedRequest, OcrError, error_body
 from .offload import gevent_active
 
 # Response headers every answer carries, the app's and the worker's own error answers alike.
@@ -164,8 +164,8 @@ def classify_protocol_error(exc: BaseException) -> tuple[int, str, str]:
         if cls.__name__ in _PROTOCOL_ERRORS:
             return _PROTOCOL_ERRORS[cls.__name__]
     if any(cls.__name__ == "ParseException" for cls in type(exc).__mro__):
-        return 400, "malformed_request", "the HTTP request is malformed"
-    return 500, "internal_error", "internal server error"
+        return MalformedRequest.status, MalformedRequest.code, MalformedRequest.default_message
+    return OcrError.status, OcrError.code, OcrError.default_message
 
 
 # Every JSON body the server writes (Flask's and these raw ones) is UTF-8 and says so.
@@ -174,7 +174,7 @@ JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 
 def error_response_bytes(status: int, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 error response with the JSON body, closing the connection."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     head = [
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
         "Connection: close",

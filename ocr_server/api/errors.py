@@ -13,14 +13,14 @@ import re
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import OcrError
+from ..errors import OcrError, error_body
 
 log = logging.getLogger("ocr_server.api")
 
 
 def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
     """A JSON error response; ``Retry-After`` is set when the client should come back later."""
-    response = jsonify({"error": {"code": code, "message": message}})
+    response = jsonify(error_body(code, message))
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

@@ -71,6 +71,12 @@ def _validations(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
+def _replica_bounds(message: str) -> dict[str, Any]:
+    """``minReplicas <= maxReplicas`` of an autoscaling section as a CEL rule: refused on write,
+    where the HPA or KEDA would only refuse the child later, at apply time."""
+    return _validations(_cel("self.minReplicas <= self.maxReplicas", message, ".minReplicas"))
+
+
 def _mirror(model: type[BaseModel], name: str, alias: str | None = None) -> Any:
     """Reuse a server-config field (type bounds, default, description) verbatim in a spec model,
     so that e.g. ``spec.server.workers`` and the server's ``server.workers`` cannot drift apart.
@@ -211,12 +217,8 @@ class AutoscalingSpec(_Spec):
     """HorizontalPodAutoscaler on CPU.  Off by default: it needs a metrics server in the cluster."""
 
     model_config = ConfigDict(
-        json_schema_extra=_validations(
-            _cel(
-                "self.minReplicas <= self.maxReplicas",
-                "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas",
-                ".minReplicas",
-            )
+        json_schema_extra=_replica_bounds(
+            "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"
         )
     )
 
@@ -352,13 +354,7 @@ class JobsAutoscalingSpec(_Spec):
     """Worker autoscaling: a KEDA ScaledObject on the queue length when KEDA is installed, else an HPA on CPU."""
 
     model_config = ConfigDict(
-        json_schema_extra=_validations(
-            _cel(
-                "self.minReplicas <= self.maxReplicas",
-                "jobs.autoscaling.minReplicas must be less than or equal to maxReplicas",
-                ".minReplicas",
-            )
-        )
+        json_schema_extra=_replica_bounds("jobs.autoscaling.minReplicas must be less than or equal to maxReplicas")
     )
 
     enabled: bool = Field(False, description="Scale the workers; jobs.workers.replicas is then ignored.")

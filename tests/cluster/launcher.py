@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import atexit
 import base64
-import contextlib
 import http.client
 import json
 import logging
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -41,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tests.cluster import background
 from tests.cluster.procs import ManagedProcess, free_ports, wait_until
 
 if TYPE_CHECKING:  # pki needs `cryptography`; import it only when a cluster starts
@@ -545,98 +544,28 @@ def _http_ok(port: int, path: str) -> bool:
 
 # ---- CLI: `make cluster-up` / `make cluster-down` ---------------------------
 
-STATE_DIR = TOOLS_DIR / "cluster"
-PID_FILE = STATE_DIR / "launcher.pid"
-CLI_KUBECONFIG = STATE_DIR / "kubeconfig"
-CLI_LOG = STATE_DIR / "launcher.log"
-
-
-def read_pid(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` if that process is alive (the background launchers' CLIs share this)."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def _read_pid() -> int | None:
-    return read_pid(PID_FILE)
-
-
-def _serve(nodes: int) -> int:
-    """Run a cluster in this process until SIGTERM/SIGINT (the background half of `up`)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    cluster = LocalCluster(nodes=nodes)
-    try:
-        cluster.start()
-        assert cluster.kubeconfig
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        partial = CLI_KUBECONFIG.with_suffix(".tmp")
-        shutil.copyfile(cluster.kubeconfig, partial)
-        partial.chmod(0o600)
-        partial.replace(CLI_KUBECONFIG)  # atomic: `up` polls for this file
-        print(f"ready: {cluster.server} in {cluster.timings['total']}s", flush=True)
-        stop.wait()
-    finally:
-        cluster.stop()
-        CLI_KUBECONFIG.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            if PID_FILE.read_text().strip() == str(os.getpid()):
-                PID_FILE.unlink()
-    return 0
+FILES = background.StateFiles(TOOLS_DIR / "cluster", "launcher")
 
 
 def _up(nodes: int, timeout: float) -> int:
-    """Start `_serve` detached, wait until its kubeconfig appears, then return."""
-    if (pid := _read_pid()) is not None:
-        print(f"cluster already running (pid {pid}); kubeconfig: {CLI_KUBECONFIG}")
+    """Start `serve` detached, wait until its kubeconfig appears, then return."""
+    if (pid := FILES.running_pid()) is not None:
+        print(f"cluster already running (pid {pid}); kubeconfig: {FILES.kubeconfig}")
         return 0
     missing = missing_binaries()
     if missing:
         print(f"missing {', '.join(missing)}: {BUILD_HINT}", file=sys.stderr)
         return 2
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    CLI_KUBECONFIG.unlink(missing_ok=True)
-    with CLI_LOG.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.launcher", "serve", f"--nodes={nodes}"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives the terminal / make that started it
-        )
-    PID_FILE.write_text(f"{child.pid}\n")
-    deadline = time.monotonic() + timeout
-    while not CLI_KUBECONFIG.exists():
-        if child.poll() is not None or time.monotonic() > deadline:
-            print(f"cluster failed to start; log {CLI_LOG}:\n{CLI_LOG.read_text()[-4000:]}", file=sys.stderr)
-            _down(timeout=15)
-            return 1
-        time.sleep(0.2)
-    print(CLI_LOG.read_text().strip().splitlines()[-1])
-    print(f"export KUBECONFIG={CLI_KUBECONFIG}  # kubectl: {DEFAULT_BIN_DIR / 'kubectl'}")
+    serve_args = ["-m", "tests.cluster.launcher", "serve", f"--nodes={nodes}"]
+    if not background.start(serve_args, FILES, REPO_ROOT, timeout, poll=0.2, what="cluster"):
+        _down(timeout=15)
+        return 1
+    print(f"export KUBECONFIG={FILES.kubeconfig}  # kubectl: {DEFAULT_BIN_DIR / 'kubectl'}")
     return 0
 
 
 def _down(timeout: float = 30) -> int:
-    pid = _read_pid()
-    if pid is None:
-        print("no cluster running")
-        PID_FILE.unlink(missing_ok=True)
-        return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _read_pid() is not None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _read_pid() is not None:
-        os.killpg(pid, signal.SIGKILL)  # its children die with it (PDEATHSIG)
-    PID_FILE.unlink(missing_ok=True)
-    print("cluster stopped")
+    print("cluster stopped" if background.terminate(FILES, timeout, poll=0.2) else "no cluster running")
     return 0
 
 
@@ -652,9 +581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "down":
         return _down()
     if args.command == "serve":
-        return _serve(args.nodes)
-    pid = _read_pid()
-    print(f"running (pid {pid}), kubeconfig {CLI_KUBECONFIG}" if pid else "not running")
+        return background.serve(LocalCluster(nodes=args.nodes), FILES)
+    pid = FILES.running_pid()
+    print(f"running (pid {pid}), kubeconfig {FILES.kubeconfig}" if pid else "not running")
     return 0 if pid else 1
 
 

@@ -44,10 +44,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from tests.cluster import background
 from tests.cluster import images as image_cache
 from tests.cluster.launcher import (
     BUILD_HINT,
@@ -56,7 +57,6 @@ from tests.cluster.launcher import (
     LocalCluster,
     _sweep_stale_workdirs,
     missing_binaries,
-    read_pid,
     write_kubeconfig,
 )
 from tests.cluster.procs import ManagedProcess, wait_until
@@ -641,82 +641,28 @@ class RealNodeCluster(LocalCluster):
 
 # ---- CLI: make demo / demo-down ---------------------------------------------
 
-STATE_DIR = image_cache.TOOLS_DIR / "real-node"
-PID_FILE = STATE_DIR / "node.pid"
-CLI_KUBECONFIG = STATE_DIR / "kubeconfig"
-CLI_LOG = STATE_DIR / "node.log"
-
-
-def _read_pid() -> int | None:
-    return read_pid(PID_FILE)
-
-
-def _serve(images: Iterable[str]) -> int:
-    """Run a real node in this process until SIGTERM/SIGINT (the background half of `up`)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    cluster = RealNodeCluster(images=tuple(images))
-    try:
-        cluster.start()
-        assert cluster.kubeconfig
-        partial = CLI_KUBECONFIG.with_suffix(".tmp")
-        shutil.copyfile(cluster.kubeconfig, partial)
-        partial.chmod(0o600)
-        partial.replace(CLI_KUBECONFIG)
-        print(f"ready: {cluster.server} in {cluster.timings['total']}s {cluster.timings}", flush=True)
-        stop.wait()
-    finally:
-        cluster.stop()
-        CLI_KUBECONFIG.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            if PID_FILE.read_text().strip() == str(os.getpid()):
-                PID_FILE.unlink()
-    return 0
+FILES = background.StateFiles(image_cache.TOOLS_DIR / "real-node", "node")
 
 
 def _up(timeout: float) -> int:
-    if (pid := _read_pid()) is not None:
-        print(f"real node already running (pid {pid}); kubeconfig: {CLI_KUBECONFIG}")
+    if (pid := FILES.running_pid()) is not None:
+        print(f"real node already running (pid {pid}); kubeconfig: {FILES.kubeconfig}")
         return 0
     missing = missing_node_requirements()
     if missing:
         print("cannot start a real node, missing:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 2
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    CLI_KUBECONFIG.unlink(missing_ok=True)
-    with CLI_LOG.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.node", "serve"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    PID_FILE.write_text(f"{child.pid}\n")
-    deadline = time.monotonic() + timeout
-    while not CLI_KUBECONFIG.exists():
-        if child.poll() is not None or time.monotonic() > deadline:
-            print(f"real node failed to start; log {CLI_LOG}:\n{CLI_LOG.read_text()[-4000:]}", file=sys.stderr)
-            _down()
-            return 1
-        time.sleep(0.5)
-    print(CLI_LOG.read_text().strip().splitlines()[-1])
+    if not background.start(
+        ["-m", "tests.cluster.node", "serve"], FILES, REPO_ROOT, timeout, poll=0.5, what="real node"
+    ):
+        _down()
+        return 1
     return 0
 
 
 def _down(timeout: float = 90) -> int:
-    pid = _read_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _read_pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if _read_pid() is not None:
-            os.killpg(pid, signal.SIGKILL)
-    PID_FILE.unlink(missing_ok=True)
-    CLI_KUBECONFIG.unlink(missing_ok=True)
+    background.terminate(FILES, timeout, poll=0.5)
+    FILES.kubeconfig.unlink(missing_ok=True)
     sweep_stale_node()  # also covers an owner that was killed
     _sweep_stale_workdirs()  # and its control plane's temp dir
     left = host_leftovers()
@@ -735,15 +681,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "down":
         return _down()
     if args.command == "serve":
-        return _serve(("server", "operator"))
+        return background.serve(RealNodeCluster(images=("server", "operator")), FILES)
     if args.command == "cleanup":
         sweep_stale_node()
         _sweep_stale_workdirs()
         left = host_leftovers()
         print("host clean" if not left else f"LEFT: {left}")
         return 0 if not left else 1
-    pid = _read_pid()
-    print(f"running (pid {pid}), kubeconfig {CLI_KUBECONFIG}" if pid else "not running")
+    pid = FILES.running_pid()
+    print(f"running (pid {pid}), kubeconfig {FILES.kubeconfig}" if pid else "not running")
     return 0 if pid else 1
 
 

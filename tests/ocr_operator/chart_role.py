@@ -7,6 +7,7 @@ they do it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from ocr_operator.permissions import Permission, parse_rules
+from ocr_operator.permissions import REQUIRED, Permission, parse_rules, parse_used
+from tests.ocr_operator.operator_proc import OperatorProcess
 
 SERVICE_ACCOUNT = "ocr-operator"
 
@@ -73,3 +75,16 @@ def chart_role(
             except ApiException as err:
                 if err.status != 404:
                     raise
+
+
+def granted_calls(proc: OperatorProcess, granted: set[Permission]) -> set[Permission]:
+    """The API calls ``proc`` made over its whole run, after checking each was granted by the chart's
+    role and is declared in ``REQUIRED``, and that nothing was refused; the caller then checks that
+    the run took the paths it meant to (a run that made no calls would pass these checks)."""
+    time.sleep(10.5)  # kopf caches probe results for 10 s: read the calls of the whole run
+    used = parse_used(proc.health()["apiCalls"])
+    log = proc.log()
+    assert used <= granted, f"used but not granted: {sorted(used - granted)}"
+    assert used <= REQUIRED
+    assert "forbidden" not in log.lower(), [line for line in log.splitlines() if "orbidden" in line][:5]
+    return used

@@ -14,22 +14,19 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
-from ocr_operator.apply import KubeApi
-from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, ChildKind, Owner, build_children
+from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, SERVICE, Owner, build_children
 from ocr_operator.builders.meta import CONFIG_HASH_ANNOTATION, MODEL_ANNOTATION
-from ocr_operator.crd import CRD_NAME, CRD_PATH
-from ocr_operator.spec import GROUP, PLURAL, VERSION, parse_spec
+from ocr_operator.spec import parse_spec
 from ocr_server.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_VERSION
 from tests.cluster.launcher import NEVER_READY_ANNOTATION
+from tests.ocr_operator.ocrs_cluster import NAME, OCRS_NAMESPACES, Cluster
 from tests.ocr_operator.operator_proc import REPO_ROOT, OperatorProcess
 
 DEFAULT_MODEL = f"{DEFAULT_MODEL_NAME}-{DEFAULT_MODEL_VERSION}"  # what an OcrService without `model` serves
@@ -37,125 +34,11 @@ NEXT_VERSION = "9.0.0"  # a model update (KWOK runs no server, so the bundle nee
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 
-NAMESPACE_GLOB = "t-test-ocrs-*"
-NAME = "invoices"
+NAMESPACE_GLOB = OCRS_NAMESPACES
 ALL_KINDS = (CONFIGMAP, SERVICE, DEPLOYMENT, INGRESS, HPA)
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------------
-
-
-def install_crd(cluster: Any) -> None:
-    cluster.kubectl(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=ocr-operator-tests",
-        "-f",
-        str(REPO_ROOT / CRD_PATH),
-    )
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
-
-
-@pytest.fixture(scope="module")
-def crd(k8s_cluster: Any) -> None:
-    install_crd(k8s_cluster)
-
-
-@pytest.fixture(scope="module")
-def operator(k8s_cluster: Any, crd: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    with OperatorProcess(k8s_cluster.kubeconfig, log_path, namespaces=NAMESPACE_GLOB) as proc:
-        yield proc
-
-
-class Cluster:
-    """What the tests do to the cluster, in their words."""
-
-    def __init__(self, api_client: client.ApiClient, namespace: str, operator: OperatorProcess | None) -> None:
-        self.custom = client.CustomObjectsApi(api_client)
-        self.kube = KubeApi(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.core = client.CoreV1Api(api_client)
-        self.ns = namespace
-        self.operator = operator
-
-    # OcrService CRUD
-    def create(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "OcrService", "metadata": {"name": name}, "spec": spec}
-        return self.custom.create_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, body)
-
-    def patch(self, spec: dict[str, Any], name: str = NAME) -> dict[str, Any]:
-        return self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, self.ns, PLURAL, name, {"spec": spec}, _content_type="application/merge-patch+json"
-        )
-
-    def get(self, name: str = NAME) -> dict[str, Any]:
-        return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, name)
-
-    def delete(self, name: str = NAME) -> None:
-        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL, name)
-
-    def child(self, kind: ChildKind, name: str = NAME) -> dict[str, Any] | None:
-        return self.kube.get(kind, self.ns, f"{name}-config" if kind is CONFIGMAP else name)
-
-    # waiting
-    def wait(self, predicate: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                value = predicate()
-            except ApiException as err:
-                if err.status != 404:
-                    raise
-                value = None
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                verdict = self.operator.diagnose() if self.operator else ""
-                tail = self.operator.log()[-8000:] if self.operator else ""
-                state = json.dumps(self._safe_get(), indent=1)[:3000]
-                raise AssertionError(
-                    f"timed out waiting for {what}\nOcrService: {state}\noperator {verdict}\noperator log:\n{tail}"
-                )
-            time.sleep(0.25)
-
-    def _safe_get(self) -> Any:
-        try:
-            return self.get()
-        except ApiException as err:
-            return f"<{err.status}>"
-
-    def condition(self, type_: str, name: str = NAME) -> dict[str, Any]:
-        for cond in (self.get(name).get("status") or {}).get("conditions") or []:
-            if cond["type"] == type_:
-                return cond
-        return {}
-
-    def wait_ready(self, generation: int | None = None, name: str = NAME) -> dict[str, Any]:
-        def ready() -> dict[str, Any] | None:
-            obj = self.get(name)
-            status = obj.get("status") or {}
-            want = generation or obj["metadata"]["generation"]
-            cond = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
-            if cond.get("status") == "True" and status.get("observedGeneration") == want:
-                return obj
-            return None
-
-        return self.wait(ready, f"{name} Ready=True")
-
-    def operator_lines(self, needle: str) -> list[str]:
-        assert self.operator is not None
-        return [line for line in self.operator.log().splitlines() if needle in line]
-
-    def events(self) -> list[dict[str, Any]]:
-        evs = self.core.list_namespaced_event(self.ns, _preload_content=False)
-        return [e for e in json.loads(evs.data)["items"] if e["involvedObject"].get("kind") == "OcrService"]
-
-
-@pytest.fixture
-def kube(k8s_api: client.ApiClient, k8s_namespace: str, operator: OperatorProcess) -> Cluster:
-    return Cluster(k8s_api, k8s_namespace, operator)
 
 
 def template(dep: dict[str, Any]) -> dict[str, Any]:
@@ -547,18 +430,12 @@ INVALID = [
 def test_schema_invalid_objects_are_rejected_by_the_api_server(
     k8s_api: client.ApiClient, k8s_namespace: str, crd: None, spec: dict[str, Any], message: str
 ) -> None:
-    kube = Cluster(k8s_api, k8s_namespace, None)
-    with pytest.raises(ApiException) as err:
-        kube.create(spec)
-    assert err.value.status == 422
-    assert message in json.loads(err.value.body)["message"]
+    assert message in Cluster(k8s_api, k8s_namespace, None).refused(spec)
 
 
 def test_schema_name_must_be_a_dns_label(k8s_api: client.ApiClient, k8s_namespace: str, crd: None) -> None:
-    kube = Cluster(k8s_api, k8s_namespace, None)
-    with pytest.raises(ApiException) as err:
-        kube.create({}, name="9-invoices")
-    assert "metadata.name must be a DNS-1035 label" in json.loads(err.value.body)["message"]
+    refusal = Cluster(k8s_api, k8s_namespace, None).refused({}, name="9-invoices")
+    assert "metadata.name must be a DNS-1035 label" in refusal
 
 
 def test_schema_defaults_are_applied_by_the_api_server(
