@@ -15,8 +15,9 @@ lines in font families held out of training, and sroie-dev line crops (validatio
 upper-case by convention, so there only the case-folded, whitespace-collapsed CER means anything).
 Reports CER case-sensitive ("CER cs"), CER case-folded with whitespace collapsed ("CER ci"), CER
 case-folded on letters and digits only ("alnum": the scene-word protocol, since iiit5k's truth holds
-no punctuation or spaces; meaningless on the other sets, shown for completeness), exact-line accuracy, and ms per line at batch and single.  Uses the ONNX Runtime recognizer, i.e.
-exactly what the server runs.
+no punctuation or spaces; meaningless on the other sets, shown for completeness), exact-line
+accuracy, and ms per line at batch and single.  Uses the ONNX Runtime recognizer, i.e. exactly what
+the server runs.
 """
 
 from __future__ import annotations
