@@ -394,3 +394,27 @@ def test_an_idempotency_key_is_bound_to_the_model_too(redis_server, rds, pages) 
     other = post("?model=crnn-en:1.0.0")
     assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
     assert rds.llen(QUEUE) == 2
+
+
+def test_worker_refuses_to_start_without_an_additional_model_installed(tmp_path: Path) -> None:
+    """A worker that would lack one of the server's models refuses to start, naming it, instead of
+    failing every page of the jobs pinned to it."""
+    import subprocess
+    import sys
+
+    from server_support import REPO_ROOT, server_env
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model: {additional: [{name: crnn-en, version: 9.9.9}]}\njobs: {enabled: true}\n", encoding="utf-8"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "ocr_server.jobs.worker"],
+        cwd=REPO_ROOT,
+        env=server_env(config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("ocr-worker: refusing to start: model crnn-en-9.9.9 not found in "), out.stderr
