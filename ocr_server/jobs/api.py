@@ -11,6 +11,10 @@ Idempotency-Key fingerprint) run on the app's offloader (native threads, under t
 deadline), as ``/api/v1/ocr`` does: a job of many large files must not stall the event loop.  Redis
 and the Celery producer are plain socket I/O, which gevent's patched sockets make cooperative.
 A job page is one image: PDFs and multi-page TIFFs go to ``/api/v1/ocr``.
+
+``?model=NAME[:VERSION]`` picks any model the server's config loads, by the rule of ``/api/v1/ocr``;
+it is resolved here, before the files are read, and the job is pinned to that exact version
+(:mod:`.pinning`).
 """
 
 from __future__ import annotations
@@ -27,13 +31,12 @@ from ..api.state import get_state
 from ..config import JobsConfig, OcrConfig
 from ..deadline import Deadline
 from ..documents.tiff import is_multipage_tiff
-from ..errors import BadRequest, OcrError, UnknownModel, UnsupportedMediaType
-from ..formats.model import ModelRef
+from ..errors import BadRequest, OcrError, UnsupportedMediaType
 from ..imaging.decode import read_size
-from ..model_choice import choose_model
 from ..uploads import Upload, read_uploads
 from . import metrics
 from .errors import JobsDisabled, JobsUnavailable, JobTooLarge
+from .pinning import PinnedModel, resolve
 from .store import JobStore, fingerprint
 
 if TYPE_CHECKING:
@@ -124,8 +127,9 @@ def _check_files(uploads: list[Upload], max_pixels: int, deadline: Deadline) -> 
             )
 
 
-def _read_pages(state: JobsState, idempotency_key: str | None) -> tuple[list[bytes], str | None]:
-    """The job's pages after every check, and the fingerprint an ``Idempotency-Key`` is bound to."""
+def _read_pages(state: JobsState, idempotency_key: str | None, model: PinnedModel) -> tuple[list[bytes], str | None]:
+    """The job's pages after every check, and the fingerprint (pages and model) an
+    ``Idempotency-Key`` is bound to."""
     limits, jobs = state.config.limits, state.jobs
     try:
         uploads = read_uploads(request, max_bytes=limits.max_upload_bytes, max_count=jobs.max_files_per_job)
@@ -139,7 +143,7 @@ def _read_pages(state: JobsState, idempotency_key: str | None) -> tuple[list[byt
 
     def check() -> str | None:
         _check_files(uploads, limits.max_pixels, deadline)
-        return fingerprint(pages) if idempotency_key is not None else None
+        return fingerprint(pages, model) if idempotency_key is not None else None
 
     # off the gevent hub, like /api/v1/ocr's header parsing (inline without gevent)
     fp = get_state().offloader.run(check, deadline, lambda: None)
@@ -155,37 +159,23 @@ def _enqueue(state: JobsState, job_id: str, pages: int) -> None:
             celery.send_task(PAGE_TASK, args=[job_id, index], queue=state.jobs.queue, producer=producer)
 
 
-def _check_default_model(config: OcrConfig, value: str | None) -> None:
-    """Job pages are read by the workers with the default model only: a ``?model=`` naming another
-    is refused (400 ``unknown_model``) rather than silently read with the wrong language."""
-    if value is None or not value.strip():
-        return
-    default = ModelRef(config.model.name, config.model.version)
-    try:
-        choose_model([default], value)
-    except UnknownModel as err:
-        raise UnknownModel(
-            f"batch jobs read with the default model {default.name}:{default.version} only; "
-            f"send other models' pages to /api/v1/ocr?model=... ({err.message})"
-        ) from None
-
-
 @bp.post("")
 def submit_job() -> Response:
     """Check every file, store the pages, queue one task per page: 202 with the job's URL."""
     state = _state()
-    _check_default_model(state.config, request.args.get("model"))
+    model = resolve(state.config.model, request.args.get("model"))  # 400 unknown_model before any upload is read
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    pages, fp = _read_pages(state, key)
-    g.log_fields = {"images": len(pages), "image_bytes": sum(len(p) for p in pages)}
+    pages, fp = _read_pages(state, key, model)
+    g.log_fields = {"images": len(pages), "image_bytes": sum(len(p) for p in pages), "model": str(model)}
     job_id, created = state.store.create(
         pages,
         client=request.remote_addr,
         idempotency_key=key,
         max_jobs_per_client=state.jobs.max_jobs_per_client,
         fp=fp,
+        model=model,
     )
     g.log_fields["job"] = job_id
     if created:

@@ -53,6 +53,16 @@ class JobsUnavailable(OcrError):
     default_message = "the job store (Redis) cannot be reached; retry shortly"
 
 
+class ModelUnavailable(OcrError):
+    """A page's pinned model is not loaded by the worker that took it (workers configured with other
+    models than the API server).  Recorded as that page's error, never an HTTP answer: the page is
+    not read with another model, and not retried (the same worker config fails the same way)."""
+
+    status = 503
+    code = "model_unavailable"
+    default_message = "the job's model is not loaded by this worker"
+
+
 JOB_ERRORS: tuple[type[OcrError], ...] = (
     JobNotFound,
     JobsDisabled,
@@ -62,4 +72,5 @@ JOB_ERRORS: tuple[type[OcrError], ...] = (
     JobTooLarge,
     TooManyJobs,
     JobsUnavailable,
+    ModelUnavailable,
 )

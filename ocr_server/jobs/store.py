@@ -4,7 +4,8 @@ Layout (``{id}`` is a Redis Cluster hash tag, so one job's keys share a slot and
 may touch them together):
 
 * ``ocr:job:{id}``          hash: ``total``, ``created``, ``started``, ``finished``, ``cancelled``, ``failed``,
-                            ``submitting`` (until every page task is queued)
+                            ``submitting`` (until every page task is queued), ``model`` (``name:version``
+                            pinned at submission; absent in records from before models were pinned)
 * ``ocr:job:{id}:data``     hash: page index → image bytes (a page's bytes go once its result is in)
 * ``ocr:job:{id}:results``  hash: page index → result JSON, written with ``HSETNX``: first result wins
 * ``ocr:job:{id}:attempts`` hash: page index → how many times a worker started the page
@@ -36,6 +37,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import redis
 
 from .errors import IdempotencyKeyReused, JobExpired, JobFinished, JobNotFound, TooManyJobs
+from .pinning import PinnedModel
 
 EPOCH_KEY = "ocr:epoch"
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -95,9 +97,15 @@ def redis_url_with_password(url: str, password: str | None) -> str:
     return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
 
 
-def fingerprint(pages: Sequence[bytes]) -> str:
-    """What an Idempotency-Key is bound to: the files, in order."""
+def fingerprint(pages: Sequence[bytes], model: PinnedModel | None = None) -> str:
+    """What an Idempotency-Key is bound to: the files, in order, and the model the job reads with.
+
+    The model is part of it because the same files read with another model are another job: a key
+    reused for them is refused (422) like a key reused for other files, not answered with the job
+    of the first model.  Without a model the digest is the files' alone, as before models were pinned."""
     digest = hashlib.sha256()
+    if model is not None:
+        digest.update(f"model={model}\n".encode())
     for data in pages:
         digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
@@ -126,6 +134,7 @@ class PageWork:
     data: bytes | None
     skip: str | None = None  # "gone", "cancelled", "done", "lost" (job there, bytes not)
     attempt: int = 0
+    model: PinnedModel | None = None  # None: a record from before models were pinned (the default)
 
 
 class JobStore:
@@ -175,14 +184,16 @@ class JobStore:
         idempotency_key: str | None = None,
         max_jobs_per_client: int = 0,
         fp: str | None = None,
+        model: PinnedModel | None = None,
     ) -> tuple[str, bool]:
         """Store a new job's pages; ``(id, True)``.  With an ``Idempotency-Key`` already used for the
-        same files, ``(that job's id, False)``: nothing is stored and nothing must be queued.
+        same files and model, ``(that job's id, False)``: nothing is stored and nothing must be queued.
 
-        ``fp``: the pages' :func:`fingerprint` when the caller has computed it already (the API
-        does, off the gevent hub); only needed with an ``idempotency_key``."""
+        ``fp``: the :func:`fingerprint` of the pages and ``model`` when the caller has computed it
+        already (the API does, off the gevent hub); only needed with an ``idempotency_key``.
+        ``model``: the exact model every page reads with (the API always pins one)."""
         if fp is None:
-            fp = fingerprint(pages) if idempotency_key else ""
+            fp = fingerprint(pages, model) if idempotency_key else ""
         idem_key = f"ocr:idem:{hashlib.sha256(idempotency_key.encode()).hexdigest()}" if idempotency_key else None
         if idem_key and (existing := self._replay(idem_key, fp)):
             return existing, False
@@ -195,7 +206,10 @@ class JobStore:
         job_id = self._new_id(now)
         job, _results, data, _attempts = _keys(job_id)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(job, mapping={"total": len(pages), "created": repr(now), "failed": 0, "submitting": 1})
+        record: dict[str, str | int] = {"total": len(pages), "created": repr(now), "failed": 0, "submitting": 1}
+        if model is not None:
+            record["model"] = str(model)
+        pipe.hset(job, mapping=record)
         pipe.hset(data, mapping={str(i): page for i, page in enumerate(pages)})
         pipe.expire(job, self.ttl)
         pipe.expire(data, self.ttl)
@@ -270,6 +284,8 @@ class JobStore:
             "id": job_id,
             "status": status,
             "progress": {"done": int(done), "total": int(rec["total"]), "failed": int(rec.get("failed", 0))},
+            # the model pinned at submission; null for a record from before models were pinned
+            "model": PinnedModel.parse(rec["model"]).to_json() if "model" in rec else None,
             "created_at": _iso(rec["created"]),
             "started_at": _iso(rec.get("started")),
             "finished_at": _iso(rec.get("finished")),
@@ -328,10 +344,10 @@ class JobStore:
         """Fetch a page's bytes and count the attempt, or say why the page must be skipped."""
         job, results, data, attempts = _keys(job_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(job, ["total", "cancelled"])
+        pipe.hmget(job, ["total", "cancelled", "model"])
         pipe.hexists(results, str(index))
         pipe.hget(data, str(index))
-        (total, cancelled), has_result, page = pipe.execute()
+        (total, cancelled, model), has_result, page = pipe.execute()
         if total is None:
             return PageWork(None, "gone")
         if cancelled is not None:
@@ -343,7 +359,8 @@ class JobStore:
         pipe.hincrby(attempts, str(index), 1)
         pipe.pexpire(attempts, max(1, self.redis.pttl(job)))
         attempt = pipe.execute()[1]
-        return PageWork(page, None if page is not None else "lost", int(attempt))
+        pinned = PinnedModel.parse(model.decode()) if model is not None else None
+        return PageWork(page, None if page is not None else "lost", int(attempt), pinned)
 
     def record_page(self, job_id: str, index: int, outcome: dict[str, Any]) -> int:
         """Store one page's outcome (``{"status": "succeeded", "result": …}`` or ``{"status":

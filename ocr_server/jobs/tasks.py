@@ -1,12 +1,16 @@
 """The page task: one uploaded page through the very ``OcrPipeline`` that ``/api/v1/ocr`` runs.
 
-The model loads once per worker process (``worker_process_init``, after the prefork), then every
-page of every job reuses it.  Outcomes:
+The models load once per worker process (``worker_process_init``, after the prefork): the default
+and ``model.additional``, through the server's own ``OcrService``; then every page of every job
+reuses them.  Each page reads with the model its job was pinned to at submission (a record from
+before models were pinned: the default).  Outcomes:
 
 * bad input (the pipeline's ``OcrError``: undecodable, too many pixels, …): recorded as the page's
   error; no retry, since the same bytes fail the same way; the job ends ``failed``;
 * Redis unreachable: retried with exponential backoff (``autoretry_for``);
 * the model not loaded yet: retried later (another worker may take it);
+* the job's pinned model not among this worker's models (workers configured unlike the API
+  server): recorded as ``model_unavailable``, naming both; never read with another model;
 * over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
 * a page that already stopped a worker ``MAX_PAGE_ATTEMPTS`` times (killed mid-page, e.g. out of
   memory, and re-queued each time by ``reject_on_worker_lost``) is recorded as ``worker_lost``
@@ -28,9 +32,10 @@ from celery.signals import worker_process_init
 
 from ..config import OcrConfig, load_config
 from ..errors import NotReady, OcrError
-from ..service import OcrService
+from ..service import LoadedModel, OcrService
 from . import metrics
 from .celery_app import PAGE_TASK, redis_url
+from .pinning import PinnedModel, pick_loaded
 from .store import JobStore
 
 log = logging.getLogger("ocr_server.jobs")
@@ -66,21 +71,28 @@ def _ensure_loaded() -> tuple[OcrService, JobStore]:
 
 @worker_process_init.connect
 def _load_model(**_: Any) -> None:
-    """Load and warm the model in each pool process as it starts, not on its first page."""
+    """Load and warm the models in each pool process as it starts, not on its first page."""
     _ensure_loaded()
 
 
-def _run(service: OcrService, data: bytes) -> dict[str, Any]:
-    pipeline = service.pipeline()
-    result = pipeline.read_page(data)
-    info = service.recognizer.info if service.recognizer else None
+def _chosen(service: OcrService, pinned: PinnedModel | None) -> LoadedModel:
+    """The loaded model the job is pinned to.  ``select()`` first: it raises ``NotReady`` while
+    loading (retried) and ``GoldenSetFailed`` after a failed reading check, as ``/api/v1/ocr`` does."""
+    service.select()
+    return service.models[pick_loaded([m.info for m in service.models], pinned)]
+
+
+def _run(service: OcrService, data: bytes, pinned: PinnedModel | None) -> dict[str, Any]:
+    chosen = _chosen(service, pinned)
+    result = chosen.pipeline.read_page(data)
+    info = chosen.info  # the model actually used, not the one asked for
     return {
         "status": "succeeded",
         "result": {
             "text": result.text,
             "lines": [{"text": ln.text, "confidence": ln.confidence, "box": list(ln.box)} for ln in result.lines],
             "image": {"width": result.width, "height": result.height},
-            "model": {"name": info.name, "version": info.version} if info else None,
+            "model": {"name": info.name, "version": info.version},
             "timings_ms": result.timings_ms,
         },
     }
@@ -122,7 +134,7 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
         }
     else:
         try:
-            outcome = _run(service, work.data)
+            outcome = _run(service, work.data, work.model)
         except NotReady as err:
             metrics.TASKS_FINISHED.labels(outcome="retried").inc()
             raise self.retry(exc=err, countdown=5) from err
@@ -144,6 +156,7 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
                 "page": index,
                 "status": outcome["status"],
                 "attempt": work.attempt,
+                "model": str(work.model) if work.model else None,
                 "recorded": recorded,
                 "ms": round((time.perf_counter() - t0) * 1000.0, 1),
             }

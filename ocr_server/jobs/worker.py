@@ -2,8 +2,8 @@
 
 What it adds to a bare ``celery -A ocr_server.jobs.celery_app worker``:
 
-* refuses to start, with one line, on a bad config or a missing model (as the server does), instead
-  of pool processes failing one page after another;
+* refuses to start, with one line, on a bad config or a missing model (the default or one of
+  ``model.additional``, as the server does), instead of pool processes failing one page after another;
 * a prefork pool of ``jobs.workerConcurrency`` processes (0: one per core), each with its share of
   the inference threads, prefetch 1, listening on ``jobs.queue`` only;
 * Prometheus multiprocess mode and an HTTP endpoint on ``jobs.metricsPort`` that sums the pool
@@ -34,12 +34,14 @@ def main(argv: list[str] | None = None) -> None:
     from ..config import ConfigError, load_config
     from ..cpus import available_cpus, threads_per_worker
     from ..recognition.registry import ModelNotFoundError, resolve_model
+    from .pinning import configured_models
 
     try:
         config = load_config()
         if config.jobs is None or not config.jobs.enabled:
             _refuse("jobs.enabled is false in the config: there is nothing for a worker to do")
-        resolve_model(config.model.name, config.model.version, config.model.models_dir)
+        for model in configured_models(config.model):
+            resolve_model(model.name, model.version, config.model.models_dir)
     except (ConfigError, ModelNotFoundError) as err:
         _refuse(str(err))
     jobs = config.jobs

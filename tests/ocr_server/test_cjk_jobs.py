@@ -1,6 +1,7 @@
 """Chinese through batch jobs: real redis-server, a real Celery worker and gunicorn, the cipher bundle
 (``cjk_support.py``) as the default model.  Job results carry the Chinese text as the synchronous
-endpoint does, and a job asking for another model is refused rather than read with the wrong one."""
+endpoint does, and a job asking for a model the server does not load is refused rather than read with
+the wrong one."""
 
 from __future__ import annotations
 
@@ -59,11 +60,14 @@ def test_job_results_carry_the_chinese_text(zh_jobs: tuple[RunningServer, Worker
     assert expected[1].encode("utf-8") in raw.content  # the characters themselves, not \\u escapes
 
 
-def test_a_job_for_another_model_is_refused(zh_jobs: tuple[RunningServer, Worker]) -> None:
+def test_a_job_for_a_model_the_server_does_not_load_is_refused(zh_jobs: tuple[RunningServer, Worker]) -> None:
     server, _ = zh_jobs
     page = encode(Image.new("L", (64, 64), 255), "PNG")
     refused = requests.post(f"{server.url}/api/v1/jobs?model=crnn-en", files={"image": ("p.png", page)}, timeout=60)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_model"
-    assert "default model crnn-zh:0.0.0-test only" in refused.json()["error"]["message"]
+    message = refused.json()["error"]["message"]
+    assert "model crnn-en is not loaded by this server (loaded: crnn-zh:0.0.0-test)" in message
     same = requests.post(f"{server.url}/api/v1/jobs?model=crnn-zh", files={"image": ("p.png", page)}, timeout=60)
     assert same.status_code == 202, same.text
+    job = requests.get(f"{server.url}/api/v1/jobs/{same.json()['id']}", timeout=10).json()
+    assert job["model"] == {"name": CIPHER_NAME, "version": CIPHER_VERSION}

@@ -328,3 +328,93 @@ def test_the_upload_budget_holds_a_whole_job() -> None:
     assert upload_budget_bytes(parse_config({"jobs": {"enabled": False, "maxBytesPerJob": 256 * 1024 * 1024}})) == (
         upload_budget_bytes(plain)
     )
+
+
+def two_model_client(redis_server: RedisServer):  # type: ignore[no-untyped-def]
+    """A jobs server whose config loads crnn-en 1.2.0 (the default) and 1.0.0 (the tiny recognizer
+    stands in for both here: what is checked is the resolution and the record, not the reading)."""
+    return make_app(
+        {
+            "model": {"additional": [{"name": "crnn-en", "version": "1.0.0"}]},
+            "limits": {"maxUploadBytes": 200_000},
+            "jobs": {"enabled": True, "redisUrl": redis_server.url, "maxFilesPerJob": 3},
+        }
+    ).test_client()
+
+
+def test_a_job_is_pinned_to_the_exact_model_it_asked_for(redis_server, rds, pages) -> None:  # type: ignore[no-untyped-def]
+    client = two_model_client(redis_server)
+    pinned = {}
+    for query, expected in [("", "1.2.0"), ("?model=crnn-en", "1.2.0"), ("?model=crnn-en:1.0.0", "1.0.0")]:
+        response = client.post(f"/api/v1/jobs{query}", data=files(pages[0]), content_type="multipart/form-data")
+        assert response.status_code == 202, response.json
+        job_id = response.json["id"]
+        assert client.get(f"/api/v1/jobs/{job_id}").json["model"] == {"name": "crnn-en", "version": expected}
+        pinned[query] = rds.hget(job_key(job_id), "model")
+    assert pinned == {
+        "": b"crnn-en:1.2.0",
+        "?model=crnn-en": b"crnn-en:1.2.0",
+        "?model=crnn-en:1.0.0": b"crnn-en:1.0.0",
+    }
+    assert rds.llen(QUEUE) == 3
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        ("crnn-en:1.1.0", "crnn-en:1.1.0 is not loaded by this server (loaded: crnn-en:1.2.0, crnn-en:1.0.0)"),
+        ("crnn-zh", "crnn-zh is not loaded by this server"),
+        ("crnn-en:latest", "is not NAME or NAME:VERSION"),
+    ],
+)
+def test_a_model_the_server_does_not_load_is_400_and_nothing_is_stored(redis_server, rds, pages, model, says) -> None:  # type: ignore[no-untyped-def]
+    client = two_model_client(redis_server)  # crnn-en 1.1.0 is installed in models/, but not loaded
+    response = client.post(f"/api/v1/jobs?model={model}", data=files(*pages[:2]), content_type="multipart/form-data")
+    assert response.status_code == 400 and response.json["error"]["code"] == "unknown_model"
+    assert says in response.json["error"]["message"]
+    assert job_keys(rds) == [] and rds.llen(QUEUE) == 0 and list(rds.scan_iter("ocr:idem:*")) == []
+
+
+def test_an_idempotency_key_is_bound_to_the_model_too(redis_server, rds, pages) -> None:  # type: ignore[no-untyped-def]
+    client = two_model_client(redis_server)
+    headers = {"Idempotency-Key": "scan-0042"}
+
+    def post(query: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"/api/v1/jobs{query}", data=files(*pages[:2]), headers=headers, content_type="multipart/form-data"
+        )
+
+    first = post("")
+    assert first.status_code == 202
+    # another spelling of the same resolved model is the same job
+    again = post("?model=crnn-en:1.2.0")
+    assert again.status_code == 202 and again.json["id"] == first.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # the same files with another model are another submission: the key cannot be reused for them
+    other = post("?model=crnn-en:1.0.0")
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+    assert rds.llen(QUEUE) == 2
+
+
+def test_worker_refuses_to_start_without_an_additional_model_installed(tmp_path: Path) -> None:
+    """A worker that would lack one of the server's models refuses to start, naming it, instead of
+    failing every page of the jobs pinned to it."""
+    import subprocess
+    import sys
+
+    from server_support import REPO_ROOT, server_env
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model: {additional: [{name: crnn-en, version: 9.9.9}]}\njobs: {enabled: true}\n", encoding="utf-8"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "ocr_server.jobs.worker"],
+        cwd=REPO_ROOT,
+        env=server_env(config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("ocr-worker: refusing to start: model crnn-en-9.9.9 not found in "), out.stderr

@@ -259,7 +259,7 @@
     $("job-bar").value = 0;
     $("job-progress").textContent = "submitting…";
     try {
-      // a job reads with the default model only: another choice is refused (400) and shown, not ignored
+      // the job reads with the chosen model (pinned at submission; each page result names it)
       const res = await fetch("/api/v1/jobs" + modelQuery("?"), { method: "POST", body: form });
       const body = await jsonOf(res);
       if (res.status !== 202 || !body) {

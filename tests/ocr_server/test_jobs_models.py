@@ -1,0 +1,170 @@
+"""Batch jobs read with the model the client asks for: real gunicorn, real redis-server, real Celery
+worker processes, two shipped bundles (crnn-en 1.2.0 the default, 1.0.0 loaded beside it).
+
+* a job submitted with ``?model=crnn-en:1.0.0`` is read with 1.0.0 on the worker: each page's result
+  names it and equals ``/api/v1/ocr?model=crnn-en:1.0.0`` on the same file (and 1.2.0 reads the same
+  pages differently, so the model really changed the reading);
+* a job record from before models were pinned (no ``model`` field) is read with the default;
+* a worker that does not load the job's model fails each page with ``model_unavailable``, naming it,
+  and goes on serving other jobs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
+from server_support import SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
+
+from ocr_server.config import parse_config
+from ocr_server.jobs.celery_app import PAGE_TASK, make_celery
+from ocr_server.jobs.store import JobStore, job_key
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 60
+DEFAULT = {"name": "crnn-en", "version": "1.2.0"}
+OLDER = {"name": "crnn-en", "version": "1.0.0"}
+QUEUE = "ocr-pages"
+LEAN_QUEUE = "ocr-pages-lean"  # the queue of the worker that loads the default model only
+
+
+def jobs_config(redis_url: str, *, additional: bool = True, queue: str = QUEUE) -> dict:
+    return {
+        **SERVER_CONFIG,
+        "model": {**DEFAULT, "additional": [OLDER] if additional else []},
+        "jobs": {"enabled": True, "redisUrl": redis_url, "workerConcurrency": 1, "queue": queue},
+    }
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory, require_model: None) -> Iterator[RedisServer]:
+    require_redis_server()
+    server = RedisServer(tmp_path_factory.mktemp("redis-models"), persistent=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("gunicorn-models"), jobs_config(redis_server.url), name="server")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[Worker]:
+    """A worker configured like the server: both models."""
+    started = start_worker(tmp_path_factory.mktemp("worker-models"), jobs_config(redis_server.url), name="both")
+    yield started
+    started.kill()
+
+
+@pytest.fixture(scope="module")
+def pages(sroie_pages: list[SroiePage]) -> list[bytes]:
+    """Three small receipts (quick on a shared machine), distinct files."""
+    chosen = sorted(sroie_pages[:20], key=lambda p: p.width * p.height)[:3]
+    return [p.path.read_bytes() for p in chosen]
+
+
+def submit(base_url: str, pages: list[bytes], query: str = "") -> str:
+    files = [("image", (f"page{i}.jpg", data)) for i, data in enumerate(pages)]
+    response = requests.post(f"{base_url}/api/v1/jobs{query}", files=files, timeout=TIMEOUT)
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+def read_now(base_url: str, data: bytes, query: str = "") -> dict:
+    """The synchronous endpoint's reading of one file."""
+    response = requests.post(f"{base_url}/api/v1/ocr{query}", files={"image": ("p.jpg", data)}, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_job_reads_with_the_model_it_asked_for(server: RunningServer, worker: Worker, pages: list[bytes]) -> None:
+    older_id = submit(server.url, pages, "?model=crnn-en:1.0.0")
+    default_id = submit(server.url, pages)
+    older, default = wait_for_job(server.url, older_id), wait_for_job(server.url, default_id)
+    assert older["status"] == default["status"] == "succeeded", (older, default)
+    assert older["model"] == OLDER and default["model"] == DEFAULT  # pinned at submission, shown by GET
+    for job, query, model in ((older, "?model=crnn-en:1.0.0", OLDER), (default, "", DEFAULT)):
+        for page, data in zip(job["pages"], pages, strict=True):
+            assert page["result"]["model"] == model  # the model actually used on the worker
+            expected = read_now(server.url, data, query)
+            for field in ("text", "lines", "model"):
+                assert page["result"][field] == expected[field], (field, page["index"], model)
+    # and the two models do read these pages differently: the parameter changed the reading
+    assert [p["result"]["text"] for p in older["pages"]] != [p["result"]["text"] for p in default["pages"]]
+
+
+def test_a_record_from_before_models_were_pinned_reads_with_the_default(
+    server: RunningServer, worker: Worker, redis_server: RedisServer, pages: list[bytes]
+) -> None:
+    """A job stored and queued as the API did before this change: no ``model`` in its record."""
+    store = JobStore(redis_server.client(), 3600)
+    job_id, created = store.create(pages[:1])
+    assert created and not redis_server.client().hexists(job_key(job_id), "model")
+    celery = make_celery(parse_config(jobs_config(redis_server.url)))
+    celery.send_task(PAGE_TASK, args=[job_id, 0], queue=QUEUE)
+    store.mark_queued(job_id)
+    job = wait_for_job(server.url, job_id)
+    assert job["status"] == "succeeded", job
+    assert job["model"] is None  # nothing was pinned
+    assert job["pages"][0]["result"]["model"] == DEFAULT
+    assert job["pages"][0]["result"]["text"] == read_now(server.url, pages[0])["text"]
+
+
+def test_a_worker_without_the_jobs_model_fails_its_pages_and_keeps_serving(
+    tmp_path: Path, redis_server: RedisServer, pages: list[bytes]
+) -> None:
+    """Workers configured unlike the API server (this one loads the default only) must not read a
+    job pinned to another model with the default: each page fails with ``model_unavailable``."""
+    lean = start_worker(tmp_path, jobs_config(redis_server.url, additional=False, queue=LEAN_QUEUE), name="lean")
+    try:
+        # the API side of that deployment: its config loads both models (the submission path needs no
+        # model loaded, so Flask's test client on the same Redis and queue stands in for the server)
+        api = make_app(jobs_config(redis_server.url, queue=LEAN_QUEUE), load=False).test_client()
+
+        def run(query: str, blobs: list[bytes]) -> dict:
+            form = {"image": [(io.BytesIO(b), f"p{i}.jpg") for i, b in enumerate(blobs)]}
+            response = api.post(f"/api/v1/jobs{query}", data=form, content_type="multipart/form-data")
+            assert response.status_code == 202, response.json
+            return wait_for_api(api, response.json["id"])
+
+        job = run("?model=crnn-en:1.0.0", pages[:2])
+        assert job["status"] == "failed" and job["progress"] == {"done": 2, "total": 2, "failed": 2}
+        assert job["model"] == OLDER
+        for page in job["pages"]:
+            assert page["status"] == "failed" and "result" not in page and page["attempts"] == 1
+            assert page["error"]["code"] == "model_unavailable"
+            assert "crnn-en:1.0.0" in page["error"]["message"]  # the model the job asked for
+            assert "it loads: crnn-en:1.2.0" in page["error"]["message"]  # and what this worker has
+        # no crash: the same pool process reads the next job, pinned to the model it does have
+        pids = lean.pool_pids()
+        served = run("", pages[:1])
+        assert served["status"] == "succeeded" and served["pages"][0]["result"]["model"] == DEFAULT
+        assert lean.process.poll() is None and lean.pool_pids() == pids
+        metrics = requests.get(f"http://127.0.0.1:{lean.metrics_port}/metrics", timeout=10).text
+        assert re.search(r'ocr_job_tasks_finished_total\{outcome="failed"\} 2\.0', metrics), metrics[-2000:]
+        assert "Traceback" not in lean.logs()
+    finally:
+        lean.kill()
+
+
+def wait_for_api(client, job_id: str, timeout: float = 120.0) -> dict:  # type: ignore[no-untyped-def]
+    """``wait_for_job`` through Flask's test client."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/jobs/{job_id}").json
+        if body.get("status") in ("succeeded", "failed", "cancelled"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not finished after {timeout} s: {body}")
