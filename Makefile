@@ -35,7 +35,7 @@ PROFILE ?= $(if $(filter crnn-zh,$(MODEL)),zh,en)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-lines bench-zh bench-load bench-operator bench-attacks \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-lines bench-zh bench-zh-pages bench-load bench-operator bench-attacks \
         bench-jobs bench-operator-chaos \
         images image-server image-operator clean
 
@@ -163,6 +163,9 @@ bench-lines: $(BENCH_VENV)/.synced ## ms/line and line CER: ours vs RapidOCR rec
 
 bench-zh: $(BENCH_VENV)/.synced ## Chinese lines: crnn-zh VERSION=x vs RapidOCR's PP-OCRv4 rec, CER strict/normalised, ms/line (in .venv-bench)
 	$(BENCH_PYTHON) bench/zh_recognition.py --model crnn-zh --version $(VERSION)
+
+bench-zh-pages: $(BENCH_VENV)/.synced ## Chinese pages: our page pipeline with crnn-zh VERSION=x vs RapidOCR det+rec, page CER, ms/page (in .venv-bench)
+	$(BENCH_PYTHON) bench/zh_pages.py --model crnn-zh --version $(VERSION)
 
 bench-pages: $(BENCH_VENV)/.synced ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/page_latency.py
