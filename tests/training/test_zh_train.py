@@ -119,3 +119,20 @@ def test_english_network_is_unchanged() -> None:
     model.load_state_dict(torch.load(resume, map_location="cpu", weights_only=False)["model"])
     assert model.input_height == 32 and model.width_downsample == 4
     assert model(torch.zeros(1, 1, 32, 64)).shape == (1, 16, Charset.default().num_classes)
+
+
+def test_card_compares_with_rapidocr_on_the_same_lines() -> None:
+    """The card's "at most RapidOCR's" row reads the bench's rows for the held-out sentences only."""
+    from training.zh.card import peer_target
+    from training.zh.evaluation import INVOICES, SENTENCES
+
+    def bench(ours: float, peer: float) -> dict:
+        rows = [
+            {"engine": "ours", "set": SENTENCES, "cer_norm": ours},
+            {"engine": "ours", "set": INVOICES, "cer_norm": 0.5},
+        ]
+        return {"rows": [*rows, {"engine": "rapidocr", "set": SENTENCES, "cer_norm": peer}]}
+
+    assert peer_target(bench(0.020, 0.025)).endswith("| 2.00% | yes |")
+    assert peer_target(bench(0.030, 0.025)).endswith("| 3.00% | **no** |")
+    assert peer_target({"rows": [{"engine": "ours", "set": SENTENCES, "cer_norm": 0.02}]}) is None

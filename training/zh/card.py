@@ -36,7 +36,41 @@ def _faces_line(faces: list) -> str:
     return "; ".join(f"**{k}** ({', '.join(v)})" for k, v in sorted(fams.items()))
 
 
-def render(bundle: Path, evaluation: dict | None) -> str:
+def _peer_section(bench: dict) -> list[str]:
+    """The same held-out lines read by ours and RapidOCR in one run (``bench/zh_recognition.py --json``)."""
+    rows = bench.get("rows", [])
+    lines = [
+        "## Side by side with RapidOCR (same lines, same run)",
+        "",
+        "`python bench/zh_recognition.py --version VERSION --json ...` (in `.venv-bench`), "
+        f"{bench.get('threads', '?')} threads per engine:",
+        "",
+    ]
+    lines += [f"- {engine}: {text}" for engine, text in bench.get("settings", {}).items()]
+    lines += [
+        "",
+        "| engine | set | lines | CER strict | CER normalised | ms/line batch | ms/line single |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['engine']} | {r['set']} | {r['lines']} | {r['cer']:.2%} | {r['cer_norm']:.2%} | "
+        f"{r['ms_per_line_batch']:.2f} | {r['ms_per_line_single']:.2f} |"
+        for r in rows
+    ]
+    return [*lines, ""]
+
+
+def peer_target(bench: dict) -> str | None:
+    """The target row "normalised CER at most RapidOCR's on the same held-out sentences", or None."""
+    by = {(r["engine"], r["set"]): r["cer_norm"] for r in bench.get("rows", [])}
+    ours, peer = by.get(("ours", SENTENCES)), by.get(("rapidocr", SENTENCES))
+    if ours is None or peer is None:
+        return None
+    met = "yes" if ours <= peer else "**no**"
+    return f"| held-out-font lines, CER normalised <= RapidOCR's ({peer:.2%}) | {ours:.2%} | {met} |"
+
+
+def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> str:
     meta = json.loads((bundle / "model.json").read_text())
     charset = Charset.from_file(bundle / meta["charset"])
     hanzi = set(gb2312_hanzi())
@@ -134,8 +168,12 @@ def render(bundle: Path, evaluation: dict | None) -> str:
         if INVOICES in evaluation:
             v = evaluation[INVOICES]["cer_norm"]
             lines.append(f"| invoice fields, CER normalised (no bound) | {v:.2%} | - |")
+        if bench and (row := peer_target(bench)):
+            lines.append(row)
         lines.append(f"| ONNX < 30 MB | {onnx_mb:.1f} MB | {'yes' if onnx_mb < MAX_ONNX_MB else '**no**'} |")
         lines.append("")
+    if bench:
+        lines += _peer_section(bench)
     if meta.get("golden"):
         lines += card_section(meta["golden"])
     lines += [
@@ -150,9 +188,9 @@ def render(bundle: Path, evaluation: dict | None) -> str:
     return "\n".join(lines)
 
 
-def write_card(bundle: Path, evaluation: dict | None = None) -> Path:
+def write_card(bundle: Path, evaluation: dict | None = None, bench: dict | None = None) -> Path:
     path = bundle / "MODEL_CARD.md"
-    path.write_text(render(bundle, evaluation), encoding="utf-8")
+    path.write_text(render(bundle, evaluation, bench), encoding="utf-8")
     return path
 
 
@@ -160,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--eval", type=Path, help="training.evaluate --profile zh --json output")
+    ap.add_argument("--bench", type=Path, help="bench/zh_recognition.py --json output (ours and RapidOCR)")
     args = ap.parse_args(argv)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
-    print(f"wrote {write_card(args.bundle, evaluation)}")
+    bench = json.loads(args.bench.read_text()) if args.bench else None
+    print(f"wrote {write_card(args.bundle, evaluation, bench)}")
     return 0
 
 
