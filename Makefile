@@ -154,7 +154,7 @@ train-zh: ## Chinese + English (crnn-zh): start or resume runs/crnn-zh (from mod
 CHECKPOINT ?= $(if $(filter zh,$(PROFILE)),runs/crnn-zh/best.pt,runs/crnn/best.pt)
 export: ## Export the best validated checkpoint to a new bundle: make export NEW_VERSION=1.3.0 [CHECKPOINT=runs/crnn/last.pt] (MODEL=crnn-zh: runs/crnn-zh/best.pt)
 	@test -n "$(NEW_VERSION)" || { echo "usage: make export NEW_VERSION=x.y.z (models/$(MODEL)-x.y.z must not be a shipped bundle)"; exit 2; }
-	$(PYTHON) -m training.export --profile $(PROFILE) --checkpoint $(CHECKPOINT) --name $(MODEL) --version $(NEW_VERSION)
+	$(PYTHON) -m training.export --profile $(PROFILE) --checkpoint $(CHECKPOINT) --name $(MODEL) --version $(NEW_VERSION) $(if $(filter zh,$(PROFILE)),--quantize)
 
 bench: bench-lines bench-pages ## Recognition and page benchmarks vs RapidOCR and Tesseract
 

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import pytest
 import requests
 
+from ocr_server.recognition.scoring import edit_distance
 from tests import needs
 from tests.cluster.images import OPERATOR_IMAGE, SERVER_IMAGE
 from tests.cluster.node import RealNodeCluster
@@ -31,6 +33,7 @@ NAME = "receipts"
 SERVER_SELECTOR = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component=ocr-server"
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator"
 FIRST_MODEL, NEXT_MODEL = "1.1.0", "1.0.0"  # both bundles ship in the server image
+ZH_MODEL = ("crnn-zh", "1.0.0")  # so does the Chinese one
 # Small requests so two servers, a surge pod and the HPA test's pods fit on a 2-core node.
 RESOURCES = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
@@ -275,6 +278,43 @@ def test_helm_test_passes(real_node: RealNodeCluster, e2e_namespace: str, receip
         needs.missing("no CoreDNS built (make node-build): helm test calls NAME.NAMESPACE.svc")
     result = real_node.helm("test", RELEASE, "-n", e2e_namespace, "--timeout=5m", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_switch_to_the_chinese_model_reads_chinese(
+    real_node: RealNodeCluster, e2e_namespace: str, receipts: str
+) -> None:
+    """`spec.model: {name: crnn-zh, version: 1.0.0}` (issue 19) rolls the pods onto the Chinese bundle the
+    image ships, and the same Service then reads a rendered Chinese page in Chinese, in UTF-8 JSON."""
+    from tests.ocr_server.cjk_support import render_lines
+
+    patch = {"spec": {"model": {"name": ZH_MODEL[0], "version": ZH_MODEL[1]}}}
+    real_node.kubectl("patch", "ocrservice", receipts, "-n", e2e_namespace, "--type=merge", "-p", json.dumps(patch))
+
+    def on_zh() -> dict[str, Any] | None:
+        obj = ocrservice(real_node, e2e_namespace, receipts)
+        ready = condition(obj, "Ready").get("status") == "True"
+        return obj if ready and obj["status"].get("model") == f"{ZH_MODEL[0]}-{ZH_MODEL[1]}" else None
+
+    wait_for(on_zh, 600, f"status.model {ZH_MODEL[0]}-{ZH_MODEL[1]} and Ready", interval=2)
+    lines = ["增值税专用发票", "价税合计 ¥1,234.56", "开票日期 2026年11月30日"]
+    page = render_lines(lines, "noto-sans", size=32)
+    ok, png = cv2.imencode(".png", page.pixels)
+    assert ok
+    url = service_url(real_node, e2e_namespace, receipts)
+    rsp = requests.post(f"{url}/api/v1/ocr", files={"image": ("fapiao.png", png.tobytes())}, timeout=120)
+    assert rsp.status_code == 200, rsp.text[:500]
+    assert rsp.headers["Content-Type"].lower().replace(" ", "") == "application/json;charset=utf-8"
+    body = rsp.json()
+    assert body["model"] == {"name": ZH_MODEL[0], "version": ZH_MODEL[1]}
+    read, truth = "".join(body["text"].split()), "".join("".join(lines).split())
+    errors = edit_distance(read, truth) / len(truth)
+    assert errors <= 0.15, f"read {body['text']!r} for {lines!r} (CER {errors:.0%})"
+    # back to English for the steps that follow (the helm test reads an English receipt)
+    real_node.kubectl(
+        "patch", "ocrservice", receipts, "-n", e2e_namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"model": {"name": "crnn-en", "version": NEXT_MODEL}}}),
+    )  # fmt: skip
+    wait_ready(real_node, e2e_namespace, receipts, timeout=600)
 
 
 def test_hpa_scales_up_under_cpu_load_and_back(

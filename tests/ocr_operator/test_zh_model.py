@@ -1,5 +1,5 @@
 """``OcrService.spec.model: {name: crnn-zh, version: 1.0.0}`` (issue 19): the CRD schema takes it,
-it reaches the server's config unchanged, and the chart's catalog refuses it until the bundle ships."""
+it reaches the server's config unchanged, and the chart's catalog lists the bundle the image ships."""
 
 from __future__ import annotations
 
@@ -37,11 +37,16 @@ def test_the_chinese_model_flows_into_the_server_config() -> None:
     assert config.model.additional == []  # the operator renders one model per OcrService
 
 
-def test_the_chart_catalog_refuses_crnn_zh_until_its_bundle_ships() -> None:
-    """TODO(issue 19): when models/crnn-zh-1.0.0 is in the server image, list it in the chart's
-    ``operator.bundledModels`` (and the operator catalog's tests), and turn this assertion round."""
+def test_the_chart_catalog_lists_the_shipped_chinese_bundle() -> None:
+    """The server image bundles every ``models/<name>-<version>/`` of the repo (resume checkpoints
+    excepted), so the chart's catalog must accept what ships and still refuse what does not."""
     values = yaml.safe_load((ROOT / "charts" / "ocr-crnn" / "values.yaml").read_text(encoding="utf-8"))
     catalog = ModelCatalog.parse(json.dumps(values["operator"]["bundledModels"]))
-    reason = catalog.unknown_model(parse_spec(ZH))
-    assert reason is not None and "crnn-zh-1.0.0 is not bundled" in reason
-    assert catalog.unknown_model(parse_spec({})) is None  # the default English model is
+    shipped = sorted(p.name for p in (ROOT / "models").iterdir() if (p / "model.json").is_file())
+    assert "crnn-zh-1.0.0" in shipped
+    for image, models in values["operator"]["bundledModels"].items():
+        assert sorted(models) == shipped, f"{image}: the chart lists {models}, the image ships {shipped}"
+    assert catalog.unknown_model(parse_spec(ZH)) is None
+    assert catalog.unknown_model(parse_spec({})) is None  # the default English model
+    reason = catalog.unknown_model(parse_spec({"model": {"name": "crnn-zh", "version": "9.9.9"}}))
+    assert reason is not None and "crnn-zh-9.9.9 is not bundled" in reason

@@ -136,3 +136,20 @@ def test_card_compares_with_rapidocr_on_the_same_lines() -> None:
     assert peer_target(bench(0.020, 0.025)).endswith("| 2.00% | yes |")
     assert peer_target(bench(0.030, 0.025)).endswith("| 3.00% | **no** |")
     assert peer_target({"rows": [{"engine": "ours", "set": SENTENCES, "cer_norm": 0.02}]}) is None
+
+
+def test_quantized_export_is_smaller_and_still_loads(smoke_run: Path, tmp_path: Path) -> None:
+    """``--quantize`` (what ``make export`` does for zh): int8 MatMul/LSTM weights, recorded in
+    model.json, the file smaller than the float export, and the server reads with it."""
+    from ocr_server.recognition.recognizer import load_recognizer
+
+    plain = write_bundle(smoke_run / "last.pt", "crnn-zh", "0.0.1", tmp_path / "a")
+    quant = write_bundle(smoke_run / "last.pt", "crnn-zh", "0.0.1", tmp_path / "b", quantize=True)
+    meta = json.loads((quant / "model.json").read_text())
+    assert meta["quantization"]["ops"] == ["MatMul", "LSTM"] and meta["quantization"]["max_abs_diff_vs_float"] < 0.5
+    assert "quantization" not in json.loads((plain / "model.json").read_text())
+    assert (quant / "model.onnx").stat().st_size < 0.7 * (plain / "model.onnx").stat().st_size
+    assert not list(quant.glob("*.float.onnx"))
+    rec = load_recognizer("crnn-zh", "0.0.1", str(tmp_path / "b"))
+    line = render_zh_line("增值税专用发票 No.12345", split_faces()[1][0], random.Random(0))
+    assert len(rec.recognize([line])) == 1
