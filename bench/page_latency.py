@@ -89,8 +89,9 @@ def ours_http(threads: int, stack: list[Any]) -> Engine:
     return engine
 
 
-def ours_inproc(threads: int) -> Engine:
-    """The same pipeline object the server builds, called directly."""
+def ours_inproc(threads: int, model: tuple[str, str] | None = None, models_dir: str | None = None) -> Engine:
+    """The same pipeline object the server builds, called directly; ``model`` ``(name, version)``
+    overrides the config's default bundle (the Chinese page benchmark reads with ``crnn-zh``)."""
     import cv2
 
     from ocr_server.config import load_config
@@ -101,15 +102,14 @@ def ours_inproc(threads: int) -> Engine:
     cv2.setNumThreads(threads)
     cfg = load_config()
     rec = cfg.recognition
+    name, version = model or (cfg.model.name, cfg.model.version)
     recognizer = load_recognizer(
-        cfg.model.name, cfg.model.version, cfg.model.models_dir,
+        name, version, models_dir or cfg.model.models_dir,
         decoder=rec.decoder, beam_width=rec.beam_width, batch_size=rec.batch_size, threads=threads,
     )  # fmt: skip
     pipeline = OcrPipeline(cfg, create_detector(cfg.detection), recognizer)
     pipeline.warmup()
-    engine = Engine(
-        "ours-inproc", f"{cfg.model.name}-{cfg.model.version}, {threads} threads, in process", read=lambda p, d: ""
-    )
+    engine = Engine("ours-inproc", f"{name}-{version}, {threads} threads, in process", read=lambda p, d: "")
 
     def read(_path: Path, data: bytes) -> str:
         result = pipeline.read_page(data)

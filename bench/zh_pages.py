@@ -19,10 +19,10 @@ characters' order).  Both engines get the same thread budget (``--threads``).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Stopwatch, format_table, latency_summary, thread_env, write_json
+from bench.page_latency import Engine, ours_inproc, rapidocr
 from training.zh.corpus import sentence_lines
 from training.zh.fonts import Face, face_coverage, split_faces
 from training.zh.generators import ZhText, invoice_field, item_row, receipt_line
@@ -109,41 +110,12 @@ def make_pages(n: int, seed: int, folder: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def ours(name: str, version: str, models_dir: str | None, threads: int) -> tuple[str, Callable[[Path], str]]:
-    """Our page pipeline in this process, exactly as the server builds it, with the given bundle."""
-    from ocr_server.config import load_config
-    from ocr_server.detection import create_detector
-    from ocr_server.pipeline import OcrPipeline
-    from ocr_server.recognition.recognizer import load_recognizer
-
-    cv2.setNumThreads(threads)
-    cfg = load_config()
-    rec = cfg.recognition
-    recognizer = load_recognizer(
-        name, version, models_dir or cfg.model.models_dir, decoder=rec.decoder, beam_width=rec.beam_width,
-        batch_size=rec.batch_size, threads=threads,
-    )  # fmt: skip
-    pipeline = OcrPipeline(cfg, create_detector(cfg.detection), recognizer)
-    pipeline.warmup()
-    return (
-        f"ours {name}-{version} (page pipeline in process, {threads} threads)",
-        lambda p: pipeline.read_page(p.read_bytes()).text,
-    )
-
-
-def rapidocr(threads: int) -> tuple[str, Callable[[Path], str]]:
-    from rapidocr_onnxruntime import RapidOCR
-
-    ocr = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+def measure(engine: Engine, pages: list[tuple[Path, str]]) -> dict[str, Any]:
+    """Each page file through ``engine`` (a ``bench/page_latency.py`` engine), timed and scored."""
 
     def read(path: Path) -> str:
-        result, _ = ocr(str(path))
-        return "\n".join(str(r[1]) for r in result or [])
+        return engine.read(path, path.read_bytes())
 
-    return f"rapidocr_onnxruntime 1.4.4 (PP-OCRv4 det+cls+rec), {threads} threads", read
-
-
-def measure(read: Callable[[Path], str], pages: list[tuple[Path, str]]) -> dict[str, Any]:
     read(pages[0][0])  # warm-up
     seconds, pairs, failures = [], [], 0
     for path, truth in pages:
@@ -181,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    import os
-
     os.environ.update(thread_env(args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -192,14 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             for path, truth in pages:
                 path.with_suffix(".txt").write_text(truth + "\n", encoding="utf-8")
         factories = {
-            "ours": lambda: ours(args.model, args.version, args.models_dir, args.threads),
+            "ours": lambda: ours_inproc(args.threads, (args.model, args.version), args.models_dir),
             "rapidocr": lambda: rapidocr(args.threads),
         }
         rows = []
         for name in [n.strip() for n in args.engines.split(",") if n.strip()]:
-            settings, read = factories[name]()
+            engine = factories[name]()
             print(f"  {name}: {len(pages)} pages ...", file=sys.stderr)
-            rows.append({"engine": name, "settings": settings, **measure(read, pages)})
+            rows.append({"engine": name, "settings": engine.settings, **measure(engine, pages)})
     chars = sum(len(t) for _, t in pages)
     print(f"pages={len(pages)} characters={chars} threads/engine={args.threads} seed={args.seed}")
     for r in rows:

@@ -224,15 +224,16 @@ def test_redis_password_comes_from_the_environment_not_the_config() -> None:
     assert redis_url_with_password("redis://app@r:6379/0", "pw") == "redis://app:pw@r:6379/0"
 
 
-def test_worker_refuses_to_start_without_jobs_enabled(tmp_path: Path) -> None:
+def run_worker_cli(tmp_path: Path, config_text: str):  # type: ignore[no-untyped-def]
+    """``python -m ocr_server.jobs.worker`` on a config file holding ``config_text``; its CompletedProcess."""
     import subprocess
     import sys
 
     from server_support import REPO_ROOT, server_env
 
     config = tmp_path / "config.yaml"
-    config.write_text("jobs: {enabled: false}\n", encoding="utf-8")
-    out = subprocess.run(
+    config.write_text(config_text, encoding="utf-8")
+    return subprocess.run(
         [sys.executable, "-m", "ocr_server.jobs.worker"],
         cwd=REPO_ROOT,
         env=server_env(config),
@@ -240,6 +241,10 @@ def test_worker_refuses_to_start_without_jobs_enabled(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
+
+
+def test_worker_refuses_to_start_without_jobs_enabled(tmp_path: Path) -> None:
+    out = run_worker_cli(tmp_path, "jobs: {enabled: false}\n")
     assert out.returncode == 2
     assert out.stderr.strip() == (
         "ocr-worker: refusing to start: jobs.enabled is false in the config: there is nothing for a worker to do"
@@ -399,22 +404,6 @@ def test_an_idempotency_key_is_bound_to_the_model_too(redis_server, rds, pages) 
 def test_worker_refuses_to_start_without_an_additional_model_installed(tmp_path: Path) -> None:
     """A worker that would lack one of the server's models refuses to start, naming it, instead of
     failing every page of the jobs pinned to it."""
-    import subprocess
-    import sys
-
-    from server_support import REPO_ROOT, server_env
-
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "model: {additional: [{name: crnn-en, version: 9.9.9}]}\njobs: {enabled: true}\n", encoding="utf-8"
-    )
-    out = subprocess.run(
-        [sys.executable, "-m", "ocr_server.jobs.worker"],
-        cwd=REPO_ROOT,
-        env=server_env(config),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_worker_cli(tmp_path, "model: {additional: [{name: crnn-en, version: 9.9.9}]}\njobs: {enabled: true}\n")
     assert out.returncode == 2
     assert out.stderr.startswith("ocr-worker: refusing to start: model crnn-en-9.9.9 not found in "), out.stderr
