@@ -107,7 +107,7 @@ def ours_inproc(threads: int, model: tuple[str, str] | None = None, models_dir: 
         name, version, models_dir or cfg.model.models_dir,
         decoder=rec.decoder, beam_width=rec.beam_width, batch_size=rec.batch_size, threads=threads,
     )  # fmt: skip
-    pipeline = OcrPipeline(cfg, create_detector(cfg.detection), recognizer)
+    pipeline = OcrPipeline(cfg, create_detector(cfg.detection, recognizer.info.language), recognizer)
     pipeline.warmup()
     engine = Engine("ours-inproc", f"{name}-{version}, {threads} threads, in process", read=lambda p, d: "")
 

@@ -32,14 +32,15 @@ from .recognition.recognizer import ModelInfo, Recognizer
 
 log = logging.getLogger("ocr_server.service")
 
-DetectorFactory = Callable[[DetectionConfig], LineDetector]
+# (detection settings, the model's BCP 47 language or None) -> a detector shaped for that script
+DetectorFactory = Callable[[DetectionConfig, str | None], LineDetector]
 RecognizerLoader = Callable[..., Recognizer]
 
 
-def _default_detector_factory(cfg: DetectionConfig) -> LineDetector:
+def _default_detector_factory(cfg: DetectionConfig, language: str | None) -> LineDetector:
     from .detection import create_detector
 
-    return create_detector(cfg)
+    return create_detector(cfg, language)
 
 
 def _default_recognizer_loader(*args: Any, **kwargs: Any) -> Recognizer:
@@ -135,7 +136,6 @@ class OcrService:
             import cv2
 
             cv2.setNumThreads(self.inference_threads)
-            detector = self._detector_factory(self.config.detection)
             loaded = []
             for name, version in wanted:
                 current = f"{name}-{version}"
@@ -148,6 +148,8 @@ class OcrService:
                     batch_size=rec.batch_size,
                     threads=self.inference_threads,
                 )
+                # each model its own detector: line shapes follow the script it reads (CJK vs Latin)
+                detector = self._detector_factory(self.config.detection, recognizer.info.language)
                 pipeline = OcrPipeline(self.config, detector, recognizer)
                 pipeline.warmup()
                 # a stand-in recognizer without a bundle (tests) has no golden set: reported "absent"

@@ -91,7 +91,7 @@ def _pipeline(args: argparse.Namespace) -> Any:
         )
     except ModelNotFoundError as err:
         raise CliError(f"{err} (see `ocr-crnn models`)") from None
-    return OcrPipeline(cfg, create_detector(cfg.detection), recognizer)
+    return OcrPipeline(cfg, create_detector(cfg.detection, recognizer.info.language), recognizer)
 
 
 def _read_one(pipeline: Any, item: Input, lines_mode: bool) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from .base import Box, LineDetector
 __all__ = ["Box", "LineDetector", "create_detector"]
 
 
-def create_detector(cfg: DetectionConfig) -> LineDetector:
-    """Build the detector named by ``cfg.detector`` with the thresholds of ``cfg``."""
+def create_detector(cfg: DetectionConfig, language: str | None = None) -> LineDetector:
+    """Build the detector named by ``cfg.detector`` with the thresholds of ``cfg``, shaped for the
+    script of ``language`` (the model's BCP 47 tag, e.g. ``zh-Hans``; None: Latin)."""
     if cfg.detector == "opencv":
         from .opencv import OpenCVLineDetector
+        from .tuning import tuning_for
 
-        return OpenCVLineDetector(cfg)
+        return OpenCVLineDetector(cfg, tuning_for(language))
     raise ValueError(f"unknown line detector {cfg.detector!r}")  # pragma: no cover - the schema forbids it

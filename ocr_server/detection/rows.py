@@ -68,9 +68,16 @@ def row_order(cores: Components, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def bridged(
-    a: np.ndarray, b: np.ndarray, ylo: np.ndarray, yhi: np.ndarray, marks: Components, limit: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    ylo: np.ndarray,
+    yhi: np.ndarray,
+    marks: Components,
+    limit: np.ndarray,
+    reach: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean per gap ``[a, b)``: do the marks inside it cut it into pieces no wider than ``limit``?
+    (``reach``: how far right each mark covers, default its ink; see :func:`fillers`.)
 
     Why: a core-to-core gap spanning ``:``, ``-``, ``=`` or ``.`` (``TEL: 03 - 5542``, ``ST = 0%``,
     ``NO. 4``) is punctuation inside one line, not the white between two columns; its marks are too
@@ -81,6 +88,7 @@ def bridged(
     if a.size == 0 or len(marks) == 0:
         return out
     mcx, mcy = (marks.x1 + marks.x2) / 2.0, (marks.y1 + marks.y2) / 2.0
+    right = marks.x2 if reach is None else reach
     # gaps x marks matrices a block of gaps at a time: a noise page has ~1,000 wide gaps and ~10,000
     # marks, and the whole matrix at once costs over 100 MB (as in boxes.attach_marks)
     for start in range(0, a.shape[0], GAP_BLOCK):
@@ -90,34 +98,47 @@ def bridged(
             i = start + j
             k = np.flatnonzero(inside[j])
             k = k[np.argsort(marks.x1[k], kind="stable")]
-            ends = np.maximum.accumulate(np.r_[a[i], marks.x2[k]])
+            ends = np.maximum.accumulate(np.r_[a[i], right[k]])
             widest = np.max(np.r_[marks.x1[k], b[i]] - ends)
             out[i] = widest <= limit[i]
     return out
 
 
-def fillers(cores: Components, marks: Components, unit: float, t: Tuning) -> Components:
-    """What may bridge a gap: the marks, and the cores too small to make a line of their own.
+def punct_sized(cores: Components, unit: float, t: Tuning) -> np.ndarray:
+    """Which cores are small enough to be punctuation filling an em cell (a full-width ，、；)."""
+    return cores.h < max(t.min_core_frac, t.filler_frac) * unit
 
-    Why the small cores: CJK full-width punctuation (，、。) is drawn large, about a third of an em,
-    so it counts as a glyph, yet it sits low in its cell, below the middle band its neighbours link
-    through, so it ends up in a row of its own and could not show that the gap it fills (an em of
-    white after a ``，``) is punctuation inside the line.  A core shorter than ``min_core_frac``
-    units can never make a credible line alone, so letting it bridge never invents a line.
+
+def fillers(cores: Components, marks: Components, unit: float, t: Tuning) -> tuple[Components, np.ndarray]:
+    """What may bridge a gap, and how far right each reaches: ``(fillers, reach)``.
+
+    The marks, and the cores too small to make a line of their own.  Why the small cores: CJK
+    full-width punctuation (，、。) is drawn large, about a third of an em, so it counts as a glyph, yet
+    it sits low in its cell, below the middle band its neighbours link through, so it ends up in a row
+    of its own and could not show that the gap it fills (an em of white after a ``，``) is
+    punctuation inside the line.  A core shorter than ``min_core_frac`` units can never make a
+    credible line alone, so letting it bridge never invents a line (``filler_frac`` raises the
+    height for CJK, whose large ，can be a core of its own).
+
+    Such a glyph, and with ``mark_cell`` every mark (the dots of a full-width ：), *reaches* to the end
+    of its em cell; its box, and so its centre (which decides which gap it lies in), stay its ink.
     """
-    small = cores.h < t.min_core_frac * unit
+    reach = marks.x2
+    if t.mark_cell > 0 and len(marks):
+        reach = np.maximum(marks.x2, marks.x1 + round(t.mark_cell * unit))
+    small = punct_sized(cores, unit, t)
     if t.punct_cell <= 0 or not np.any(small):
-        return marks
+        return marks, reach
     pick = cores.subset(small)
-    # such a glyph fills its em cell (``punct_cell`` units wide), as in the row (split_rows)
-    x2 = np.maximum(pick.x2, pick.x1 + round(t.punct_cell * unit))
-    return Components(
+    both = Components(
         np.r_[marks.x1, pick.x1],
         np.r_[marks.y1, pick.y1],
-        np.r_[marks.x2, x2],
+        np.r_[marks.x2, pick.x2],
         np.r_[marks.y2, pick.y2],
         np.r_[marks.area, pick.area],
     )
+    # such a glyph fills its em cell (``punct_cell`` units wide), as in the row (split_rows)
+    return both, np.r_[reach, np.maximum(pick.x2, pick.x1 + round(t.punct_cell * unit))]
 
 
 def split_rows(
@@ -138,7 +159,7 @@ def split_rows(
     # after a punctuation-sized glyph (a full-width ，、；) the white of its own em cell is not a gap:
     # the glyph counts as ``punct_cell`` units wide (see :func:`fillers`)
     if t.punct_cell > 0:
-        small = cores.h[order] < t.min_core_frac * unit
+        small = punct_sized(cores, unit, t)[order]
         cell = np.where(small[prev], np.maximum(0, round(t.punct_cell * unit) - cores.w[order][prev]), 0)
         gap = gap - cell
     limit = merge_gap * (h[prev] + h[1:]) / 2.0
@@ -148,7 +169,8 @@ def split_rows(
     if wide.size:
         left, right = prev[wide], wide + 1
         ylo, yhi = np.minimum(y1[left], y1[right]), np.maximum(y2[left], y2[right])
-        cut[wide] = ~bridged(run_end[wide], x1[right], ylo, yhi, fillers(cores, marks, unit, t), limit[wide])
+        fill, reach = fillers(cores, marks, unit, t)
+        cut[wide] = ~bridged(run_end[wide], x1[right], ylo, yhi, fill, limit[wide], reach)
     gid = np.empty(n, np.int64)
     gid[order] = np.cumsum(np.r_[0, cut.astype(np.int64)])
     return gid

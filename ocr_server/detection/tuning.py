@@ -58,6 +58,13 @@ class Tuning:
     """A core shorter than ``min_core_frac`` units (CJK full-width ，、；) counts as filling a cell this
     many units wide when gaps are measured and bridged (0 disables, and such cores bridge nothing).
     sroie-dev precision 0.915 → 0.918, recall unchanged; funsd-train F1 +0.003."""
+    mark_cell: float = 0.0
+    """A mark counts as filling a cell this many units wide from its left edge when gaps are bridged
+    (0: its own width).  Off for Latin script, where a colon is half-width; see :data:`CJK_TUNING`."""
+    filler_frac: float = 0.0
+    """Cores shorter than this many units may bridge a gap as punctuation does (at least
+    ``min_core_frac``): a large full-width ，sits low in its em cell, links into no row, and must still
+    show that the em of white after it is inside the line."""
     # -- which groups are lines
     min_core_frac: float = 0.6
     """A line needs one glyph of at least this many units (rows of dots and dashes have none)."""
@@ -85,3 +92,26 @@ class Tuning:
     """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
     row_overlap: float = 0.5
     """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
+
+
+CJK_TUNING = Tuning(gap_floor=2.0, mark_cell=1.25, filler_frac=1.0, attach_gap=1.0)
+"""For models that read Chinese, Japanese or Korean (``model.json`` ``language``).
+
+Why apart from the Latin settings: a CJK character is often several components (码 = 石 + 马), so the
+page's unit (its median component) is about half an em and gaps measured in it are too strict;
+letter-spaced headings and form labels (``发 票 号 码``) put 0.5-0.8 em between characters, and
+full-width ：，sit in an em cell of their own with most of it white.  Measured on rendered pages in
+three CJK families at 16/24/40 px (``tests/ocr_server/test_cjk_detection.py``): letter-spaced lines
+are found whole up to 0.8 em (the Latin settings split them from 0.45 em), and a ，too large to be a
+mark no longer splits its line.  A wider gap floor would join table columns on Latin receipts
+(``bench/detection_eval.py``), which is why English keeps :class:`Tuning`'s defaults."""
+
+CJK_LANGUAGES = ("zh", "ja", "ko")
+"""Primary BCP 47 subtags of the scripts :data:`CJK_TUNING` is for."""
+
+
+def tuning_for(language: str | None) -> Tuning:
+    """The shape constants for a model that reads ``language`` (a BCP 47 tag such as ``zh-Hans``;
+    None: unstated, the Latin defaults)."""
+    primary = (language or "").split("-", 1)[0].lower()
+    return CJK_TUNING if primary in CJK_LANGUAGES else Tuning()

@@ -2,8 +2,9 @@
 characters made of several strokes, full-width punctuation with an em of white beside it).
 
 A line is found whole when exactly one detected box overlaps it and that box holds all of its ink
-(the final 。 included) without reaching into the next line.  The same detector settings as for
-English: the English results are held by ``test_detection.py`` and ``bench/detection_eval.py``.
+(the final 。 included) without reaching into the next line.  The detector is the one a model whose
+``language`` is ``zh-Hans`` gets (:data:`~ocr_server.detection.tuning.CJK_TUNING`); English keeps
+the Latin shape constants, held by ``test_detection.py`` and ``bench/detection_eval.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 from cjk_support import RenderedPage, render_lines
 
 from ocr_server.config import OcrConfig
-from ocr_server.detection.opencv import detect_lines
+from ocr_server.detection import create_detector
+from ocr_server.detection.tuning import CJK_TUNING, Tuning, tuning_for
 from ocr_server.imaging.preprocess import preprocess
 
 FONTS = ["noto-sans", "noto-serif", "wqy-zenhei"]
@@ -28,13 +30,20 @@ INVOICE = [
     "统一社会信用代码：91310000MA1FL2XQ3B",
     "谢谢惠顾！",
 ]
-# letter-spaced lines (headings, forms): no word spaces inside, as Chinese has none
-SPACED = ["发票号码：12345678", "购买方名称：北京市海淀区某某科技有限公司", "备注：三月二十一日", "谢谢惠顾"]
+# letter-spaced lines (headings, forms): no word spaces inside, as Chinese has none; at 16 px the 会 of
+# 会议纪要 is two flat pieces (marks), not a glyph, so it only joins its line as marks do
+SPACED = [
+    "发票号码：12345678",
+    "购买方名称：北京市海淀区某某科技有限公司",
+    "备注：三月二十一日",
+    "谢谢惠顾",
+    "会议纪要",
+]
 
 
-def _problems(page: RenderedPage) -> list[str]:
+def _problems(page: RenderedPage, language: str | None = "zh-Hans") -> list[str]:
     cfg = OcrConfig()
-    boxes = detect_lines(preprocess(page.pixels, cfg.preprocessing).gray, cfg.detection)
+    boxes = create_detector(cfg.detection, language).detect(preprocess(page.pixels, cfg.preprocessing).gray)
     out = []
     for text, (x1, y1, x2, y2) in zip(page.texts, page.boxes, strict=True):
         h = y2 - y1
@@ -69,13 +78,37 @@ def test_tight_line_pitch_does_not_merge_lines() -> None:
     assert _problems(page) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known limit: 0.6 em letter-spacing reads as column gaps (raise detection.mergeGap)"
+@pytest.mark.parametrize("spacing", [0.6, 0.8])
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("font", FONTS)
+def test_widely_letter_spaced_headings_and_labels_stay_one_line(font: str, size: int, spacing: float) -> None:
+    assert _problems(render_lines(SPACED, font, size=size, spacing=spacing)) == []
+
+
+def test_the_latin_settings_would_split_them() -> None:
+    """Why the CJK shape constants exist: the English detector cuts these lines after the ：."""
+    page = render_lines(SPACED, "noto-sans", size=24, spacing=0.6)
+    assert any("2 boxes" in p for p in _problems(page, language=None))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("font", FONTS)
+def test_a_large_full_width_comma_does_not_split_its_line(font: str, size: int) -> None:
+    """At 40 px a ，is too tall to be a mark, sits below the band its neighbours link through and
+    joined no row: the em of white after it split the line (with or without letter-spacing)."""
+    for spacing in (0.0, 0.3, 0.6):
+        assert _problems(render_lines(["发票号码：12345678，开票日期"], font, size=size, spacing=spacing)) == []
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: a full em between 40 px characters reads as a column gap")
+def test_a_full_em_of_letter_spacing_is_a_known_limit() -> None:
+    assert _problems(render_lines(SPACED, "noto-sans", size=40, spacing=1.0)) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "cjk"),
+    [("zh-Hans", True), ("zh", True), ("ja-JP", True), ("ko", True), ("en", False), ("", False), (None, False)],
 )
-def test_wide_letter_spacing_is_a_known_limit() -> None:
-    assert _problems(render_lines(SPACED, "noto-sans", size=24, spacing=0.6)) == []
-
-
-@pytest.mark.xfail(strict=True, reason="known limit: letter-spaced text splits after a ，small enough to be a mark")
-def test_letter_spaced_comma_is_a_known_limit() -> None:
-    assert _problems(render_lines(["发票号码：12345678，开票日期"], "noto-sans", size=40, spacing=0.3)) == []
+def test_the_script_of_the_model_picks_the_shape_constants(language: str | None, cjk: bool) -> None:
+    assert tuning_for(language) == (CJK_TUNING if cjk else Tuning())
+    assert create_detector(OcrConfig().detection, language).tuning == tuning_for(language)  # type: ignore[attr-defined]
