@@ -258,6 +258,16 @@ class JobsConfig(_Section):
         description="A page taken by a worker that died without acknowledging it is re-queued after this long.",
     )
     task_time_limit_seconds: int = Field(120, ge=5, le=3600, description="A page task running longer is killed.")
+    model_wait_seconds: int = Field(
+        600,
+        ge=0,
+        le=86400,
+        description=(
+            "A page whose job is pinned to a model its worker does not load is handed back to the queue "
+            "(a roll-out changing the model: another worker loads it) for up to this long after the job was "
+            "submitted, then fails with model_unavailable; 0: fail at once."
+        ),
+    )
     metrics_port: int = Field(9100, ge=1, le=65535, description="Port of a worker's Prometheus endpoint.")
 
     @model_validator(mode="after")

@@ -54,9 +54,11 @@ class JobsUnavailable(OcrError):
 
 
 class ModelUnavailable(OcrError):
-    """A page's pinned model is not loaded by the worker that took it (workers configured with other
-    models than the API server).  Recorded as that page's error, never an HTTP answer: the page is
-    not read with another model, and not retried (the same worker config fails the same way)."""
+    """A page's pinned model is not loaded by the worker that took it (a roll-out changing the model,
+    or workers configured with other models than the API server).  The page is never read with another
+    model: it is handed back to the queue for another worker until ``jobs.modelWaitSeconds`` after
+    submission (:func:`~ocr_server.jobs.pinning.hand_back_delay`), then recorded as its error; never
+    an HTTP answer."""
 
     status = 503
     code = "model_unavailable"

@@ -19,7 +19,8 @@ TASKS_STARTED = Counter("ocr_job_tasks_started_total", "Page tasks a worker star
 TASKS_FINISHED = Counter(
     "ocr_job_tasks_finished_total",
     "Page tasks that ended, by outcome: succeeded, failed (bad input: no retry), retried "
-    "(transient error), skipped (job cancelled, expired or page already done).",
+    "(transient error), handed_back (this worker lacks the job's model; another may load it), "
+    "skipped (job cancelled, expired or page already done).",
     ["outcome"],
 )
 TASK_SECONDS = Histogram(

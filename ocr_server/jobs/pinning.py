@@ -7,7 +7,8 @@ another.  So the API resolves the request's ``model`` once, against the models t
 loads (the default plus ``model.additional``, by the very rule of ``/api/v1/ocr``:
 :func:`~ocr_server.model_choice.choose_model`), and the job record keeps the exact
 ``name:version``.  A page task reads with exactly that model, or fails the page with
-``model_unavailable`` when its worker does not load it: never silently with another one.
+``model_unavailable`` when no worker loading it takes the page in ``jobs.modelWaitSeconds`` (it is
+handed back to the queue meanwhile): never silently with another one.
 
 Pure (no Redis, Flask or Celery), so the rules are unit-tested on their own.
 """
@@ -56,6 +57,25 @@ def resolve(selection: ModelSelection, value: str | None) -> PinnedModel:
     models = configured_models(selection)
     chosen = models[choose_model(models, value)]
     return PinnedModel(chosen.name, chosen.version)
+
+
+HAND_BACK_SECONDS = 10.0
+"""How long a handed-back page waits before a worker takes it again: a new pod of a roll-out loads its
+models in seconds, and a page retried every 10 s costs the queue nothing."""
+
+
+def hand_back_delay(waited: float, budget: float) -> float | None:
+    """Seconds until a page whose worker lacks its model is offered again, or None: give up.
+
+    Why hand back rather than fail: when an ``OcrService`` changes its model, API pods and workers roll
+    at once, and for a minute old workers take pages pinned to the new model (and new workers pages
+    pinned to the old).  Failing those would lose a user's pages to a routine roll-out; another
+    worker will load the model.  ``budget`` (``jobs.modelWaitSeconds``) bounds the wait from the
+    job's submission, so a model no worker will ever load still ends in a clear error."""
+    left = budget - waited
+    if left <= 0:
+        return None
+    return min(HAND_BACK_SECONDS, left)
 
 
 def pick_loaded(loaded: Sequence[Named], pinned: PinnedModel | None) -> int:

@@ -135,6 +135,7 @@ class PageWork:
     skip: str | None = None  # "gone", "cancelled", "done", "lost" (job there, bytes not)
     attempt: int = 0
     model: PinnedModel | None = None  # None: a record from before models were pinned (the default)
+    waited: float = 0.0  # seconds since the job was submitted
 
 
 class JobStore:
@@ -344,10 +345,10 @@ class JobStore:
         """Fetch a page's bytes and count the attempt, or say why the page must be skipped."""
         job, results, data, attempts = _keys(job_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(job, ["total", "cancelled", "model"])
+        pipe.hmget(job, ["total", "cancelled", "model", "created"])
         pipe.hexists(results, str(index))
         pipe.hget(data, str(index))
-        (total, cancelled, model), has_result, page = pipe.execute()
+        (total, cancelled, model, created), has_result, page = pipe.execute()
         if total is None:
             return PageWork(None, "gone")
         if cancelled is not None:
@@ -360,7 +361,15 @@ class JobStore:
         pipe.pexpire(attempts, max(1, self.redis.pttl(job)))
         attempt = pipe.execute()[1]
         pinned = PinnedModel.parse(model.decode()) if model is not None else None
-        return PageWork(page, None if page is not None else "lost", int(attempt), pinned)
+        waited = max(0.0, self.clock() - float(created)) if created is not None else 0.0
+        return PageWork(page, None if page is not None else "lost", int(attempt), pinned, waited)
+
+    def hand_back(self, job_id: str, index: int) -> None:
+        """Un-count the attempt :meth:`begin_page` counted: the page goes back to the queue unread
+        (a worker still loading, or one without the job's model), which is no attempt at reading it
+        (attempts bound how often a page may stop a worker, ``MAX_PAGE_ATTEMPTS``)."""
+        _, _, _, attempts = _keys(job_id)
+        self.redis.hincrby(attempts, str(index), -1)
 
     def record_page(self, job_id: str, index: int, outcome: dict[str, Any]) -> int:
         """Store one page's outcome (``{"status": "succeeded", "result": …}`` or ``{"status":

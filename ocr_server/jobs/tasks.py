@@ -8,9 +8,11 @@ before models were pinned: the default).  Outcomes:
 * bad input (the pipeline's ``OcrError``: undecodable, too many pixels, …): recorded as the page's
   error; no retry, since the same bytes fail the same way; the job ends ``failed``;
 * Redis unreachable: retried with exponential backoff (``autoretry_for``);
-* the model not loaded yet: retried later (another worker may take it);
-* the job's pinned model not among this worker's models (workers configured unlike the API
-  server): recorded as ``model_unavailable``, naming both; never read with another model;
+* the model not loaded yet: handed back to the queue (another worker may take it);
+* the job's pinned model not among this worker's models (a roll-out changing the model, or workers
+  configured unlike the API server): handed back to the queue every 10 s for another worker, until
+  ``jobs.modelWaitSeconds`` after submission; then recorded as ``model_unavailable``, naming both;
+  never read with another model.  A hand-back is not an attempt (``JobStore.hand_back``);
 * over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
 * a page that already stopped a worker ``MAX_PAGE_ATTEMPTS`` times (killed mid-page, e.g. out of
   memory, and re-queued each time by ``reject_on_worker_lost``) is recorded as ``worker_lost``
@@ -35,7 +37,8 @@ from ..errors import NotReady, OcrError
 from ..service import LoadedModel, OcrService
 from . import metrics
 from .celery_app import PAGE_TASK, redis_url
-from .pinning import PinnedModel, pick_loaded
+from .errors import ModelUnavailable
+from .pinning import PinnedModel, hand_back_delay, pick_loaded
 from .store import JobStore
 
 log = logging.getLogger("ocr_server.jobs")
@@ -137,7 +140,33 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
             outcome = _run(service, work.data, work.model)
         except NotReady as err:
             metrics.TASKS_FINISHED.labels(outcome="retried").inc()
-            raise self.retry(exc=err, countdown=5) from err
+            store.hand_back(job_id, index)
+            raise self.retry(exc=err, countdown=5, max_retries=None) from err
+        except ModelUnavailable as err:
+            budget = service.config.jobs.model_wait_seconds if service.config.jobs else 0
+            delay = hand_back_delay(work.waited, budget)
+            if delay is not None:
+                metrics.TASKS_FINISHED.labels(outcome="handed_back").inc()
+                store.hand_back(job_id, index)
+                log.info(
+                    "page handed back: this worker lacks the job's model",
+                    extra={
+                        "fields": {
+                            "job": job_id,
+                            "page": index,
+                            "model": str(work.model),
+                            "waited_s": round(work.waited, 1),
+                        }
+                    },
+                )
+                raise self.retry(exc=err, countdown=delay, max_retries=None) from err
+            outcome = {
+                "status": "failed",
+                "error": {
+                    "code": err.code,
+                    "message": f"{err.message} (waited {work.waited:.0f} s for a worker that does)",
+                },
+            }
         except OcrError as err:
             outcome = {"status": "failed", "error": {"code": err.code, "message": err.message}}
         except SoftTimeLimitExceeded:

@@ -5,8 +5,10 @@ worker processes, two shipped bundles (crnn-en 1.2.0 the default, 1.0.0 loaded b
   names it and equals ``/api/v1/ocr?model=crnn-en:1.0.0`` on the same file (and 1.2.0 reads the same
   pages differently, so the model really changed the reading);
 * a job record from before models were pinned (no ``model`` field) is read with the default;
-* a worker that does not load the job's model fails each page with ``model_unavailable``, naming it,
-  and goes on serving other jobs.
+* a worker that does not load the job's model hands its pages back to the queue (a roll-out: another
+  worker loads it), and a worker that does load it reads them; when none does within
+  ``jobs.modelWaitSeconds``, each page fails with ``model_unavailable``, naming it, and the worker goes
+  on serving other jobs.
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ QUEUE = "ocr-pages"
 LEAN_QUEUE = "ocr-pages-lean"  # the queue of the worker that loads the default model only
 
 
-def jobs_config(redis_url: str, *, additional: bool = True, queue: str = QUEUE) -> dict:
+def jobs_config(redis_url: str, *, additional: bool = True, queue: str = QUEUE, model_wait: int = 600) -> dict:
     return {
         **SERVER_CONFIG,
         "model": {**DEFAULT, "additional": [OLDER] if additional else []},
-        "jobs": {"enabled": True, "redisUrl": redis_url, "workerConcurrency": 1, "queue": queue},
+        "jobs": {
+            "enabled": True,
+            "redisUrl": redis_url,
+            "workerConcurrency": 1,
+            "queue": queue,
+            "modelWaitSeconds": model_wait,
+        },
     }
 
 
@@ -119,16 +127,66 @@ def test_a_record_from_before_models_were_pinned_reads_with_the_default(
     assert job["pages"][0]["result"]["text"] == read_now(server.url, pages[0])["text"]
 
 
-def test_a_worker_without_the_jobs_model_fails_its_pages_and_keeps_serving(
+def test_a_worker_without_the_jobs_model_hands_the_pages_to_one_with_it(
+    tmp_path: Path, redis_server: RedisServer, pages: list[bytes]
+) -> None:
+    """A roll-out that adds a model: the old worker (default only) takes the pages of a job pinned to
+    the new one first.  It must neither read them with its default nor fail them: they go back to the
+    queue, unread, and the new worker (both models), once up, reads them with the pinned model."""
+    queue = "ocr-pages-rollout"
+    old = start_worker(tmp_path / "old", jobs_config(redis_server.url, additional=False, queue=queue), name="old")
+    new: Worker | None = None
+    try:
+        api = make_app(jobs_config(redis_server.url, queue=queue), load=False).test_client()
+        form = {"image": [(io.BytesIO(b), f"p{i}.jpg") for i, b in enumerate(pages[:2])]}
+        response = api.post("/api/v1/jobs?model=crnn-en:1.0.0", data=form, content_type="multipart/form-data")
+        assert response.status_code == 202, response.json
+        job_id = response.json["id"]
+        metrics_url = f"http://127.0.0.1:{old.metrics_port}/metrics"
+        wait_until(lambda: handed_back(metrics_url) >= 2, 60)  # the old worker offered both pages back
+        waiting = api.get(f"/api/v1/jobs/{job_id}").json
+        assert waiting["status"] in ("queued", "running") and waiting["progress"]["done"] == 0, waiting
+        attempts = redis_server.client().hgetall(job_key(job_id) + ":attempts")
+        assert all(int(n) == 0 for n in attempts.values()), attempts  # handed back: no attempt counted
+        new = start_worker(tmp_path / "new", jobs_config(redis_server.url, queue=queue), name="new")
+        job = wait_for_api(api, job_id, timeout=180)
+        assert job["status"] == "succeeded", job
+        for page in job["pages"]:
+            assert page["result"]["model"] == OLDER and page["attempts"] == 1  # hand-backs are no attempt
+        assert "Traceback" not in old.logs()
+    finally:
+        old.kill()
+        if new is not None:
+            new.kill()
+
+
+def handed_back(metrics_url: str) -> float:
+    text = requests.get(metrics_url, timeout=10).text
+    found = re.search(r'ocr_job_tasks_finished_total\{outcome="handed_back"\} ([0-9.]+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
+def wait_until(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_worker_without_the_jobs_model_fails_its_pages_past_the_wait_and_keeps_serving(
     tmp_path: Path, redis_server: RedisServer, pages: list[bytes]
 ) -> None:
     """Workers configured unlike the API server (this one loads the default only) must not read a
-    job pinned to another model with the default: each page fails with ``model_unavailable``."""
-    lean = start_worker(tmp_path, jobs_config(redis_server.url, additional=False, queue=LEAN_QUEUE), name="lean")
+    job pinned to another model with the default: when no worker loading it comes within
+    ``jobs.modelWaitSeconds`` (here 3 s), each page fails with ``model_unavailable``."""
+    config = jobs_config(redis_server.url, additional=False, queue=LEAN_QUEUE, model_wait=3)
+    lean = start_worker(tmp_path, config, name="lean")
     try:
         # the API side of that deployment: its config loads both models (the submission path needs no
         # model loaded, so Flask's test client on the same Redis and queue stands in for the server)
-        api = make_app(jobs_config(redis_server.url, queue=LEAN_QUEUE), load=False).test_client()
+        api = make_app(jobs_config(redis_server.url, queue=LEAN_QUEUE, model_wait=3), load=False).test_client()
 
         def run(query: str, blobs: list[bytes]) -> dict:
             form = {"image": [(io.BytesIO(b), f"p{i}.jpg") for i, b in enumerate(blobs)]}
@@ -144,6 +202,7 @@ def test_a_worker_without_the_jobs_model_fails_its_pages_and_keeps_serving(
             assert page["error"]["code"] == "model_unavailable"
             assert "crnn-en:1.0.0" in page["error"]["message"]  # the model the job asked for
             assert "it loads: crnn-en:1.2.0" in page["error"]["message"]  # and what this worker has
+            assert re.search(r"waited [3-9] s", page["error"]["message"]), page["error"]  # handed back first
         # no crash: the same pool process reads the next job, pinned to the model it does have
         pids = lean.pool_pids()
         served = run("", pages[:1])

@@ -10,7 +10,14 @@ import pytest
 from ocr_server.config import parse_config
 from ocr_server.errors import UnknownModel
 from ocr_server.jobs.errors import ModelUnavailable
-from ocr_server.jobs.pinning import PinnedModel, configured_models, pick_loaded, resolve
+from ocr_server.jobs.pinning import (
+    HAND_BACK_SECONDS,
+    PinnedModel,
+    configured_models,
+    hand_back_delay,
+    pick_loaded,
+    resolve,
+)
 from ocr_server.jobs.store import fingerprint
 from ocr_server.recognition.recognizer import ModelInfo
 
@@ -87,6 +94,14 @@ def test_a_pinned_model_the_worker_lacks_is_model_unavailable_not_another_model(
     with pytest.raises(ModelUnavailable) as err:
         pick_loaded(WORKER, PinnedModel("crnn-zh", "1.0.0"))
     assert "crnn-zh:1.0.0" in err.value.message
+
+
+def test_a_page_whose_worker_lacks_the_model_is_handed_back_until_the_budget_is_spent() -> None:
+    # a roll-out: offered again every HAND_BACK_SECONDS while the job is younger than the budget
+    assert hand_back_delay(0.0, 600) == HAND_BACK_SECONDS
+    assert hand_back_delay(595.0, 600) == pytest.approx(5.0)  # never past the budget
+    assert hand_back_delay(600.0, 600) is None  # spent: the page fails model_unavailable
+    assert hand_back_delay(0.0, 0) is None  # modelWaitSeconds 0: fail at once
 
 
 def test_the_fingerprint_covers_the_model() -> None:
