@@ -167,3 +167,13 @@ def wait_for_job(base_url: str, job_id: str, *, timeout: float = 180.0, until: t
             return body
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {body}")
+
+
+def wait_for_page_job(page, timeout: float = 120.0) -> str:  # type: ignore[no-untyped-def]
+    """The web page's job line (``#job-progress``) once its job has ended, polled from the test
+    (the page's CSP forbids the ``eval`` that Playwright's ``wait_for_function`` needs)."""
+    deadline = time.monotonic() + timeout
+    while not page.inner_text("#job-progress").startswith(("succeeded", "failed")):
+        assert time.monotonic() < deadline, page.inner_text("#job-progress")
+        time.sleep(0.25)
+    return page.inner_text("#job-progress")

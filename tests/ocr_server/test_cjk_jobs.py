@@ -6,7 +6,6 @@ shows that model's Chinese text."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,14 @@ import pytest
 import requests
 import test_web_page
 from cjk_support import CIPHER_NAME, CIPHER_VERSION, CipherModels, render_lines
-from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
+from jobs_support import (
+    RedisServer,
+    Worker,
+    require_redis_server,
+    start_worker,
+    wait_for_job,
+    wait_for_page_job,
+)
 from PIL import Image
 from server_support import SERVER_CONFIG, RunningServer, encode, start_server, stop_server
 
@@ -107,11 +113,7 @@ def test_the_web_page_reads_a_batch_job_with_the_model_picked_there(  # type: ig
         page.wait_for_selector("#status.ready", timeout=30_000)
         page.select_option("#model-choice", f"{CIPHER_NAME}:{CIPHER_VERSION}")
         page.set_input_files("#file", files)
-        deadline = time.monotonic() + 120  # the page's CSP forbids eval, so poll from here
-        while not page.inner_text("#job-progress").startswith(("succeeded", "failed")):
-            assert time.monotonic() < deadline, page.inner_text("#job-progress")
-            time.sleep(0.25)
-        assert page.inner_text("#job-progress") == "succeeded, 2/2 pages"
+        assert wait_for_page_job(page) == "succeeded, 2/2 pages"
         buttons = page.query_selector_all("#job-pages button")
         buttons[1].click()
         page.wait_for_selector("#result:not([hidden])")

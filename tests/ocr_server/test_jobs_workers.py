@@ -17,7 +17,14 @@ import pytest
 import redis
 import requests
 import test_web_page
-from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
+from jobs_support import (
+    RedisServer,
+    Worker,
+    require_redis_server,
+    start_worker,
+    wait_for_job,
+    wait_for_page_job,
+)
 from server_support import SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
 
 from ocr_server.jobs.store import job_key
@@ -272,11 +279,7 @@ def test_the_web_page_sends_several_files_as_a_job(
     page.goto(jobs_server.url)
     page.wait_for_selector("#status.ready", timeout=30_000)
     page.set_input_files("#file", [str(p.path) for p in chosen])
-    deadline = time.monotonic() + 120  # the page's CSP forbids eval, so poll from here
-    while not page.inner_text("#job-progress").startswith(("succeeded", "failed")):
-        assert time.monotonic() < deadline, page.inner_text("#job-progress")
-        time.sleep(0.25)
-    assert page.inner_text("#job-progress") == "succeeded, 2/2 pages"
+    assert wait_for_page_job(page) == "succeeded, 2/2 pages"
     buttons = page.query_selector_all("#job-pages button")
     assert [b.inner_text().split(":")[0] for b in buttons] == [p.path.name for p in chosen]
     buttons[0].click()
