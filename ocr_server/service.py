@@ -127,7 +127,6 @@ class OcrService:
         of its languages, or misreads it, must not report ready."""
         t0 = time.perf_counter()
         model = self.config.model
-        rec = self.config.recognition
         wanted = self._wanted()
         current = f"{model.name}-{model.version}"
 
@@ -139,23 +138,7 @@ class OcrService:
             loaded = []
             for name, version in wanted:
                 current = f"{name}-{version}"
-                recognizer = self._recognizer_loader(
-                    name,
-                    version,
-                    model.models_dir,
-                    decoder=rec.decoder,
-                    beam_width=rec.beam_width,
-                    batch_size=rec.batch_size,
-                    threads=self.inference_threads,
-                )
-                # each model its own detector: line shapes follow the script it reads (CJK vs Latin)
-                detector = self._detector_factory(self.config.detection, recognizer.info.language)
-                pipeline = OcrPipeline(self.config, detector, recognizer)
-                pipeline.warmup()
-                # a stand-in recognizer without a bundle (tests) has no golden set: reported "absent"
-                bundle = getattr(recognizer, "bundle", None)
-                golden = check_bundle(recognizer, bundle, corrupt_expected=self.faults.golden_fail)
-                loaded.append(LoadedModel(recognizer, pipeline, golden))
+                loaded.append(self.build_model(name, version))
             return tuple(loaded)
 
         try:
@@ -198,6 +181,29 @@ class OcrService:
                 }
             },
         )
+
+    def build_model(self, name: str, version: str) -> LoadedModel:
+        """Load, warm and golden-check one installed bundle with this service's settings (not added
+        to :attr:`models`; :meth:`load` does that for the configured ones).  Raises
+        :class:`~ocr_server.recognition.registry.ModelNotFoundError` when it is not installed."""
+        rec = self.config.recognition
+        recognizer = self._recognizer_loader(
+            name,
+            version,
+            self.config.model.models_dir,
+            decoder=rec.decoder,
+            beam_width=rec.beam_width,
+            batch_size=rec.batch_size,
+            threads=self.inference_threads,
+        )
+        # each model its own detector: line shapes follow the script it reads (CJK vs Latin)
+        detector = self._detector_factory(self.config.detection, recognizer.info.language)
+        pipeline = OcrPipeline(self.config, detector, recognizer)
+        pipeline.warmup()
+        # a stand-in recognizer without a bundle (tests) has no golden set: reported "absent"
+        bundle = getattr(recognizer, "bundle", None)
+        golden = check_bundle(recognizer, bundle, corrupt_expected=self.faults.golden_fail)
+        return LoadedModel(recognizer, pipeline, golden)
 
     def start_loading(self) -> threading.Thread:
         """Load in a daemon thread so the worker serves ``/health`` meanwhile."""

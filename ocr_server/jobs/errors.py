@@ -54,11 +54,11 @@ class JobsUnavailable(OcrError):
 
 
 class ModelUnavailable(OcrError):
-    """A page's pinned model is not loaded by the worker that took it (a roll-out changing the model,
-    or workers configured with other models than the API server).  The page is never read with another
-    model: it is handed back to the queue for another worker until ``jobs.modelWaitSeconds`` after
-    submission (:func:`~ocr_server.jobs.pinning.hand_back_delay`), then recorded as its error; never
-    an HTTP answer."""
+    """A page's pinned model is neither configured nor installed on the worker that took it, or its
+    installed bundle misreads its golden set (:mod:`~ocr_server.jobs.on_demand`).  The page is never
+    read with another model: it is handed back to the queue for another worker until
+    ``jobs.modelWaitSeconds`` after submission (:func:`~ocr_server.jobs.pinning.hand_back_delay`),
+    then recorded as its error; never an HTTP answer."""
 
     status = 503
     code = "model_unavailable"

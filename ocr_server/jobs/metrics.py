@@ -15,6 +15,12 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+MODELS_LOADED_ON_DEMAND = Counter(
+    "ocr_job_models_loaded_on_demand_total",
+    "Installed bundles a worker process loaded for a job pinned to a model its config does not name "
+    "(a roll-out between model versions), by model.",
+    ["model"],
+)
 TASKS_STARTED = Counter("ocr_job_tasks_started_total", "Page tasks a worker started (re-deliveries included).")
 TASKS_FINISHED = Counter(
     "ocr_job_tasks_finished_total",

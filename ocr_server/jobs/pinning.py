@@ -6,9 +6,10 @@ changes the default (or adds a newer version) read one job partly with one versi
 another.  So the API resolves the request's ``model`` once, against the models the server's config
 loads (the default plus ``model.additional``, by the very rule of ``/api/v1/ocr``:
 :func:`~ocr_server.model_choice.choose_model`), and the job record keeps the exact
-``name:version``.  A page task reads with exactly that model, or fails the page with
-``model_unavailable`` when no worker loading it takes the page in ``jobs.modelWaitSeconds`` (it is
-handed back to the queue meanwhile): never silently with another one.
+``name:version``.  A page task reads with exactly that model (configured, or its installed bundle
+loaded on demand: :mod:`.on_demand`), or fails the page with ``model_unavailable`` when no worker
+that has it takes the page in ``jobs.modelWaitSeconds`` (it is handed back to the queue meanwhile):
+never silently with another one.
 
 Pure (no Redis, Flask or Celery), so the rules are unit-tested on their own.
 """
@@ -67,11 +68,12 @@ models in seconds, and a page retried every 10 s costs the queue nothing."""
 def hand_back_delay(waited: float, budget: float) -> float | None:
     """Seconds until a page whose worker lacks its model is offered again, or None: give up.
 
-    Why hand back rather than fail: when an ``OcrService`` changes its model, API pods and workers roll
-    at once, and for a minute old workers take pages pinned to the new model (and new workers pages
-    pinned to the old).  Failing those would lose a user's pages to a routine roll-out; another
-    worker will load the model.  ``budget`` (``jobs.modelWaitSeconds``) bounds the wait from the
-    job's submission, so a model no worker will ever load still ends in a clear error."""
+    Why hand back rather than fail: a worker without the bundle installed (a custom image, workers
+    configured unlike the API server; the shipped image has every version, loaded on demand) may
+    share the queue with one that has it, as during a roll-out to such an image.  Failing those pages
+    would lose them to a routine roll-out; another worker will read them.  ``budget``
+    (``jobs.modelWaitSeconds``) bounds the wait from the job's submission, so a model no worker will
+    ever load still ends in a clear error."""
     left = budget - waited
     if left <= 0:
         return None

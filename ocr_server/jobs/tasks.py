@@ -9,10 +9,12 @@ before models were pinned: the default).  Outcomes:
   error; no retry, since the same bytes fail the same way; the job ends ``failed``;
 * Redis unreachable: retried with exponential backoff (``autoretry_for``);
 * the model not loaded yet: handed back to the queue (another worker may take it);
-* the job's pinned model not among this worker's models (a roll-out changing the model, or workers
-  configured unlike the API server): handed back to the queue every 10 s for another worker, until
-  ``jobs.modelWaitSeconds`` after submission; then recorded as ``model_unavailable``, naming both;
-  never read with another model.  A hand-back is not an attempt (``JobStore.hand_back``);
+* the job's pinned model not among this worker's configured models (a roll-out changing the model):
+  loaded on demand when its bundle is installed (:mod:`.on_demand`), golden set checked; when it is
+  not installed either (workers configured unlike the API server), handed back to the queue every
+  10 s for another worker, until ``jobs.modelWaitSeconds`` after submission; then recorded as
+  ``model_unavailable``, naming both.  Never read with another model.  A hand-back is not an
+  attempt (``JobStore.hand_back``);
 * over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
 * a page that already stopped a worker ``MAX_PAGE_ATTEMPTS`` times (killed mid-page, e.g. out of
   memory, and re-queued each time by ``reject_on_worker_lost``) is recorded as ``worker_lost``
@@ -38,7 +40,8 @@ from ..service import LoadedModel, OcrService
 from . import metrics
 from .celery_app import PAGE_TASK, redis_url
 from .errors import ModelUnavailable
-from .pinning import PinnedModel, hand_back_delay, pick_loaded
+from .on_demand import OnDemandModels
+from .pinning import PinnedModel, hand_back_delay
 from .store import JobStore
 
 log = logging.getLogger("ocr_server.jobs")
@@ -48,6 +51,7 @@ MAX_PAGE_ATTEMPTS = 3
 _lock = threading.Lock()
 _service: OcrService | None = None
 _store: JobStore | None = None
+_on_demand = OnDemandModels()
 
 
 def worker_config() -> OcrConfig:
@@ -79,10 +83,11 @@ def _load_model(**_: Any) -> None:
 
 
 def _chosen(service: OcrService, pinned: PinnedModel | None) -> LoadedModel:
-    """The loaded model the job is pinned to.  ``select()`` first: it raises ``NotReady`` while
-    loading (retried) and ``GoldenSetFailed`` after a failed reading check, as ``/api/v1/ocr`` does."""
+    """The model the job is pinned to: configured, or installed and loaded on demand
+    (:mod:`.on_demand`).  ``select()`` first: it raises ``NotReady`` while loading (retried) and
+    ``GoldenSetFailed`` after a failed reading check, as ``/api/v1/ocr`` does."""
     service.select()
-    return service.models[pick_loaded([m.info for m in service.models], pinned)]
+    return _on_demand.pick(service, pinned)
 
 
 def _run(service: OcrService, data: bytes, pinned: PinnedModel | None) -> dict[str, Any]:

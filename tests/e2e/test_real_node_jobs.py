@@ -4,7 +4,9 @@ What KWOK cannot show: the operator-run Redis and the Celery worker really start
 `restricted` (Redis as UID 999 on a read-only root file system, the worker as the server image's
 UID 10001), the server reaches Redis by its Service's DNS name (CoreDNS), a job submitted through
 the OcrService's Service is run by the worker pod and reads the receipt right, and the worker's
-Prometheus endpoint counts what it did.
+Prometheus endpoint counts what it did.  And a model change rolls server and worker pods while jobs
+keep arriving: every job is read with the model it was pinned to and no page fails (a worker holding
+the other model hands a page back to the queue rather than failing it).
 
 The Redis image is Debian's redis-server built locally (tests/cluster/node/redis.Dockerfile): the
 operator's default comes from a registry, and none is reachable here.
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +154,72 @@ def test_job_through_the_service_completes_with_the_right_text(
     for component in COMPONENTS:
         for pod in _pods(real_node, e2e_namespace, component):
             assert pod["status"]["containerStatuses"][0]["restartCount"] == 0, pod["metadata"]["name"]
+
+
+def test_model_change_with_jobs_arriving_loses_no_page(
+    real_node: RealNodeCluster, e2e_namespace: str, jobs_service: str, receipt: Receipt
+) -> None:
+    """Server and worker pods roll to another model version while a client submits a job every half
+    second: jobs pinned to the old version and to the new one all succeed, each read with its own."""
+    svc = kget(real_node, "service", jobs_service, "-n", e2e_namespace)
+    url = f"http://{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
+    before = kget(real_node, "ocrservice", jobs_service, "-n", e2e_namespace)["status"]["modelVersion"]
+    after = "1.1.0" if before != "1.1.0" else "1.0.0"  # both ship in the server image
+    ids: list[str] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def submit() -> None:
+        while not stop.is_set():
+            try:
+                rsp = requests.post(
+                    f"{url}/api/v1/jobs", files=[("image", ("line.png", receipt.line_crop))], timeout=30
+                )
+                if rsp.status_code == 202:
+                    ids.append(rsp.json()["id"])
+                else:
+                    errors.append(f"{rsp.status_code} {rsp.text[:200]}")
+            except requests.RequestException as err:
+                errors.append(repr(err))
+            stop.wait(0.5)
+
+    client = threading.Thread(target=submit, daemon=True)
+    client.start()
+    try:
+        wait_for(lambda: len(ids) >= 4, 60, "the first jobs")
+        real_node.kubectl(
+            "patch", "ocrservice", jobs_service, "-n", e2e_namespace, "--type=merge",
+            "-p", json.dumps({"spec": {"model": {"name": "crnn-en", "version": after}}}),
+        )  # fmt: skip
+
+        def rolled() -> bool:
+            obj = kget(real_node, "ocrservice", jobs_service, "-n", e2e_namespace)
+            workers = _pods(real_node, e2e_namespace, "worker")
+            return obj["status"].get("modelVersion") == after and len(workers) == 1 and _ready(workers[0])
+
+        wait_for(rolled, 420, f"server and worker on {after}", interval=2)
+        settled = len(ids)
+        wait_for(lambda: len(ids) >= settled + 6, 60, "jobs after the roll-out")
+    finally:
+        stop.set()
+        client.join(timeout=60)
+
+    def ended(job_id: str) -> dict[str, Any] | None:
+        body = requests.get(f"{url}/api/v1/jobs/{job_id}", timeout=30).json()
+        return body if body["status"] not in ("queued", "running") else None
+
+    jobs = [wait_for(lambda j=job_id: ended(j), 300, f"job {job_id} to end", interval=1) for job_id in ids]
+    pinned = [j["model"]["version"] for j in jobs]
+    (worker,) = _pods(real_node, e2e_namespace, "worker")
+    metrics = requests.get(f"http://{worker['status']['podIP']}:{WORKER_METRICS_PORT}/metrics", timeout=30).text
+    handed_back = _metric(metrics, "ocr_job_tasks_finished_total", 'outcome="handed_back"')
+    print(
+        f"{len(jobs)} jobs across the roll-out {before} -> {after}: pinned {dict(Counter(pinned))}, "
+        f"submission errors {len(errors)}, pages handed back by the new worker {handed_back:.0f}"
+    )
+    assert errors == [], errors[:3]
+    assert {before, after} <= set(pinned), pinned  # jobs on both sides of the roll-out
+    failed = [j for j in jobs if j["status"] != "succeeded"]
+    assert failed == [], failed[:2]
+    for job in jobs:  # each read with exactly the model it was pinned to, never the other
+        assert job["pages"][0]["result"]["model"] == job["model"], job

@@ -5,10 +5,11 @@ worker processes, two shipped bundles (crnn-en 1.2.0 the default, 1.0.0 loaded b
   names it and equals ``/api/v1/ocr?model=crnn-en:1.0.0`` on the same file (and 1.2.0 reads the same
   pages differently, so the model really changed the reading);
 * a job record from before models were pinned (no ``model`` field) is read with the default;
-* a worker that does not load the job's model hands its pages back to the queue (a roll-out: another
-  worker loads it), and a worker that does load it reads them; when none does within
-  ``jobs.modelWaitSeconds``, each page fails with ``model_unavailable``, naming it, and the worker goes
-  on serving other jobs.
+* a worker whose config does not name the job's model (a roll-out between versions) loads the
+  installed bundle on demand and reads with exactly it;
+* a worker without the bundle installed at all hands its pages back to the queue, and a worker that
+  loads the model reads them; when none does within ``jobs.modelWaitSeconds``, each page fails with
+  ``model_unavailable``, naming it, and the worker goes on serving other jobs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
-from server_support import SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
+from server_support import REPO_ROOT, SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
 
 from ocr_server.config import parse_config
 from ocr_server.jobs.celery_app import PAGE_TASK, make_celery
@@ -36,10 +37,20 @@ QUEUE = "ocr-pages"
 LEAN_QUEUE = "ocr-pages-lean"  # the queue of the worker that loads the default model only
 
 
-def jobs_config(redis_url: str, *, additional: bool = True, queue: str = QUEUE, model_wait: int = 600) -> dict:
+def jobs_config(
+    redis_url: str,
+    *,
+    additional: bool = True,
+    queue: str = QUEUE,
+    model_wait: int = 600,
+    models_dir: Path | None = None,
+) -> dict:
+    model: dict = {**DEFAULT, "additional": [OLDER] if additional else []}
+    if models_dir is not None:
+        model["modelsDir"] = str(models_dir)
     return {
         **SERVER_CONFIG,
-        "model": {**DEFAULT, "additional": [OLDER] if additional else []},
+        "model": model,
         "jobs": {
             "enabled": True,
             "redisUrl": redis_url,
@@ -127,14 +138,51 @@ def test_a_record_from_before_models_were_pinned_reads_with_the_default(
     assert job["pages"][0]["result"]["text"] == read_now(server.url, pages[0])["text"]
 
 
+def default_only(tmp_path: Path) -> Path:
+    """A models folder with the default bundle alone (a custom image without the older one)."""
+    folder = tmp_path / "models-default-only"
+    folder.mkdir()
+    name = f"{DEFAULT['name']}-{DEFAULT['version']}"
+    (folder / name).symlink_to(REPO_ROOT / "models" / name)
+    return folder
+
+
+def test_a_worker_not_configured_for_the_jobs_model_loads_the_installed_bundle(
+    tmp_path: Path, redis_server: RedisServer, server: RunningServer, pages: list[bytes]
+) -> None:
+    """A roll-out from 1.0.0 to 1.2.0: the new worker (config: 1.2.0 only) takes a page still queued
+    for 1.0.0.  The bundle is installed (the image ships every version), so it loads it, checks its
+    golden set, and reads with exactly 1.0.0: the same text as the synchronous endpoint with 1.0.0."""
+    queue = "ocr-pages-on-demand"
+    new = start_worker(tmp_path, jobs_config(redis_server.url, additional=False, queue=queue), name="new")
+    try:
+        api = make_app(jobs_config(redis_server.url, queue=queue), load=False).test_client()
+        form = {"image": [(io.BytesIO(b), f"p{i}.jpg") for i, b in enumerate(pages[:2])]}
+        response = api.post("/api/v1/jobs?model=crnn-en:1.0.0", data=form, content_type="multipart/form-data")
+        assert response.status_code == 202, response.json
+        job = wait_for_api(api, response.json["id"])
+        assert job["status"] == "succeeded", job
+        for page, blob in zip(job["pages"], pages[:2], strict=True):
+            assert page["result"]["model"] == OLDER and page["attempts"] == 1
+            assert page["result"]["text"] == read_now(server.url, blob, "?model=crnn-en:1.0.0")["text"]
+        metrics = requests.get(f"http://127.0.0.1:{new.metrics_port}/metrics", timeout=10).text
+        loaded = r'ocr_job_models_loaded_on_demand_total\{model="crnn-en:1.0.0"\} 1\.0'
+        assert re.search(loaded, metrics), metrics[-2000:]  # once for both pages (one pool process)
+        assert "Traceback" not in new.logs()
+    finally:
+        new.kill()
+
+
 def test_a_worker_without_the_jobs_model_hands_the_pages_to_one_with_it(
     tmp_path: Path, redis_server: RedisServer, pages: list[bytes]
 ) -> None:
     """A roll-out that adds a model: the old worker (default only) takes the pages of a job pinned to
-    the new one first.  It must neither read them with its default nor fail them: they go back to the
-    queue, unread, and the new worker (both models), once up, reads them with the pinned model."""
+    the new one first, and (a custom image) does not have that bundle installed either.  It must
+    neither read them with its default nor fail them: they go back to the queue, unread, and the new
+    worker (both models), once up, reads them with the pinned model."""
     queue = "ocr-pages-rollout"
-    old = start_worker(tmp_path / "old", jobs_config(redis_server.url, additional=False, queue=queue), name="old")
+    lean = jobs_config(redis_server.url, additional=False, queue=queue, models_dir=default_only(tmp_path))
+    old = start_worker(tmp_path / "old", lean, name="old")
     new: Worker | None = None
     try:
         api = make_app(jobs_config(redis_server.url, queue=queue), load=False).test_client()
@@ -181,7 +229,9 @@ def test_a_worker_without_the_jobs_model_fails_its_pages_past_the_wait_and_keeps
     """Workers configured unlike the API server (this one loads the default only) must not read a
     job pinned to another model with the default: when no worker loading it comes within
     ``jobs.modelWaitSeconds`` (here 3 s), each page fails with ``model_unavailable``."""
-    config = jobs_config(redis_server.url, additional=False, queue=LEAN_QUEUE, model_wait=3)
+    config = jobs_config(
+        redis_server.url, additional=False, queue=LEAN_QUEUE, model_wait=3, models_dir=default_only(tmp_path)
+    )
     lean = start_worker(tmp_path, config, name="lean")
     try:
         # the API side of that deployment: its config loads both models (the submission path needs no
@@ -202,6 +252,7 @@ def test_a_worker_without_the_jobs_model_fails_its_pages_past_the_wait_and_keeps
             assert page["error"]["code"] == "model_unavailable"
             assert "crnn-en:1.0.0" in page["error"]["message"]  # the model the job asked for
             assert "it loads: crnn-en:1.2.0" in page["error"]["message"]  # and what this worker has
+            assert "nor is it installed here" in page["error"]["message"]
             assert re.search(r"waited [3-9] s", page["error"]["message"]), page["error"]  # handed back first
         # no crash: the same pool process reads the next job, pinned to the model it does have
         pids = lean.pool_pids()
