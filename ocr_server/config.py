@@ -263,9 +263,9 @@ class JobsConfig(_Section):
         ge=0,
         le=86400,
         description=(
-            "A page whose job is pinned to a model its worker does not load is handed back to the queue "
-            "(a roll-out changing the model: another worker loads it) for up to this long after the job was "
-            "submitted, then fails with model_unavailable; 0: fail at once."
+            "A page its worker cannot read (the job's pinned model neither configured nor installed there, "
+            "or the worker's models still loading) is handed back to the queue for another worker for up "
+            "to this long after the job was submitted, then fails (model_unavailable, not_ready); 0: at once."
         ),
     )
     metrics_port: int = Field(9100, ge=1, le=65535, description="Port of a worker's Prometheus endpoint.")

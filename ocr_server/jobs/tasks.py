@@ -8,7 +8,8 @@ before models were pinned: the default).  Outcomes:
 * bad input (the pipeline's ``OcrError``: undecodable, too many pixels, …): recorded as the page's
   error; no retry, since the same bytes fail the same way; the job ends ``failed``;
 * Redis unreachable: retried with exponential backoff (``autoretry_for``);
-* the model not loaded yet: handed back to the queue (another worker may take it);
+* the model not loaded yet: handed back to the queue (another worker may take it), until
+  ``jobs.modelWaitSeconds`` after submission; then recorded as ``not_ready``;
 * the job's pinned model not among this worker's configured models (a roll-out changing the model):
   loaded on demand when its bundle is installed (:mod:`.on_demand`), golden set checked; when it is
   not installed either (workers configured unlike the API server), handed back to the queue every
@@ -141,14 +142,18 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
             "error": {"code": "page_data_lost", "message": "the page's bytes are no longer in the job store"},
         }
     else:
+        budget = service.config.jobs.model_wait_seconds if service.config.jobs else 0
         try:
             outcome = _run(service, work.data, work.model)
         except NotReady as err:
-            metrics.TASKS_FINISHED.labels(outcome="retried").inc()
-            store.hand_back(job_id, index)
-            raise self.retry(exc=err, countdown=5, max_retries=None) from err
+            # still loading (or a load that failed: /ready says so): another worker may take it, within
+            # the same bound as a missing model, so a fleet that never loads ends the page clearly
+            if hand_back_delay(work.waited, budget) is not None:
+                metrics.TASKS_FINISHED.labels(outcome="retried").inc()
+                store.hand_back(job_id, index)
+                raise self.retry(exc=err, countdown=5, max_retries=None) from err
+            outcome = {"status": "failed", "error": {"code": err.code, "message": err.message}}
         except ModelUnavailable as err:
-            budget = service.config.jobs.model_wait_seconds if service.config.jobs else 0
             delay = hand_back_delay(work.waited, budget)
             if delay is not None:
                 metrics.TASKS_FINISHED.labels(outcome="handed_back").inc()

@@ -213,9 +213,11 @@ def test_model_change_with_jobs_arriving_loses_no_page(
     (worker,) = _pods(real_node, e2e_namespace, "worker")
     metrics = requests.get(f"http://{worker['status']['podIP']}:{WORKER_METRICS_PORT}/metrics", timeout=30).text
     handed_back = _metric(metrics, "ocr_job_tasks_finished_total", 'outcome="handed_back"')
+    on_demand = _metric(metrics, "ocr_job_models_loaded_on_demand_total")
     print(
         f"{len(jobs)} jobs across the roll-out {before} -> {after}: pinned {dict(Counter(pinned))}, "
-        f"submission errors {len(errors)}, pages handed back by the new worker {handed_back:.0f}"
+        f"submission errors {len(errors)}; the new worker loaded {on_demand:.0f} model(s) on demand and "
+        f"handed back {handed_back:.0f} page(s)"
     )
     assert errors == [], errors[:3]
     assert {before, after} <= set(pinned), pinned  # jobs on both sides of the roll-out

@@ -148,6 +148,11 @@ def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> 
         f"{trained.get('lr', '?')}, AdamW, warm-up + cosine LR, bfloat16 autocast on CPU; "
         f"`best.pt` chosen by the normalised CER on {trained.get('val_lines', 300)} validation lines (held-out "
         "faces, validation sentences).",
+        *[
+            f"  - phase {i}: steps {p['from_step']:,}-{p['to_step']:,}, peak LR {p['lr']}"
+            + (f"; {p['note']}" if p.get("note") else "")
+            for i, p in enumerate(meta.get("training_phases") or [], 1)
+        ],
         "",
     ]
     if evaluation:
