@@ -9,6 +9,11 @@ Lines are mildly degraded (``augment`` at strength 0.4).
 
 ``invoice_lines`` adds generated invoice/receipt fields (amounts, dates, tax ids, addresses) in the
 same held-out faces: their vocabulary is trained on, their exact strings are random.
+
+``screen_lines`` draws short held-out sentence pieces the way a screenshot holds them: natively at UI
+sizes (12-16 px a character, hinted and anti-aliased by FreeType, no scan degradation), dark on light
+or light on dark.  The training renders at 24-48 px and shrinks some lines; this set shows how the
+model reads text that was small from the start.
 """
 
 from __future__ import annotations
@@ -55,6 +60,32 @@ def heldout_lines(split: str = "test", n: int = 1000, seed: int | None = None) -
         item = _draw(rng.choice(sentences), families, rng, nrng)
         if item:
             out.append(item)
+    return out
+
+
+SCREEN_SIZES = (12, 13, 14, 15, 16)
+
+
+def screen_lines(n: int = 300, seed: int = 1201) -> list[tuple[np.ndarray, str]]:
+    """``n`` screenshot-like lines: held-out sentence pieces (up to 20 characters) in held-out faces
+    at 12-16 px, undegraded; one in four light text on a dark background (dark-mode UIs)."""
+    _, held = split_faces()
+    sentences = sentence_lines("test")
+    families = _by_family(held)
+    if not families or not sentences:
+        return []
+    rng = random.Random(seed)
+    out: list[tuple[np.ndarray, str]] = []
+    while len(out) < n:
+        face = rng.choice(rng.choice(families))
+        cover = face_coverage(face.path, face.index)
+        sentence = rng.choice(sentences)
+        start = rng.randrange(max(1, len(sentence) - 8))
+        text = " ".join("".join(c for c in sentence[start : start + 20] if c in cover or c == " ").split())
+        if not text:
+            continue
+        img = render_zh_line(text, face, rng, size=rng.choice(SCREEN_SIZES))
+        out.append((255 - img if rng.random() < 0.25 else img, text))
     return out
 
 

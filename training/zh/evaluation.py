@@ -13,16 +13,22 @@ import numpy as np
 
 from ocr_server.recognition.scoring import line_accuracy
 
-from .evalset import heldout_lines, invoice_lines
+from .evalset import heldout_lines, invoice_lines, screen_lines
 from .scoring import cer_normalised, cer_strict, normalise
 
 SENTENCES = "zh sentences, unseen fonts"
 INVOICES = "zh invoice fields, unseen fonts"
+SCREEN = "zh screen text 12-16 px, unseen fonts"
 
 
 def eval_sets(limit: int | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
-    """The fixed sets: 1,000 held-out sentence lines and 300 invoice/receipt lines (held-out faces)."""
-    return {SENTENCES: heldout_lines("test", limit or 1000), INVOICES: invoice_lines(limit or 300)}
+    """The fixed sets: 1,000 held-out sentence lines, 300 invoice/receipt lines and 300 screenshot-like
+    lines (held-out faces)."""
+    return {
+        SENTENCES: heldout_lines("test", limit or 1000),
+        INVOICES: invoice_lines(limit or 300),
+        SCREEN: screen_lines(limit or 300),
+    }
 
 
 def score_texts(preds: list[str], items: list[tuple[np.ndarray, str]]) -> dict[str, float]:
