@@ -60,9 +60,12 @@ def resolve(selection: ModelSelection, value: str | None) -> PinnedModel:
     return PinnedModel(chosen.name, chosen.version)
 
 
-HAND_BACK_SECONDS = 10.0
-"""How long a handed-back page waits before a worker takes it again: a new pod of a roll-out loads its
-models in seconds, and a page retried every 10 s costs the queue nothing."""
+HAND_BACK_SECONDS = 2.0
+"""How long a worker holds a page it cannot read before it puts it back in the queue.  Held, not put
+back with a Celery countdown: a countdown (ETA) message is reserved in the memory of whichever worker
+fetches it, often the same one, again and again.  Holding it keeps this worker's only prefetch slot
+busy, so the page goes back straight to a worker that is waiting for work, and one that has the
+model gets it within a few rounds."""
 
 
 def hand_back_delay(waited: float, budget: float) -> float | None:

@@ -12,8 +12,8 @@ before models were pinned: the default).  Outcomes:
   ``jobs.modelWaitSeconds`` after submission; then recorded as ``not_ready``;
 * the job's pinned model not among this worker's configured models (a roll-out changing the model):
   loaded on demand when its bundle is installed (:mod:`.on_demand`), golden set checked; when it is
-  not installed either (workers configured unlike the API server), handed back to the queue every
-  10 s for another worker, until ``jobs.modelWaitSeconds`` after submission; then recorded as
+  not installed either (workers configured unlike the API server), held 2 s and put back in the
+  queue for another worker, until ``jobs.modelWaitSeconds`` after submission; then recorded as
   ``model_unavailable``, naming both.  Never read with another model.  A hand-back is not an
   attempt (``JobStore.hand_back``);
 * over the soft time limit (``jobs.taskTimeLimitSeconds`` - 5 s): recorded as ``page_timeout``;
@@ -169,7 +169,8 @@ def ocr_page(self: Task, job_id: str, index: int) -> None:
                         }
                     },
                 )
-                raise self.retry(exc=err, countdown=delay, max_retries=None) from err
+                time.sleep(delay)  # see HAND_BACK_SECONDS: held here, then queued with no countdown
+                raise self.retry(exc=err, countdown=0, max_retries=None) from err
             outcome = {
                 "status": "failed",
                 "error": {

@@ -99,7 +99,7 @@ def test_a_pinned_model_the_worker_lacks_is_model_unavailable_not_another_model(
 def test_a_page_whose_worker_lacks_the_model_is_handed_back_until_the_budget_is_spent() -> None:
     # a roll-out: offered again every HAND_BACK_SECONDS while the job is younger than the budget
     assert hand_back_delay(0.0, 600) == HAND_BACK_SECONDS
-    assert hand_back_delay(595.0, 600) == pytest.approx(5.0)  # never past the budget
+    assert hand_back_delay(599.0, 600) == pytest.approx(1.0)  # never past the budget
     assert hand_back_delay(600.0, 600) is None  # spent: the page fails model_unavailable
     assert hand_back_delay(0.0, 0) is None  # modelWaitSeconds 0: fail at once
 
