@@ -47,6 +47,7 @@ from ocr_operator.events import EventRecorder
 from ocr_operator.jobs import is_jobs_child
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from ocr_operator.status import TERMINATING_OLD_PODS
 from ocr_operator.watchdog import Watchdog, stall_limit
 
 log = logging.getLogger("ocr_operator")
@@ -60,6 +61,8 @@ MAX_RETRY_DELAY_SECONDS = 300
 # How often the canary loop looks at an OcrService with a canary: the progress deadline is checked on
 # every tick, an analysis runs when its spec.canary.analysis.intervalSeconds have passed.
 CANARY_TICK_SECONDS = 2.0
+# How often a completed rollout looks again for the old model's terminating pods.
+SETTLE_TICK_SECONDS = 2.0
 
 
 def retry_delay(retry: int) -> float:
@@ -326,6 +329,21 @@ def canary_analysis(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """The canary loop (only for OcrServices with ``spec.canary``): progress deadline, analysis of both
     tracks' metrics, automatic rollback.  Returns nothing, so kopf writes nothing to the object."""
     memo.reconciler.canary_tick(_snapshot(body))
+
+
+def _old_pods_terminating(status: kopf.Status, **_: Any) -> bool:
+    return any(
+        c.get("type") == "Progressing" and c.get("reason") == TERMINATING_OLD_PODS
+        for c in status.get("conditions") or []
+    )
+
+
+@kopf.timer(**OWNER, interval=SETTLE_TICK_SECONDS, when=_old_pods_terminating, id="old_pods")
+def old_pods(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """While a completed rollout waits for the old model's pods to terminate (their going changes no
+    Deployment, so no event says so), look again every few seconds and switch ``status.model`` once
+    they are gone.  Returns nothing, so kopf writes nothing to the object."""
+    memo.reconciler.settle_tick(_snapshot(body))
 
 
 @kopf.on.probe(id="reconciler")

@@ -30,7 +30,7 @@ from ocr_operator.builders import (
     service_url,
 )
 from ocr_operator.builders.configmap import render_config
-from ocr_operator.builders.meta import config_hash
+from ocr_operator.builders.meta import config_hash, stable_pod_selector
 from ocr_operator.builders.workers import workers_name
 from ocr_operator.canary.analysis import Judgement
 from ocr_operator.canary.loop import CanaryAnalyst
@@ -66,6 +66,7 @@ from ocr_operator.status import (
     carried_problem,
     compute_status,
     condition_events,
+    lingering_pods,
     observe_rollout,
     rollout_line,
     status_changed,
@@ -119,6 +120,10 @@ class _State:
         self.canary_deployment: Mapping[str, Any] | None = None
         self.analysis: tuple[str | None, Judgement, str] | None = None
         self.canary_touched = False
+        # The Deployment generation whose completed rollout left no pod of an older model: pods are
+        # listed once per rollout, not on every Deployment event.
+        self.settled_generation: int | None = None
+        self.lingering: tuple[str, ...] = ()
 
     def problem(self) -> Problem | None:
         return self.spec_problem or summarize(self.failures.values())
@@ -550,6 +555,49 @@ class Reconciler(CanaryReconciling):
             message = line.split(": ", 1)[1]
             self._post_event(self._owner_ref(owner), EventSpec("Normal", "RolloutStarted", message))
 
+    def _lingering(self, owner: Owner, deployment: Mapping[str, Any] | None) -> tuple[str, ...]:
+        """The old model's pods still present after a completed rollout (terminating ones included),
+        listed once per Deployment generation until none is left.  A failed list is logged and
+        counted as none: the status then switches as it did before this check existed."""
+        if deployment is None:
+            return ()
+        rollout = observe_rollout(deployment)
+        state = self._state(owner.uid)
+        generation = (deployment.get("metadata") or {}).get("generation")
+        if not rollout.complete or state.settled_generation == generation:
+            return ()
+        try:
+            pods = self.api.list_pods(owner.namespace, stable_pod_selector(owner))
+        except ApplyError as err:
+            log.warning("%s/%s: could not list the server pods: %s", owner.namespace, owner.name, err)
+            pods = []
+        lingering = lingering_pods(pods, rollout)
+        if lingering != state.lingering:
+            if lingering:
+                log.info(
+                    "%s/%s: rollout complete, waiting for %d pod(s) of the previous model to terminate: %s",
+                    owner.namespace, owner.name, len(lingering), ", ".join(lingering),
+                )  # fmt: skip
+            elif state.lingering:
+                log.info("%s/%s: the previous model's pods are gone", owner.namespace, owner.name)
+            state.lingering = lingering
+        if not lingering:
+            state.settled_generation = generation
+        return lingering
+
+    def settle_tick(self, body: Mapping[str, Any]) -> None:
+        """Re-check a completed rollout's old pods (kopf timer while ``TerminatingOldPods``): their
+        going away changes no Deployment, so no event would report it."""
+        owner = Owner.from_body(body)
+        with self._lock(owner.uid):
+            state = self._state(owner.uid)
+            spec, problem = self._spec_problem(body)
+            if spec is None or problem is not None or state.deployment is None:
+                return
+            if state.generation != (body.get("metadata") or {}).get("generation"):
+                return  # its reconcile is still to run: it reports
+            self._report(body, spec, state.deployment, self._problem(state, owner, body))
+
     def _url(self, owner: Owner, spec: OcrServiceSpec | None, previous: Mapping[str, Any]) -> str | None:
         """``status.url`` only while the child that serves it exists (the Ingress with a host, else the
         Service); unknown existence (no reconcile since a restart) keeps what the status said."""
@@ -571,6 +619,7 @@ class Reconciler(CanaryReconciling):
         the one applied (``converge``), apply the canary children for it and report once more."""
         owner = Owner.from_body(body)
         previous = self._previous(owner, body)
+        lingering = self._lingering(owner, deployment)
         status = compute_status(
             generation=(body.get("metadata") or {}).get("generation"),
             deployment=deployment,
@@ -579,6 +628,7 @@ class Reconciler(CanaryReconciling):
             now=self._clock(),
             paused=bool(spec and spec.paused),
             problem=problem,
+            lingering=lingering,
         )
         status = self._with_jobs(owner, spec, previous, status, body)
         canary_events: list[EventSpec] = []

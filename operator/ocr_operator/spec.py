@@ -399,6 +399,7 @@ class JobsSpec(_Spec):
     result_ttl_seconds: int = _mirror(JobsConfig, "result_ttl_seconds", alias="resultTTLSeconds")
     max_files_per_job: int = _mirror(JobsConfig, "max_files_per_job")
     max_bytes_per_job: int = _mirror(JobsConfig, "max_bytes_per_job")
+    model_wait_seconds: int = _mirror(JobsConfig, "model_wait_seconds")
 
     @model_validator(mode="after")
     def _one_redis(self) -> JobsSpec:

@@ -9,6 +9,10 @@ Conditions (Kubernetes conventions: positive polarity for Ready, "abnormal-true"
   ``progressDeadlineSeconds`` (False, ProgressDeadlineExceeded); paused (False, Paused).  A rollout
   is under way until the Deployment controller reports its new ReplicaSet available: pods of the
   current template that are still starting are a rollout, ones lost after it completed are not.
+  A rollout that changed the model stays Progressing (True, ``TerminatingOldPods``) until no pod of
+  the old model is left, terminating ones included: those still answer (the preStop sleep keeps them
+  serving until kube-proxy drops them), so ``status.model`` names the new model only once every
+  answer comes from it.
 - ``Degraded``: the operator cannot converge: invalid spec, unknown model, a child refused or not
   yet applied (``ApplyFailed``, naming each child), or stuck rollout.
 - ``Ready`` is never True while a problem stands: a child the spec asks for is missing or wrong, so
@@ -27,6 +31,8 @@ from pydantic.alias_generators import to_camel
 from ocr_operator.builders.meta import MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+# Progressing=True's reason while a completed rollout waits for the old model's pods to go.
+TERMINATING_OLD_PODS = "TerminatingOldPods"
 
 
 class _Status(BaseModel):
@@ -219,6 +225,26 @@ def observe_rollout(deployment: Mapping[str, Any]) -> Rollout:
     )
 
 
+def lingering_pods(pods: list[Mapping[str, Any]], rollout: Rollout) -> tuple[str, ...]:
+    """Names of the pods (of the stable track) that still serve another model than the rollout's
+    target, terminating ones included: the Deployment's ``status.replicas`` no longer counts a pod
+    once it is terminating, but the pod still answers through its preStop sleep.  Finished pods
+    (Succeeded/Failed) and pods without a model annotation do not count."""
+    if not rollout.target_model:
+        return ()
+    target = (rollout.target_model, rollout.target_model_version)
+    names = []
+    for pod in pods:
+        meta, phase = pod.get("metadata") or {}, (pod.get("status") or {}).get("phase")
+        annotations = meta.get("annotations") or {}
+        model = annotations.get(MODEL_ANNOTATION)
+        if model is None or phase in ("Succeeded", "Failed"):
+            continue
+        if (model, annotations.get(MODEL_VERSION_ANNOTATION)) != target:
+            names.append(str(meta.get("name")))
+    return tuple(sorted(names))
+
+
 def rollout_line(namespace: str, name: str, rollout: Rollout) -> str:
     """The one log line per rollout step, e.g.
     ``default/invoices: rollout 2/3 updated, 1/3 available, model crnn-en-1.0.0``."""
@@ -246,7 +272,11 @@ def _stuck_message(rollout: Rollout) -> str:
 
 
 def _conditions(
-    rollout: Rollout | None, problem: Problem | None, paused: bool, generation: int | None
+    rollout: Rollout | None,
+    problem: Problem | None,
+    paused: bool,
+    generation: int | None,
+    lingering: tuple[str, ...] = (),
 ) -> list[Condition]:
     """The three conditions, before transition times are merged in."""
     if rollout is None:
@@ -277,6 +307,15 @@ def _conditions(
             "spec.paused is true: changes are not applied" if paused else progress,
             generation,
         )
+        if lingering:
+            shown = ", ".join(lingering[:3]) + (f" and {len(lingering) - 3} more" if len(lingering) > 3 else "")
+            progressing = _condition(
+                "Progressing",
+                True,
+                TERMINATING_OLD_PODS,
+                f"{progress}; waiting for {len(lingering)} pod(s) of the previous model to terminate: {shown}",
+                generation,
+            )
     elif rollout.stuck:
         ready = _condition("Ready", False, "ProgressDeadlineExceeded", progress, generation)
         progressing = _condition("Progressing", False, "ProgressDeadlineExceeded", _stuck_message(rollout), generation)
@@ -323,17 +362,19 @@ def compute_status(
     now: str,
     paused: bool = False,
     problem: Problem | None = None,
+    lingering: tuple[str, ...] = (),
 ) -> OcrServiceStatus:
     """The full status from what was observed.
 
     ``model``/``modelVersion`` name what is *served*: they take the Deployment's target model once its
-    rollout completes and keep the previous value while a rollout is under way.
+    rollout completes and no pod of another model is left (``lingering``, see :func:`lingering_pods`),
+    and keep the previous value until then.
     """
     previous = previous or {}
     rollout = observe_rollout(deployment) if deployment is not None else None
-    conditions = _merge_transition_times(_conditions(rollout, problem, paused, generation), previous, now)
+    conditions = _merge_transition_times(_conditions(rollout, problem, paused, generation, lingering), previous, now)
     model, model_version = previous.get("model"), previous.get("modelVersion")
-    if rollout is not None and rollout.complete and rollout.target_model:
+    if rollout is not None and rollout.complete and rollout.target_model and not lingering:
         model, model_version = rollout.target_model, rollout.target_model_version
     return OcrServiceStatus(
         observed_generation=generation,

@@ -44,6 +44,8 @@ class FakeApi(KubeApi):
         self.fail_merge_patch: Exception | None = None
         self.fail_event: Exception | None = None
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}  # what ``get`` finds, by (kind, name)
+        self.pods: list[dict[str, Any]] = []  # what ``list_pods`` finds (every selector alike)
+        self.fail_list_pods: Exception | None = None
 
     def apply(
         self, kind: ChildKind, manifest: Mapping[str, Any], *, manager: str | None = None, force: bool = True
@@ -89,6 +91,13 @@ class FakeApi(KubeApi):
         self._count()
         self.calls.append(("get", kind.kind, name, None))
         return copy.deepcopy(self.objects.get((kind.kind, name)))
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        self._count()
+        self.calls.append(("list", "Pod", selector, None))
+        if self.fail_list_pods is not None:
+            raise self.fail_list_pods
+        return copy.deepcopy(self.pods)
 
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         self._count()

@@ -72,15 +72,24 @@ def test_disabled_jobs_change_nothing_the_server_sees() -> None:
 
 
 def test_config_points_server_and_workers_at_the_operator_run_redis() -> None:
-    spec = spec_with({**DEPLOYED, "resultTTLSeconds": 600, "maxFilesPerJob": 20, "workers": {"concurrency": 2}})
+    spec = spec_with(
+        {
+            **DEPLOYED,
+            "resultTTLSeconds": 600,
+            "maxFilesPerJob": 20,
+            "modelWaitSeconds": 45,
+            "workers": {"concurrency": 2},
+        }
+    )
     jobs = config_of(spec)["jobs"]
     assert jobs["redisUrl"] == f"redis://{redis_name(OWNER)}.{OWNER.namespace}.svc:6379/0"
-    assert (jobs["enabled"], jobs["resultTtlSeconds"], jobs["maxFilesPerJob"], jobs["workerConcurrency"]) == (
-        True,
-        600,
-        20,
-        2,
-    )
+    assert (
+        jobs["enabled"],
+        jobs["resultTtlSeconds"],
+        jobs["maxFilesPerJob"],
+        jobs["modelWaitSeconds"],
+        jobs["workerConcurrency"],
+    ) == (True, 600, 20, 45, 2)
     assert parse_config(config_of(spec)).jobs_enabled  # what the pods will load
 
 

@@ -12,7 +12,7 @@ import pytest
 from ocr_operator import apply
 from ocr_operator.apply import HANDOVER_MANAGER, ApplyError, apply_children, owns_replicas
 from ocr_operator.builders import CONFIGMAP, DEPLOYMENT, HPA, INGRESS, build_children
-from ocr_operator.builders.meta import FIELD_MANAGER
+from ocr_operator.builders.meta import FIELD_MANAGER, MODEL_ANNOTATION, MODEL_VERSION_ANNOTATION
 from ocr_operator.reconcile import Reconciler
 from ocr_operator.spec import parse_spec
 from ocr_operator.status import EventSpec
@@ -295,6 +295,68 @@ def test_rollout_line_logged_once_per_step(fake_api: FakeApi, caplog: pytest.Log
     assert len(fake_api.statuses) == 4
     assert fake_api.statuses[-1]["model"] == DEFAULT_MODEL
     assert [e.reason for e in events.posted] == ["RolloutStarted", "Ready"]
+
+
+def _pod(name: str, version: str, terminating: bool = False, phase: str = "Running") -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "annotations": {MODEL_ANNOTATION: f"{DEFAULT_MODEL_NAME}-{version}", MODEL_VERSION_ANNOTATION: version},
+    }
+    if terminating:
+        meta["deletionTimestamp"] = NOW
+    return {"metadata": meta, "status": {"phase": phase}}
+
+
+def _progressing(status: dict[str, Any]) -> tuple[str, str]:
+    cond = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    return cond["status"], cond["reason"]
+
+
+def test_model_switches_only_once_the_old_models_terminating_pods_are_gone(
+    fake_api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Deployment counts a terminating pod no more, yet it still answers (preStop sleep): the
+    status keeps naming the old model until that pod is gone, and a timer tick (no Deployment event
+    says so) switches it."""
+    rec, events = reconciler(fake_api)
+    caplog.set_level(logging.INFO, logger="ocr_operator")
+    old = {"model": f"{DEFAULT_MODEL_NAME}-1.1.0", "modelVersion": "1.1.0"}
+    body = owner_body({}, status=old)
+    done = _live_deployment({}, replicas=2, updatedReplicas=2, availableReplicas=2, readyReplicas=2)
+    done["metadata"]["resourceVersion"] = "10"  # remembered for the timer's ticks
+    fake_api.pods = [
+        _pod("invoices-old-a", "1.1.0", terminating=True),
+        _pod("invoices-old-b", "1.1.0", phase="Succeeded"),  # finished: answers nothing
+        _pod("invoices-new-a", DEFAULT_MODEL_VERSION),
+        _pod("invoices-new-b", DEFAULT_MODEL_VERSION),
+    ]
+    rec.on_child_event(body, DEPLOYMENT, done)
+    waiting = fake_api.statuses[-1]
+    assert waiting.get("model", old["model"]) == old["model"]
+    assert _progressing(waiting) == ("True", "TerminatingOldPods")
+    assert "invoices-old-a" in next(c["message"] for c in waiting["conditions"] if c["type"] == "Progressing")
+    assert any(c[:2] == ("list", "Pod") and c[2].endswith("/track=stable") for c in fake_api.calls)
+    rec.settle_tick(body)  # still there: nothing changes
+    assert fake_api.statuses[-1] is waiting  # no write
+    fake_api.pods = fake_api.pods[2:]
+    rec.settle_tick(body)
+    assert fake_api.statuses[-1]["model"] == DEFAULT_MODEL
+    assert _progressing(fake_api.statuses[-1]) == ("False", "RolloutComplete")
+    assert "the previous model's pods are gone" in caplog.text
+    # settled: later events of the same Deployment generation list no pods
+    lists = sum(1 for c in fake_api.calls if c[:2] == ("list", "Pod"))
+    rec.on_child_event(body, DEPLOYMENT, done)
+    assert sum(1 for c in fake_api.calls if c[:2] == ("list", "Pod")) == lists
+    assert [e.reason for e in events.posted].count("Ready") == 1
+
+
+def test_pods_that_cannot_be_listed_do_not_hold_the_status(fake_api: FakeApi) -> None:
+    rec, _ = reconciler(fake_api)
+    fake_api.fail_list_pods = ApplyError("list pods: 403 forbidden", permanent=True, status=403)
+    body = owner_body({}, status={"model": f"{DEFAULT_MODEL_NAME}-1.1.0", "modelVersion": "1.1.0"})
+    done = _live_deployment({}, replicas=2, updatedReplicas=2, availableReplicas=2, readyReplicas=2)
+    rec.on_child_event(body, DEPLOYMENT, done)
+    assert fake_api.statuses[-1]["model"] == DEFAULT_MODEL
 
 
 def _api_exception(status: int, body: dict[str, Any]) -> Any:

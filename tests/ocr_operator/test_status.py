@@ -10,6 +10,7 @@ from ocr_operator.status import (
     carried_problem,
     compute_status,
     condition_events,
+    lingering_pods,
     observe_rollout,
     rollout_line,
     status_changed,
@@ -103,6 +104,42 @@ def test_rolling_update_is_progressing_and_keeps_serving_model() -> None:
     assert status.model == "crnn-en-1.0.0"
     times = {c.type: c.last_transition_time for c in status.conditions}
     assert times == {"Ready": T1, "Progressing": T1, "Degraded": T0}  # Degraded did not change
+
+
+def _pod(name: str, model: str | None, phase: str = "Running") -> dict[str, Any]:
+    annotations = {MODEL_ANNOTATION: model, MODEL_VERSION_ANNOTATION: model.rsplit("-", 1)[1]} if model else {}
+    return {"metadata": {"name": name, "annotations": annotations}, "status": {"phase": phase}}
+
+
+def test_lingering_pods_are_those_of_another_model_still_running_or_terminating() -> None:
+    rollout = observe_rollout(deployment(model="crnn-en-1.1.0"))
+    pods = [
+        _pod("new", "crnn-en-1.1.0"),
+        _pod("old-b", "crnn-en-1.0.0"),
+        _pod("old-a", "crnn-en-1.0.0", phase="Pending"),
+        _pod("gone", "crnn-en-1.0.0", phase="Failed"),
+        _pod("unlabelled", None),
+    ]
+    assert lingering_pods(pods, rollout) == ("old-a", "old-b")
+    assert lingering_pods([_pod("new", "crnn-en-1.1.0")], rollout) == ()
+
+
+def test_complete_rollout_with_old_pods_left_keeps_the_old_model_and_is_progressing() -> None:
+    previous = compute_status(generation=1, deployment=deployment(), previous=None, url=None, now=T0).to_patch()
+    done = deployment(generation=3, observed=3, model="crnn-en-1.1.0")
+    status = compute_status(
+        generation=2, deployment=done, previous=previous, url=None, now=T1, lingering=("a", "b", "c", "d")
+    )
+    assert conds(status) == {
+        "Ready": ("True", "Available"),
+        "Progressing": ("True", "TerminatingOldPods"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    assert status.model == "crnn-en-1.0.0"
+    message = next(c.message for c in status.conditions if c.type == "Progressing")
+    assert message.endswith("waiting for 4 pod(s) of the previous model to terminate: a, b, c and 1 more")
+    settled = compute_status(generation=2, deployment=done, previous=status.to_patch(), url=None, now=T1)
+    assert settled.model == "crnn-en-1.1.0" and conds(settled)["Progressing"] == ("False", "RolloutComplete")
 
 
 def test_deployment_not_yet_observed_is_not_ready() -> None:

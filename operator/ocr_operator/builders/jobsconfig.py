@@ -32,6 +32,7 @@ def build_jobs_config(owner: Owner, spec: OcrServiceSpec) -> JobsConfig | None:
         result_ttl_seconds=jobs.result_ttl_seconds,
         max_files_per_job=jobs.max_files_per_job,
         max_bytes_per_job=jobs.max_bytes_per_job,
+        model_wait_seconds=jobs.model_wait_seconds,
         worker_concurrency=jobs.workers.concurrency,
         metrics_port=METRICS_PORT,
     )

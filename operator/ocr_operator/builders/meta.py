@@ -87,6 +87,12 @@ def selector_labels(owner: Owner) -> dict[str, str]:
     return {LABEL_INSTANCE: owner.name, LABEL_COMPONENT: COMPONENT}
 
 
+def stable_pod_selector(owner: Owner) -> str:
+    """Label selector (string form) of the stable track's server pods, old ReplicaSets' included."""
+    labels = {**selector_labels(owner), TRACK_LABEL: STABLE_TRACK}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 def _label_value(value: str) -> str:
     """Label values allow [A-Za-z0-9_.-] and 63 chars; a tag like ``1.0@sha256:…`` does not fit."""
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in value)[:63]
