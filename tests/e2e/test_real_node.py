@@ -206,7 +206,7 @@ def test_model_change_under_load_fails_no_request(
     real_node: RealNodeCluster, e2e_namespace: str, receipts: str, receipt: Receipt
 ) -> None:
     url = service_url(real_node, e2e_namespace, receipts)
-    samples: list[tuple[str | None, dict[str, Any]]] = []
+    samples: list[tuple[str | None, dict[str, Any], str | None]] = []  # (modelVersion, Deployment status, Progressing)
     with Load(url, receipt.line_crop, threads=2) as load:
         wait_for(lambda: len(load.outcomes) >= 5, 120, "the load to warm up")
         real_node.kubectl(
@@ -217,7 +217,8 @@ def test_model_change_under_load_fails_no_request(
         def switched() -> bool:
             obj = ocrservice(real_node, e2e_namespace, receipts)
             deploy = kget(real_node, "deployment", "-n", e2e_namespace, "-l", SERVER_SELECTOR)["items"][0]
-            samples.append((obj["status"].get("modelVersion"), deploy.get("status", {})))
+            progressing = condition(obj, "Progressing").get("reason")
+            samples.append((obj["status"].get("modelVersion"), deploy.get("status", {}), progressing))
             return obj["status"].get("modelVersion") == NEXT_MODEL and condition(obj, "Ready").get("status") == "True"
 
         wait_for(switched, 600, f"status.modelVersion {NEXT_MODEL} and Ready", interval=1)
@@ -228,10 +229,12 @@ def test_model_change_under_load_fails_no_request(
     assert load.failures == 0, f"{load.failures} failed requests during the rollout: {load.errors[:3]}"
     assert counts[FIRST_MODEL] > 0 and counts[NEXT_MODEL] > 0
     # status.modelVersion switched only once the Deployment had fully rolled out ...
-    first_new = next(status for version, status in samples if version == NEXT_MODEL)
+    first_new = next(status for version, status, _ in samples if version == NEXT_MODEL)
     assert first_new.get("updatedReplicas") == first_new.get("replicas") == 2, first_new
-    # ... and the old model's pods, terminating ones included, were gone: every request answered
-    # after it came from the new model.
+    # ... and the old model's pods, terminating ones included, were gone (the last one terminates
+    # through its 5 s preStop sleep after the rollout completed, so the 1 s samples see the wait) ...
+    assert "TerminatingOldPods" in {reason for version, _, reason in samples if version != NEXT_MODEL}
+    # ... so every request answered after it came from the new model.
     assert {v for t, _, v in load.outcomes if t > switched_at} == {NEXT_MODEL}
 
 
