@@ -17,6 +17,7 @@ from jobs_support import RedisServer, require_redis_server
 from PIL import Image
 from server_support import encode, make_app, raw_png, text_page
 
+from ocr_server.config import DEFAULT_MODEL_VERSION
 from ocr_server.jobs.api import EXTENSION_KEY
 from ocr_server.jobs.store import job_key
 
@@ -336,7 +337,7 @@ def test_the_upload_budget_holds_a_whole_job() -> None:
 
 
 def two_model_client(redis_server: RedisServer):  # type: ignore[no-untyped-def]
-    """A jobs server whose config loads crnn-en 1.2.0 (the default) and 1.0.0 (the tiny recognizer
+    """A jobs server whose config loads the default crnn-en and 1.0.0 (the tiny recognizer
     stands in for both here: what is checked is the resolution and the record, not the reading)."""
     return make_app(
         {
@@ -350,15 +351,16 @@ def two_model_client(redis_server: RedisServer):  # type: ignore[no-untyped-def]
 def test_a_job_is_pinned_to_the_exact_model_it_asked_for(redis_server, rds, pages) -> None:  # type: ignore[no-untyped-def]
     client = two_model_client(redis_server)
     pinned = {}
-    for query, expected in [("", "1.2.0"), ("?model=crnn-en", "1.2.0"), ("?model=crnn-en:1.0.0", "1.0.0")]:
+    default = DEFAULT_MODEL_VERSION
+    for query, expected in [("", default), ("?model=crnn-en", default), ("?model=crnn-en:1.0.0", "1.0.0")]:
         response = client.post(f"/api/v1/jobs{query}", data=files(pages[0]), content_type="multipart/form-data")
         assert response.status_code == 202, response.json
         job_id = response.json["id"]
         assert client.get(f"/api/v1/jobs/{job_id}").json["model"] == {"name": "crnn-en", "version": expected}
         pinned[query] = rds.hget(job_key(job_id), "model")
     assert pinned == {
-        "": b"crnn-en:1.2.0",
-        "?model=crnn-en": b"crnn-en:1.2.0",
+        "": f"crnn-en:{DEFAULT_MODEL_VERSION}".encode(),
+        "?model=crnn-en": f"crnn-en:{DEFAULT_MODEL_VERSION}".encode(),
         "?model=crnn-en:1.0.0": b"crnn-en:1.0.0",
     }
     assert rds.llen(QUEUE) == 3
@@ -367,7 +369,10 @@ def test_a_job_is_pinned_to_the_exact_model_it_asked_for(redis_server, rds, page
 @pytest.mark.parametrize(
     ("model", "says"),
     [
-        ("crnn-en:1.1.0", "crnn-en:1.1.0 is not loaded by this server (loaded: crnn-en:1.2.0, crnn-en:1.0.0)"),
+        (
+            "crnn-en:1.1.0",
+            f"crnn-en:1.1.0 is not loaded by this server (loaded: crnn-en:{DEFAULT_MODEL_VERSION}, crnn-en:1.0.0)",
+        ),
         ("crnn-zh", "crnn-zh is not loaded by this server"),
         ("crnn-en:latest", "is not NAME or NAME:VERSION"),
     ],
@@ -392,7 +397,7 @@ def test_an_idempotency_key_is_bound_to_the_model_too(redis_server, rds, pages) 
     first = post("")
     assert first.status_code == 202
     # another spelling of the same resolved model is the same job
-    again = post("?model=crnn-en:1.2.0")
+    again = post(f"?model=crnn-en:{DEFAULT_MODEL_VERSION}")
     assert again.status_code == 202 and again.json["id"] == first.json["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     # the same files with another model are another submission: the key cannot be reused for them

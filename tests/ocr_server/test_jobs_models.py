@@ -1,8 +1,8 @@
 """Batch jobs read with the model the client asks for: real gunicorn, real redis-server, real Celery
-worker processes, two shipped bundles (crnn-en 1.2.0 the default, 1.0.0 loaded beside it).
+worker processes, two shipped bundles (the default crnn-en, 1.0.0 loaded beside it).
 
 * a job submitted with ``?model=crnn-en:1.0.0`` is read with 1.0.0 on the worker: each page's result
-  names it and equals ``/api/v1/ocr?model=crnn-en:1.0.0`` on the same file (and 1.2.0 reads the same
+  names it and equals ``/api/v1/ocr?model=crnn-en:1.0.0`` on the same file (and the default reads the same
   pages differently, so the model really changed the reading);
 * a job record from before models were pinned (no ``model`` field) is read with the default;
 * a worker whose config does not name the job's model (a roll-out between versions) loads the
@@ -24,14 +24,14 @@ import requests
 from jobs_support import RedisServer, Worker, require_redis_server, start_worker, wait_for_job
 from server_support import REPO_ROOT, SERVER_CONFIG, RunningServer, SroiePage, make_app, start_server, stop_server
 
-from ocr_server.config import parse_config
+from ocr_server.config import DEFAULT_MODEL_VERSION, parse_config
 from ocr_server.jobs.celery_app import PAGE_TASK, make_celery
 from ocr_server.jobs.store import JobStore, job_key
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
-DEFAULT = {"name": "crnn-en", "version": "1.2.0"}
+DEFAULT = {"name": "crnn-en", "version": DEFAULT_MODEL_VERSION}
 OLDER = {"name": "crnn-en", "version": "1.0.0"}
 QUEUE = "ocr-pages"
 LEAN_QUEUE = "ocr-pages-lean"  # the queue of the worker that loads the default model only
@@ -150,8 +150,8 @@ def default_only(tmp_path: Path) -> Path:
 def test_a_worker_not_configured_for_the_jobs_model_loads_the_installed_bundle(
     tmp_path: Path, redis_server: RedisServer, server: RunningServer, pages: list[bytes]
 ) -> None:
-    """A roll-out from 1.0.0 to 1.2.0: the new worker (config: 1.2.0 only) takes a page still queued
-    for 1.0.0.  The bundle is installed (the image ships every version), so it loads it, checks its
+    """A roll-out from 1.0.0 to the default: the new worker (config: the default only) takes a page
+    still queued for 1.0.0.  The bundle is installed (the image ships every version), so it loads it, checks its
     golden set, and reads with exactly 1.0.0: the same text as the synchronous endpoint with 1.0.0."""
     queue = "ocr-pages-on-demand"
     new = start_worker(tmp_path, jobs_config(redis_server.url, additional=False, queue=queue), name="new")
@@ -251,7 +251,7 @@ def test_a_worker_without_the_jobs_model_fails_its_pages_past_the_wait_and_keeps
             assert page["status"] == "failed" and "result" not in page and page["attempts"] == 1
             assert page["error"]["code"] == "model_unavailable"
             assert "crnn-en:1.0.0" in page["error"]["message"]  # the model the job asked for
-            assert "it loads: crnn-en:1.2.0" in page["error"]["message"]  # and what this worker has
+            assert f"it loads: crnn-en:{DEFAULT_MODEL_VERSION}" in page["error"]["message"]  # and what this worker has
             assert "nor is it installed here" in page["error"]["message"]
             assert re.search(r"waited [3-9] s", page["error"]["message"]), page["error"]  # handed back first
         # no crash: the same pool process reads the next job, pinned to the model it does have
