@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from ocr_server.config import ConfigError, parse_config
+from ocr_server.config import DEFAULT_MODEL_VERSION, ConfigError, parse_config
 from ocr_server.errors import UnknownModel
 from ocr_server.formats.alto import write_alto
 from ocr_server.formats.glyphless import cid_of, encode_text
@@ -132,7 +132,7 @@ def test_config_additional_models() -> None:
     assert "additional" in cfg.to_yaml()
     assert "additional" not in parse_config({}).to_yaml()  # configs without it render as before
     with pytest.raises(ConfigError, match="listed twice"):
-        parse_config({"model": {"additional": [{"name": "crnn-en", "version": "1.2.0"}]}})
+        parse_config({"model": {"additional": [{"name": "crnn-en", "version": DEFAULT_MODEL_VERSION}]}})
     with pytest.raises(ConfigError, match=r"model\.additional\.0\.name"):
         parse_config({"model": {"additional": [{"name": "Crnn_ZH", "version": "1.0.0"}]}})
 
