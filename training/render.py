@@ -18,8 +18,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 
 @lru_cache(maxsize=256)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), size)
+def _font(path: Path, size: int, index: int = 0) -> ImageFont.FreeTypeFont:
+    """``index``: the face inside a ``.ttc`` collection (the Chinese faces live in collections)."""
+    return ImageFont.truetype(str(path), size, index=index)
 
 
 def render_line(text: str, font_path: Path, rng: random.Random, size: int | None = None) -> np.ndarray:

@@ -90,10 +90,20 @@ def _curve(img: np.ndarray, masks: list[np.ndarray], rng: random.Random) -> tupl
     return warp(img), [warp(m) for m in masks]
 
 
-def render_scene(text: str, font_path: Path, rng: random.Random, size: int | None = None) -> np.ndarray:
-    """One word in scene style, tightly cropped; uint8 gray."""
+def render_scene(
+    text: str,
+    font_path: Path,
+    rng: random.Random,
+    size: int | None = None,
+    index: int = 0,
+    outline_div: int = 12,
+) -> np.ndarray:
+    """One word in scene style, tightly cropped; uint8 gray.  ``index``: the face in a collection
+    (the zh profile draws signs and packaging in its CJK faces with this too).  ``outline_div``:
+    the widest outline is the size over this; a hanzi's strokes are about three times denser than a
+    Latin letter's, so the zh profile passes a larger one, or the outline fills the glyph in."""
     size = size or rng.randint(26, 56)
-    font = _font(font_path, size)
+    font = _font(font_path, size, index)
     x0, y0, x1, y1 = font.getbbox(text)
     # letter-spaced signage ("tracking"): wide gaps between letters that are not word spaces
     tracking = round(size * rng.uniform(0.08, 0.35)) if rng.random() < 0.2 else 0
@@ -101,7 +111,7 @@ def render_scene(text: str, font_path: Path, rng: random.Random, size: int | Non
     w, h = x1 - x0 + 2 * pad + tracking * 3 * len(text), max(y1 - y0, size) + 2 * pad
     origin = (pad - x0, pad - y0 + (size - (y1 - y0)) // 2 if y1 - y0 < size else pad - y0)
 
-    outline = rng.randint(1, max(1, size // 12)) if rng.random() < 0.2 else 0
+    outline = rng.randint(1, max(1, size // outline_div)) if rng.random() < 0.2 else 0
     fill_mask = Image.new("L", (w, h), 0)
     _draw_text(ImageDraw.Draw(fill_mask), origin, text, font, tracking)
     layers: list[tuple[np.ndarray, float]] = []  # (mask, luma) painted in order

@@ -182,6 +182,45 @@ def test_low_signs_keep_their_place(faces) -> None:
             assert rows[-1] - rows[0] + 1 < 0.3 * img.shape[0]
 
 
+def test_screen_style_is_drawn_at_ui_size(faces) -> None:
+    """Screenshot lines are rendered small from the start (11-18 px a character), not shrunk, and
+    keep their full label."""
+    from training.zh.stream import SCREEN_SIZES, ZhLineStream
+
+    rng, nrng = random.Random(1), np.random.default_rng(1)
+    for face in faces[0][:4]:
+        img, text = ZhLineStream.screen_sample("公司名称：上海某某科技有限公司", face, rng, nrng)
+        assert text == "公司名称：上海某某科技有限公司"
+        assert img.dtype == np.uint8 and img.ndim == 2
+        assert img.shape[0] <= 2 * SCREEN_SIZES[1] and img.shape[1] >= 10 * SCREEN_SIZES[0]
+
+
+def test_scene_style_labels_the_piece_it_draws(faces) -> None:
+    """A sign is a 2-12 character piece of the line; its label is exactly that piece (no spaces),
+    and the crop holds ink of that many characters, outlines never filling the hanzi in."""
+    from training.zh.stream import SCENE_CHARS, ZhLineStream
+
+    line = "营业执照注册号码 Tel 021"
+    rng, nrng = random.Random(2), np.random.default_rng(2)
+    for i in range(12):
+        face = faces[0][i % len(faces[0])]
+        img, piece = ZhLineStream.scene_sample(line, face, rng, nrng)
+        assert piece and piece in line.replace(" ", "")
+        assert SCENE_CHARS[0] <= len(piece) <= SCENE_CHARS[1] or len(piece) == len(line.replace(" ", ""))
+        assert img.dtype == np.uint8 and img.ndim == 2 and min(img.shape) >= 8
+
+
+def test_scene_eval_set_is_held_out_and_seeded(faces, sentences) -> None:
+    """The photo-like evaluation pieces come from held-out sentences only and are deterministic."""
+    from training.zh.evalset import scene_lines
+
+    a, b = scene_lines(20), scene_lines(20)
+    assert [t for _, t in a] == [t for _, t in b]
+    assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b, strict=True))
+    held = "".join(sentences["test"])
+    assert all(t.replace(" ", "") and t.replace(" ", "")[:2] in held.replace(" ", "") for _, t in a)
+
+
 # --- scoring ---
 
 

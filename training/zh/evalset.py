@@ -14,6 +14,11 @@ same held-out faces: their vocabulary is trained on, their exact strings are ran
 sizes (12-16 px a character, hinted and anti-aliased by FreeType, no scan degradation), dark on light
 or light on dark.  The training renders at 24-48 px and shrinks some lines; this set shows how the
 model reads text that was small from the start.
+
+``scene_lines`` draws short held-out sentence pieces (2-12 characters) as signs and labels in a photo
+(``training.scene.render_scene``: coloured, textured or cluttered backgrounds, outlines, shadows,
+curved baselines; then ``augment`` at 0.4), in the held-out faces: how the model reads Chinese
+that was never on paper.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import random
 import numpy as np
 
 from ..render import augment
+from ..scene import render_scene
 from .corpus import sentence_lines
 from .fonts import Face, face_coverage, split_faces
-from .render import render_zh_line
+from .render import CJK_OUTLINE_DIV, render_zh_line
 
 SEEDS = {"val": 7, "test": 20261130}
 
@@ -86,6 +92,29 @@ def screen_lines(n: int = 300, seed: int = 1201) -> list[tuple[np.ndarray, str]]
             continue
         img = render_zh_line(text, face, rng, size=rng.choice(SCREEN_SIZES))
         out.append((255 - img if rng.random() < 0.25 else img, text))
+    return out
+
+
+def scene_lines(n: int = 300, seed: int = 1202) -> list[tuple[np.ndarray, str]]:
+    """``n`` photo-like sign/label pieces of held-out sentences in held-out faces (see the module doc)."""
+    _, held = split_faces()
+    sentences = sentence_lines("test")
+    families = _by_family(held)
+    if not families or not sentences:
+        return []
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    out: list[tuple[np.ndarray, str]] = []
+    while len(out) < n:
+        face = rng.choice(rng.choice(families))
+        cover = face_coverage(face.path, face.index)
+        sentence = "".join(c for c in rng.choice(sentences) if c in cover)
+        k = rng.randint(2, 12)
+        start = rng.randrange(max(1, len(sentence) - k + 1))
+        text = " ".join(sentence[start : start + k].split())
+        if not text:
+            continue
+        img = render_scene(text, face.path, rng, index=face.index, outline_div=CJK_OUTLINE_DIV)
+        out.append((augment(img, nrng, 0.4, min_scale=0.55), text))
     return out
 
 

@@ -13,21 +13,23 @@ import numpy as np
 
 from ocr_server.recognition.scoring import line_accuracy
 
-from .evalset import heldout_lines, invoice_lines, screen_lines
+from .evalset import heldout_lines, invoice_lines, scene_lines, screen_lines
 from .scoring import cer_normalised, cer_strict, normalise
 
 SENTENCES = "zh sentences, unseen fonts"
 INVOICES = "zh invoice fields, unseen fonts"
 SCREEN = "zh screen text 12-16 px, unseen fonts"
+SCENE = "zh signs/labels (photo-like), unseen fonts"
 
 
 def eval_sets(limit: int | None = None) -> dict[str, list[tuple[np.ndarray, str]]]:
-    """The fixed sets: 1,000 held-out sentence lines, 300 invoice/receipt lines and 300 screenshot-like
-    lines (held-out faces)."""
+    """The fixed sets: 1,000 held-out sentence lines, 300 invoice/receipt lines, 300 screenshot-like
+    lines and 300 photo-like sign pieces (held-out faces)."""
     return {
         SENTENCES: heldout_lines("test", limit or 1000),
         INVOICES: invoice_lines(limit or 300),
         SCREEN: screen_lines(limit or 300),
+        SCENE: scene_lines(limit or 300),
     }
 
 
@@ -59,13 +61,13 @@ def score(
 
 def table(results: dict[str, dict[str, float]]) -> str:
     head = (
-        f"{'set':<34}{'lines':>7}{'CER':>8}{'CER norm':>10}{'line acc':>10}{'acc norm':>10}"
+        f"{'set':<44}{'lines':>7}{'CER':>8}{'CER norm':>10}{'line acc':>10}{'acc norm':>10}"
         f"{'ms/line b':>11}{'ms/line 1':>11}"
     )
     rows = [head, "-" * len(head)]
     for name, r in results.items():
         rows.append(
-            f"{name:<34}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_norm']:>10.2%}{r['line_acc']:>10.2%}"
+            f"{name:<44}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_norm']:>10.2%}{r['line_acc']:>10.2%}"
             f"{r['line_acc_norm']:>10.2%}{r['ms_per_line_batch']:>11.2f}{r['ms_per_line_single']:>11.2f}"
         )
     return "\n".join(rows)

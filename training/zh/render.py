@@ -23,6 +23,7 @@ from .fonts import Face
 REFERENCE_GLYPH = "国"
 SIZES = (24, 48)
 TIGHT_SHARE = 0.25
+CJK_OUTLINE_DIV = 32  # outlined signage: at most size/32 px, or the outline fills a hanzi's strokes in
 
 
 @lru_cache(maxsize=1024)

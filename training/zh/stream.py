@@ -6,6 +6,16 @@ the face's coverage, drawn by ``render_zh_line``, then degraded: ``office_share`
 office scan or fax (shrunk to a 16-28 px line, thresholded, specks), the rest by ``augment``
 (blur, noise, JPEG, perspective, light; low resolution no smaller than ``MIN_SCALE``).
 A small ``blank_share`` of text-free crops labelled empty, as in English.
+
+Two styles that documents are not (added in the third phase, for the users' screenshots and
+phone photos, which the document styles never showed the model):
+
+- ``screen_share``: a line drawn natively at UI sizes (``SCREEN_SIZES``, hinted and anti-aliased
+  by FreeType, not shrunk from a large rendering), dark on light or light on dark, now and then
+  JPEG-compressed as shared screenshots are; nothing else.
+- ``scene_share``: a short piece (2-12 characters: a shop sign, a label, a slogan) drawn like the
+  English scene words (``training.scene.render_scene``: coloured, textured or cluttered
+  backgrounds, outlines, shadows, curved baselines), then mildly degraded like a photo.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -21,18 +32,23 @@ from ocr_server.recognition.charset import Charset
 
 from ..datasets import blank_crop
 from ..render import augment, office_scan
+from ..scene import render_scene
 from .charset import fold_label
 from .fonts import Face, face_coverage
 from .generators import ZhText
-from .render import render_zh_line
+from .render import CJK_OUTLINE_DIV, render_zh_line
 
 MIN_SCALE = 0.55
 OFFICE_TEXT_HEIGHT = (16, 28)
+SCREEN_SIZES = (11, 18)
+SCENE_CHARS = (2, 12)
 
 
 @dataclass
 class ZhMix:
     office_share: float = 0.2
+    screen_share: float = 0.1
+    scene_share: float = 0.08
     blank_share: float = 0.01
     augment_strength: float = 0.8
     max_len: int = 28
@@ -58,6 +74,11 @@ class ZhLineStream(IterableDataset):
             text = " ".join("".join(c for c in text if c in cover or c == " ").split())
             if not text:
                 continue
+            style = rng.random()
+            if style < self.mix.scene_share:
+                return self.scene_sample(text, face, rng, nrng)
+            if style < self.mix.scene_share + self.mix.screen_share:
+                return self.screen_sample(text, face, rng, nrng)
             img = render_zh_line(text, face, rng)
             if img.size == 0 or min(img.shape) < 4:
                 continue
@@ -65,6 +86,28 @@ class ZhLineStream(IterableDataset):
                 return office_scan(img, nrng, OFFICE_TEXT_HEIGHT), text
             return augment(img, nrng, self.mix.augment_strength, min_scale=MIN_SCALE), text
         return np.full((32, 32), 255, np.uint8), ""
+
+    @staticmethod
+    def screen_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """Native UI-size rendering, either polarity, sometimes JPEG'd; no scan degradations."""
+        img = render_zh_line(text, face, rng, size=rng.randint(*SCREEN_SIZES))
+        if rng.random() < 0.3:
+            img = 255 - img
+        if rng.random() < 0.3:
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(40, 90)])
+            if ok:
+                img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        return img, text
+
+    @staticmethod
+    def scene_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """A short piece of the line as a sign or label in a photo."""
+        compact = text.replace(" ", "")
+        k = rng.randint(*SCENE_CHARS)
+        start = rng.randrange(max(1, len(compact) - k + 1))
+        piece = compact[start : start + k]
+        img = render_scene(piece, face.path, rng, index=face.index, outline_div=CJK_OUTLINE_DIV)
+        return augment(img, nrng, 0.5, min_scale=MIN_SCALE), piece
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, str, bool]]:
         info = get_worker_info()
