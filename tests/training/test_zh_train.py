@@ -138,6 +138,24 @@ def test_card_compares_with_rapidocr_on_the_same_lines() -> None:
     assert peer_target({"rows": [{"engine": "ours", "set": SENTENCES, "cer_norm": 0.02}]}) is None
 
 
+def test_card_holds_the_stand_ins_to_one_and_a_half_times_rapidocr() -> None:
+    """Screenshot and photo-like rows: met at <= 1.5x RapidOCR's normalised CER on the same lines."""
+    from training.zh.card import proxy_targets
+    from training.zh.evaluation import SCENE, SCREEN
+
+    rows = [
+        {"engine": "ours", "set": SCREEN, "cer_norm": 0.05},
+        {"engine": "rapidocr", "set": SCREEN, "cer_norm": 0.04},
+        {"engine": "ours", "set": SCENE, "cer_norm": 0.20},
+        {"engine": "rapidocr", "set": SCENE, "cer_norm": 0.10},
+    ]
+    got = proxy_targets({"rows": rows})
+    assert len(got) == 2
+    assert got[0].endswith("| 5.00% | yes |") and "(6.00%)" in got[0]
+    assert got[1].endswith("| 20.00% | **no** |") and "(15.00%)" in got[1]
+    assert proxy_targets({"rows": rows[:1]}) == []
+
+
 def test_quantized_export_is_smaller_and_still_loads(smoke_run: Path, tmp_path: Path) -> None:
     """``--quantize`` (what ``make export`` does for zh): int8 MatMul/LSTM weights, recorded in
     model.json, the file smaller than the float export, and the server reads with it."""
