@@ -17,9 +17,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .render import _font
-from .text_sources import _case, dictionary_words, number
+from .text_sources import _case, dictionary_words, frequent_word, number
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+FREQUENT_SHARE = 0.5
 
 
 def scene_text(rng: random.Random) -> str:
@@ -29,7 +32,8 @@ def scene_text(rng: random.Random) -> str:
         return number(rng)
     words = dictionary_words()
     n = 1 if r < 0.8 else 2 if r < 0.95 else 3
-    text = " ".join(rng.choice(words) for _ in range(n))
+    # about half the words by real frequency (short common words), half uniformly from the dictionary
+    text = " ".join(frequent_word(rng) if rng.random() < FREQUENT_SHARE else rng.choice(words) for _ in range(n))
     c = rng.random()
     if c < 0.35:
         return text.upper()

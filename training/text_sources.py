@@ -115,6 +115,39 @@ def dictionary_words() -> tuple[str, ...]:
     return tuple(RECEIPT_WORDS)
 
 
+FREQUENT_WORDS = 20000
+FREQUENCY_POWER = 0.7
+
+
+@lru_cache(maxsize=1)
+def frequent_words() -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """``(words, cumulative weights)``: the most frequent English words (``wordfreq``), alphabetic
+    only, weighted by frequency^``FREQUENCY_POWER`` (the top words stay common without drowning the rest).
+
+    Why: the dictionary draws words uniformly, so a sign in training says "zygote" as often as "of";
+    real signs, covers and packaging say "of", "to", "sale", "open" all the time, and a reader that
+    rarely saw those short words guesses them from their shapes alone (of -> 0f, TO -> T0).
+    Empty without ``wordfreq`` (the caller falls back to the dictionary)."""
+    try:
+        from wordfreq import top_n_list, word_frequency
+    except ImportError:
+        return (), ()
+    words = tuple(w for w in top_n_list("en", FREQUENT_WORDS) if w.isascii() and w.isalpha())
+    cum, total = [], 0.0
+    for w in words:
+        total += word_frequency(w, "en") ** FREQUENCY_POWER
+        cum.append(total)
+    return words, tuple(cum)
+
+
+def frequent_word(rng: random.Random) -> str:
+    """One word drawn by :func:`frequent_words`' weights, or from the dictionary without them."""
+    words, cum = frequent_words()
+    if not words:
+        return rng.choice(dictionary_words())
+    return rng.choices(words, cum_weights=cum)[0]
+
+
 @lru_cache(maxsize=4)
 def corpus_lines(path: str) -> tuple[str, ...]:
     """Text of a ``lines.jsonl`` file (sroie-train): real receipt vocabulary, rendered in new fonts."""

@@ -50,3 +50,18 @@ def test_scene_text_is_seeded_and_word_like() -> None:
     words = [scene_text(random.Random(i)) for i in range(200)]
     assert sum(len(w.split()) == 1 for w in words) > 120
     assert any(w.isupper() for w in words) and any(w.islower() for w in words) and any(w.istitle() for w in words)
+
+
+def test_scene_words_follow_real_frequency() -> None:
+    """Signs say "the", "of", "to" far more often than a uniform draw from the dictionary would
+    (1 in ~100k each): about half the scene words come by wordfreq's frequencies."""
+    from training.text_sources import frequent_words
+
+    words, cum = frequent_words()
+    assert len(words) > 10000 and words[0] == "the" and all(w.isalpha() for w in words)
+    assert list(cum) == sorted(cum)
+    rng = random.Random(0)
+    drawn = [w.lower() for _ in range(3000) for w in scene_text(rng).split()]
+    common = sum(w in {"the", "of", "to", "and", "a", "in", "is", "for"} for w in drawn)
+    assert common >= 60, common  # a uniform dictionary draw gives ~0
+    assert sum(len(w) <= 3 for w in drawn if w.isalpha()) >= 0.07 * len(drawn)  # the dictionary: ~0.02
