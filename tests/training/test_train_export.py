@@ -76,6 +76,17 @@ def test_lr_schedule_warms_up_then_decays() -> None:
     assert train.lr_at(1000, 1.0, 10, 100) == pytest.approx(0.02)
 
 
+def test_bf16_only_where_the_cpu_has_it() -> None:
+    """bfloat16 autocast is emulated (about 10x slower) on AVX2-only CPUs: on by default only with
+    AVX512-BF16 or AMX-BF16 among the CPU flags."""
+    from training.train import cpu_has_fast_bf16
+
+    assert cpu_has_fast_bf16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n")
+    assert cpu_has_fast_bf16("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
+    assert not cpu_has_fast_bf16("flags\t\t: fpu sse2 avx2 fma\n")
+    assert not cpu_has_fast_bf16("")
+
+
 def test_resume_point_keeps_or_restarts_the_schedule() -> None:
     ck = {"step": 4100, "best": 0.03, "schedule_from": 0}
     assert train.resume_point(ck, new_phase=False) == (4100, 0.03, 0)
