@@ -155,6 +155,22 @@ def resume_point(ck: dict, new_phase: bool) -> tuple[int, float, int]:
     return step, float(ck.get("best", float("inf"))), int(ck.get("schedule_from", 0))
 
 
+REWARM_STEPS = 100
+
+
+def rewarm_factor(step: int, resumed_at: int | None) -> float:
+    """LR factor after resuming mid-schedule from a checkpoint without optimizer state.
+
+    Why: committed resume files carry weights only (a third of the size), so AdamW starts with empty
+    moments; its first updates are then about ``lr`` for every weight, whatever its gradient, which at
+    a mid-schedule LR jolts a trained network.  A short linear ramp over ``REWARM_STEPS`` lets the
+    moments fill first.  ``resumed_at`` None: the optimizer state was loaded (or the phase starts
+    with its own warm-up), no ramp."""
+    if resumed_at is None:
+        return 1.0
+    return min(1.0, (step - resumed_at + 1) / REWARM_STEPS)
+
+
 def lr_at(step: int, base: float, warmup: int, total: int, floor: float = 0.02) -> float:
     """Linear warm-up, then cosine decay to ``floor * base`` at ``total`` steps (flat after)."""
     if step < warmup:
@@ -314,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(charset, profile.model_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best, schedule_from = 0, float("inf"), 0
+    rewarm_from: int | None = None  # see rewarm_factor
     last = args.run / "last.pt"
     src = last if last.is_file() else args.init
     if src and src.is_file():
@@ -322,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(ck["model"])
         if "optimizer" in ck:
             opt.load_state_dict(ck["optimizer"])
-        step, best, schedule_from = resume_point(ck, new_phase=args.restart_schedule and src != last)
+        new_phase = args.restart_schedule and src != last
+        step, best, schedule_from = resume_point(ck, new_phase=new_phase)
+        if "optimizer" not in ck and not new_phase:
+            rewarm_from = step
         print(
             f"resumed from {src} at step {step} (best selection score {best:.4f}); "
             f"LR schedule from step {schedule_from} over {args.total_steps} steps",
@@ -364,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         if step >= stop_at or stop["now"] or (args.max_minutes and time.time() - started > args.max_minutes * 60):
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(step - schedule_from, args.lr, args.warmup, args.total_steps)
+            g["lr"] = lr_at(step - schedule_from, args.lr, args.warmup, args.total_steps) * rewarm_factor(
+                step, rewarm_from
+            )
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             logits = model(batch["images"])  # N, T, C
         log_probs = fold_case(logits.float().log_softmax(-1).permute(1, 0, 2), batch["case_blind"], pairs)

@@ -87,6 +87,17 @@ def test_bf16_only_where_the_cpu_has_it() -> None:
     assert not cpu_has_fast_bf16("")
 
 
+def test_resuming_without_optimizer_state_ramps_the_lr_back() -> None:
+    """Weights-only resume files: the LR climbs back over REWARM_STEPS while AdamW refills its moments;
+    with the optimizer state loaded (None) it is the schedule's own LR at once."""
+    from training.train import REWARM_STEPS, rewarm_factor
+
+    assert rewarm_factor(5000, None) == 1.0
+    assert rewarm_factor(5000, 5000) == pytest.approx(1 / REWARM_STEPS)
+    assert rewarm_factor(5000 + REWARM_STEPS // 2 - 1, 5000) == pytest.approx(0.5)
+    assert rewarm_factor(5000 + REWARM_STEPS, 5000) == 1.0
+
+
 def test_resume_point_keeps_or_restarts_the_schedule() -> None:
     ck = {"step": 4100, "best": 0.03, "schedule_from": 0}
     assert train.resume_point(ck, new_phase=False) == (4100, 0.03, 0)
