@@ -31,7 +31,7 @@ from ..render import augment
 from ..scene import render_scene
 from .corpus import sentence_lines
 from .fonts import Face, face_coverage, split_faces
-from .render import CJK_OUTLINE_DIV, render_zh_line
+from .render import CJK_OUTLINE_DIV, random_piece, render_zh_line
 
 SEEDS = {"val": 7, "test": 20261130}
 
@@ -108,9 +108,7 @@ def scene_lines(n: int = 300, seed: int = 1202) -> list[tuple[np.ndarray, str]]:
         face = rng.choice(rng.choice(families))
         cover = face_coverage(face.path, face.index)
         sentence = "".join(c for c in rng.choice(sentences) if c in cover)
-        k = rng.randint(2, 12)
-        start = rng.randrange(max(1, len(sentence) - k + 1))
-        text = " ".join(sentence[start : start + k].split())
+        text = " ".join(random_piece(sentence, rng, (2, 12)).split())
         if not text:
             continue
         img = render_scene(text, face.path, rng, index=face.index, outline_div=CJK_OUTLINE_DIV)

@@ -26,6 +26,14 @@ TIGHT_SHARE = 0.25
 CJK_OUTLINE_DIV = 32  # outlined signage: at most size/32 px, or the outline fills a hanzi's strokes in
 
 
+def random_piece(text: str, rng: random.Random, sizes: tuple[int, int]) -> str:
+    """A run of ``sizes[0]``-``sizes[1]`` consecutive characters of ``text`` (all of it when shorter):
+    what a sign or label holds.  The training stream and the photo-like evaluation set both cut with it."""
+    k = rng.randint(*sizes)
+    start = rng.randrange(max(1, len(text) - k + 1))
+    return text[start : start + k]
+
+
 @lru_cache(maxsize=1024)
 def _font(path: Path, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size, index=index)

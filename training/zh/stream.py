@@ -36,7 +36,7 @@ from ..scene import render_scene
 from .charset import fold_label
 from .fonts import Face, face_coverage
 from .generators import ZhText
-from .render import CJK_OUTLINE_DIV, render_zh_line
+from .render import CJK_OUTLINE_DIV, random_piece, render_zh_line
 
 MIN_SCALE = 0.55
 OFFICE_TEXT_HEIGHT = (16, 28)
@@ -102,10 +102,7 @@ class ZhLineStream(IterableDataset):
     @staticmethod
     def scene_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
         """A short piece of the line as a sign or label in a photo."""
-        compact = text.replace(" ", "")
-        k = rng.randint(*SCENE_CHARS)
-        start = rng.randrange(max(1, len(compact) - k + 1))
-        piece = compact[start : start + k]
+        piece = random_piece(text.replace(" ", ""), rng, SCENE_CHARS)
         img = render_scene(piece, face.path, rng, index=face.index, outline_div=CJK_OUTLINE_DIV)
         return augment(img, nrng, 0.5, min_scale=MIN_SCALE), piece
 
