@@ -377,6 +377,20 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+
+    def validate(label: str = "") -> None:
+        """Score the model on the validation sets, log it, and keep it as ``best.pt`` when it wins."""
+        nonlocal best
+        res = evaluate(model, charset, val, profile)
+        score = selection_score(res, profile.selection_keys)
+        res["score"] = round(score, 4)
+        print(f"val step {step}{label}: {json.dumps(res)}", flush=True)
+        if score < best:
+            best = score
+            save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
+        with (args.run / "val.jsonl").open("a") as fh:
+            fh.write(json.dumps({"step": step, **res}) + "\n")
+
     started = time.time()
     t0, seen, loss_sum = time.time(), 0, 0.0
     model.train()
@@ -410,26 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.ckpt_every == 0:
             save(last, model, opt, step, best, args, schedule_from, profile)
         if step % args.val_every == 0:
-            res = evaluate(model, charset, val, profile)
-            score = selection_score(res, profile.selection_keys)
-            res["score"] = round(score, 4)
-            print(f"val step {step}: {json.dumps(res)}", flush=True)
-            if score < best:
-                best = score
-                save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
-            with (args.run / "val.jsonl").open("a") as fh:
-                fh.write(json.dumps({"step": step, **res}) + "\n")
+            validate()
     if step >= stop_at and step % args.val_every:
-        # the schedule's end is a candidate too (1.2.0's last step beat the best validated one)
-        res = evaluate(model, charset, val, profile)
-        score = selection_score(res, profile.selection_keys)
-        res["score"] = round(score, 4)
-        print(f"val step {step} (end of schedule): {json.dumps(res)}", flush=True)
-        if score < best:
-            best = score
-            save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
-        with (args.run / "val.jsonl").open("a") as fh:
-            fh.write(json.dumps({"step": step, **res}) + "\n")
+        validate(" (end of schedule)")  # a candidate too (1.2.0's last step beat the best validated one)
     save(last, model, opt, step, best, args, schedule_from, profile)
     print(f"stopped at step {step}; checkpoint {last}", flush=True)
     return 0

@@ -80,7 +80,9 @@ def test_trainer_checkpoints_and_resumes(smoke_run: Path) -> None:
     assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
     assert Charset.from_file(smoke_run / "charset.txt").chars == zh_charset().chars
     val = [json.loads(x) for x in (smoke_run / "val.jsonl").read_text().splitlines()]
-    assert val and "zh-val/cer_norm" in val[-1]
+    assert [v["step"] for v in val] == [2, 3]  # each run's end of schedule is validated
+    assert "zh-val/cer_norm" in val[-1] and val[-1]["score"] == val[-1]["zh-val/cer_norm"]
+    assert torch.load(smoke_run / "best.pt", weights_only=False)["step"] in (2, 3)  # the better of the two kept
 
 
 def test_trainer_refuses_another_profiles_checkpoint(tmp_path: Path) -> None:
