@@ -30,6 +30,7 @@ from ocr_server.shared_data import data_root
 from .fonts import FontFile, font_coverage
 from .render import augment, office_scan, render_line
 from .scene import render_scene, scene_text
+from .screen import EN_SCREEN_SIZES, screen_look
 from .splits import SPLITS
 from .text_sources import random_text
 
@@ -95,6 +96,7 @@ class MixConfig:
     office_share: float = 0.0  # share of synthetic document lines degraded like office scans / faxes
     blank_share: float = 0.0  # share of blank or ink-free crops labelled "" (a blank crop reads as nothing)
     scene_share: float = 0.35  # share of synthetic samples drawn as scene text (signs, covers)
+    screen_share: float = 0.0  # share of synthetic samples drawn natively at UI sizes (screenshots)
     corpus_share: float = 0.25  # share of synthetic lines whose text comes from sroie-train labels
     augment_strength: float = 1.0
     real_augment_strength: float = 0.5
@@ -121,12 +123,19 @@ class LineStream(IterableDataset):
         for _ in range(10):
             font = rng.choice(self.fonts)
             cover = font_coverage(font.path)
-            scene = rng.random() < self.mix.scene_share
+            style = rng.random()  # one draw: with screen_share 0 the stream is what it was before
+            scene = style < self.mix.scene_share
+            screen = not scene and style < self.mix.scene_share + self.mix.screen_share
             raw = scene_text(rng) if scene else random_text(rng, self.corpus, self.mix.corpus_share, self.mix.max_len)
             text = self.charset.normalise(raw)
             text = "".join(c for c in text if c in cover or c == " ").strip()
             text = " ".join(text.split())
             if not text:
+                continue
+            if screen:
+                img = render_line(text, font.path, rng, size=rng.randint(*EN_SCREEN_SIZES))
+                if img.size and min(img.shape) >= 4:
+                    return screen_look(img, rng), text
                 continue
             img = render_scene(text, font.path, rng) if scene else render_line(text, font.path, rng)
             if img.size and min(img.shape) >= 4:

@@ -11,7 +11,8 @@ families, CER strict and width-normalised (``training/zh/scoring.py``), ms/line.
 Sets, led by those whose truth has real letter case: funsd-val lines (real noisy office forms,
 mixed case; our validation split of funsd-train, by form, never trained on: the **case-sensitive**
 CER is the headline), iiit5k-train words (validation only; scene text, case preserved), synthetic
-lines in font families held out of training, and sroie-dev line crops (validation only; labels are
+lines in font families held out of training, the same drawn natively at screen sizes (10-16 px, a
+stand-in for screenshots), and sroie-dev line crops (validation only; labels are
 upper-case by convention, so there only the case-folded, whitespace-collapsed CER means anything).
 Reports CER case-sensitive ("CER cs"), CER case-folded with whitespace collapsed ("CER ci"), CER
 case-folded on letters and digits only ("alnum": the scene-word protocol, since iiit5k's truth holds
@@ -93,6 +94,46 @@ def heldout_synthetic(n: int = 500, seed: int = 12345) -> list[tuple[np.ndarray,
     return out
 
 
+def heldout_screen(n: int = 300, seed: int = 4242) -> list[tuple[np.ndarray, str]]:
+    """Screenshot-like lines: held-out font families drawn natively at 10-16 px (UI sizes, hinted and
+    anti-aliased, not shrunk), one in four light on dark; nothing else.  A stand-in for the
+    screenshots among real documents (``training/screen.py`` says why it differs from a scan)."""
+    _, held = split_fonts()
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n and held:
+        font = rng.choice(held)
+        text = " ".join(random_text(rng, max_len=40).split())
+        if not text.isascii() or not text:
+            continue
+        img = render_line(text, font.path, rng, size=rng.randint(10, 16))
+        out.append((255 - img if rng.random() < 0.25 else img, text))
+    return out
+
+
+RENDERED_SETS: dict[str, Callable[[int], list[tuple[np.ndarray, str]]]] = {
+    "unseen-fonts": heldout_synthetic,
+    "screenshot-like": heldout_screen,
+}
+
+
+def write_rendered_sets(out: Path, n: int | None = None) -> list[Path]:
+    """Write the rendered held-out sets as PNG crops + ``manifest.jsonl`` (iiit5k's layout), so the
+    peers' bench (``bench/recognition_latency.py --split DIR``, no torch there) reads the very same
+    images: ``DIR/unseen-fonts`` (500 lines), ``DIR/screenshot-like`` (300)."""
+    written = []
+    for name, make in RENDERED_SETS.items():
+        folder = out / name
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i, (img, text) in enumerate(make(n) if n else make()):
+            cv2.imwrite(str(folder / "images" / f"{i:04d}.png"), img)
+            rows.append(json.dumps({"image": f"images/{i:04d}.png", "text": text}, ensure_ascii=False))
+        (folder / "manifest.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        written.append(folder)
+    return written
+
+
 def score(rec: Recognizer, items: list[tuple[np.ndarray, str]], single_n: int = 100) -> dict[str, float]:
     crops = [im for im, _ in items]
     t = time.perf_counter()
@@ -117,14 +158,14 @@ def score(rec: Recognizer, items: list[tuple[np.ndarray, str]], single_n: int = 
 
 def print_table(results: dict[str, dict[str, float]]) -> None:
     head = (
-        f"{'set':<26}{'lines':>7}{'CER cs':>8}{'CER ci':>9}{'alnum':>8}{'line acc':>10}{'acc ci':>8}"
+        f"{'set':<31}{'lines':>7}{'CER cs':>8}{'CER ci':>9}{'alnum':>8}{'line acc':>10}{'acc ci':>8}"
         f"{'ms/line b':>11}{'ms/line 1':>11}"
     )
     print(head)
     print("-" * len(head))
     for name, r in results.items():
         print(
-            f"{name:<26}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_ci']:>9.2%}{r['cer_alnum']:>8.2%}{r['line_acc']:>10.2%}"
+            f"{name:<31}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_ci']:>9.2%}{r['cer_alnum']:>8.2%}{r['line_acc']:>10.2%}"
             f"{r['line_acc_ci']:>8.2%}{r['ms_per_line_batch']:>11.2f}{r['ms_per_line_single']:>11.2f}"
         )
 
@@ -199,7 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--compare-runtimes", action="store_true")
     ap.add_argument("--checkpoint", type=Path, help="for --compare-runtimes")
+    ap.add_argument(
+        "--write-sets",
+        type=Path,
+        metavar="DIR",
+        help="only write the rendered held-out sets (unseen fonts, screenshot-like) as PNG + manifest.jsonl "
+        "for bench/recognition_latency.py --split DIR/<set>",
+    )
     args = ap.parse_args(argv)
+    if args.write_sets:
+        for folder in write_rendered_sets(args.write_sets, args.limit):
+            print(f"wrote {folder}")
+        return 0
     if args.compare_runtimes:
         if not args.checkpoint:
             ap.error("--compare-runtimes needs --checkpoint")
@@ -224,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "funsd-val lines (forms)": funsd_val(args.limit),
         "iiit5k words": iiit5k(args.limit),
         "synthetic, unseen fonts": heldout_synthetic(args.limit or 500),
+        "screenshot-like, unseen fonts": heldout_screen(args.limit or 300),
         "sroie-dev lines (UPPER)": sroie_dev(args.limit),
     }
     results = {name: score(rec, items) for name, items in sets.items()}

@@ -265,6 +265,7 @@ def training_data(
     mix = MixConfig(
         real_share=args.real_share,
         scene_share=args.scene_share,
+        screen_share=args.screen_share,
         forms_share=args.forms_share,
         office_share=args.office_share,
         blank_share=args.blank_share,
@@ -299,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         "--real-share", type=float, default=0.2, help="share of sroie-train lines (of what blanks and forms leave)"
     )
     ap.add_argument("--scene-share", type=float, default=0.35, help="share of synthetic samples in scene style")
+    ap.add_argument(
+        "--screen-share", type=float, default=0.1, help="share of synthetic samples drawn natively at UI sizes"
+    )
     ap.add_argument("--forms-share", type=float, default=0.18, help="share of funsd-fit lines (real mixed case)")
     ap.add_argument(
         "--office-share", type=float, default=0.3, help="share of synthetic document lines degraded like office scans"

@@ -24,7 +24,6 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -33,6 +32,7 @@ from ocr_server.recognition.charset import Charset
 from ..datasets import blank_crop
 from ..render import augment, office_scan
 from ..scene import render_scene
+from ..screen import screen_look
 from .charset import fold_label
 from .fonts import Face, face_coverage
 from .generators import ZhText
@@ -90,14 +90,7 @@ class ZhLineStream(IterableDataset):
     @staticmethod
     def screen_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
         """Native UI-size rendering, either polarity, sometimes JPEG'd; no scan degradations."""
-        img = render_zh_line(text, face, rng, size=rng.randint(*SCREEN_SIZES))
-        if rng.random() < 0.3:
-            img = 255 - img
-        if rng.random() < 0.3:
-            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(40, 90)])
-            if ok:
-                img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
-        return img, text
+        return screen_look(render_zh_line(text, face, rng, size=rng.randint(*SCREEN_SIZES)), rng), text
 
     @staticmethod
     def scene_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
