@@ -61,3 +61,18 @@ def test_heldout_screen_set_is_fixed_small_and_in_held_out_fonts() -> None:
     assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b, strict=True))
     assert len(a) == 40 and all(text.isascii() and text == " ".join(text.split()) for _, text in a)
     assert max(img.shape[0] for img, _ in a) <= 32
+
+
+def test_rendered_sets_are_written_for_the_peers_bench(tmp_path) -> None:
+    import json
+
+    import cv2
+
+    from training.evaluate import write_rendered_sets
+
+    folders = write_rendered_sets(tmp_path, 3)
+    assert [f.name for f in folders] == ["unseen-fonts", "screenshot-like"]
+    rows = [json.loads(x) for x in (tmp_path / "screenshot-like" / "manifest.jsonl").read_text().splitlines()]
+    for row, (img, text) in zip(rows, heldout_screen(3), strict=True):
+        assert row["text"] == text
+        assert np.array_equal(cv2.imread(str(tmp_path / "screenshot-like" / row["image"]), cv2.IMREAD_GRAYSCALE), img)
