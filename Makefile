@@ -143,7 +143,7 @@ train: ## Resume runs/crnn, or start a new phase (warm-up + cosine of TRAIN_PHAS
 	$(PYTHON) -m training.train --run runs/crnn --init models/resume/crnn-en-resume.pt --restart-schedule \
 	  --lr 1e-3 --total-steps $(TRAIN_PHASE_STEPS)
 
-evaluate: ## Accuracy table: crnn-en on sroie-dev, funsd-val, iiit5k, unseen fonts; MODEL=crnn-zh VERSION=x on held-out Chinese lines
+evaluate: ## Accuracy table: crnn-en on funsd-val, iiit5k, unseen fonts, screenshot-like, sroie-dev; MODEL=crnn-zh VERSION=x on held-out Chinese lines
 	$(PYTHON) -m training.evaluate --profile $(PROFILE) --model $(MODEL) --version $(VERSION)
 
 TRAIN_ZH_STEPS ?= 16000
