@@ -19,6 +19,8 @@ from ..config import DetectionConfig
 from .components import Components, group_median
 from .tuning import Tuning
 
+SOLID_FILL = 0.8  # a shape inking more of its box than this is a bar or a blot, not letters
+
 
 def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) -> np.ndarray:
     """Boolean per group: does it look like text rather than a row of dots, a speck or a logo?
@@ -29,7 +31,8 @@ def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) 
     large have more letters.  The glyphs of one printed page share a typeface and ink about the same
     fraction of their boxes; a group whose typical shape inks much less than the page's typical glyph
     (``min_glyph_fill``) is thin handwriting, a scribble or a speckle cluster.  Relative, so a page
-    set in a light typeface keeps all its lines.
+    set in a light typeface keeps all its lines.  A lone shape much wider than tall and not solid is a
+    word whose letters fused (``lone_word_aspect``): it is held to the line rule, not the speck rule.
     """
     n = int(gid.max()) + 1
     h = cores.h.astype(np.float64)
@@ -38,9 +41,15 @@ def credible_groups(cores: Components, gid: np.ndarray, unit: float, t: Tuning) 
     shortest = np.full(n, np.inf)
     np.minimum.at(shortest, gid, h)
     count = np.bincount(gid, minlength=n)
-    need = np.where(count == 1, t.lone_core_frac, t.min_core_frac) * unit
-    blob = (count <= 2) & (shortest > t.blob_frac * unit) | (count == 1) & (tallest > t.lone_max_frac * unit)
     fill = cores.area / np.maximum(1, cores.h * cores.w).astype(np.float64)
+    lone = count == 1
+    if t.lone_word_aspect > 0:  # a fused word, not a speck; a solid bar (fill near 1) is neither
+        fused = (cores.w >= t.lone_word_aspect * cores.h) & (fill < SOLID_FILL)
+        has_fused = np.zeros(n, bool)
+        np.logical_or.at(has_fused, gid, fused)
+        lone &= ~has_fused
+    need = np.where(lone, t.lone_core_frac, t.min_core_frac) * unit
+    blob = (count <= 2) & (shortest > t.blob_frac * unit) | (count == 1) & (tallest > t.lone_max_frac * unit)
     sparse = group_median(fill, gid) < t.min_glyph_fill * np.median(fill)
     return (tallest >= need) & ~blob & ~sparse
 

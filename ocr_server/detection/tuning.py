@@ -70,6 +70,10 @@ class Tuning:
     """A line needs one glyph of at least this many units (rows of dots and dashes have none)."""
     lone_core_frac: float = 0.85
     """A one-glyph line needs that glyph to be at least this many units (noise specks are shorter)."""
+    lone_word_aspect: float = 3.0
+    """A one-glyph line at least this many times wider than tall is a word whose letters fused (small
+    caps at 100 dpi: a form's ``COMPOUND`` label is one 47 x 7 px shape) and needs only
+    ``min_core_frac`` units, not ``lone_core_frac`` (0 disables)."""
     lone_max_frac: float = 2.0
     """A one-glyph line taller than this many units is a blot or a stamp (a lone character is body-sized)."""
     blob_frac: float = 2.5

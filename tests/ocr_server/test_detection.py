@@ -335,3 +335,18 @@ def test_recall_on_real_receipts() -> None:
         predicted += len(pred)
     assert hits / truth >= 0.80, f"recall {hits / truth:.3f}"
     assert hits / predicted >= 0.82, f"precision {hits / predicted:.3f}"
+
+
+def test_a_lone_fused_word_is_a_line_but_a_speck_or_a_bar_of_its_height_is_not() -> None:
+    """Small caps on a 100 dpi form fuse into one wide shape (``COMPOUND``: 47 x 7 px beside 10 px
+    text); a lone shape that short is a speck unless it is word-wide and not solid."""
+    from ocr_server.detection.filters import credible_groups
+    from ocr_server.detection.tuning import Tuning
+
+    unit = 10.0
+    boxes = [(0, 0, 47, 7), (100, 0, 107, 7), (200, 0, 247, 7)]  # fused word, square speck, solid bar
+    c = comps(*boxes)
+    c.area[:] = [int(47 * 7 * 0.55), int(7 * 7 * 0.6), 47 * 7]
+    gid = np.arange(3)
+    assert credible_groups(c, gid, unit, Tuning()).tolist() == [True, False, False]
+    assert credible_groups(c, gid, unit, Tuning(lone_word_aspect=0.0)).tolist() == [False, False, False]
