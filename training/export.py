@@ -181,7 +181,16 @@ def write_bundle(
     )
     if prof.name != "en":  # the trainer options the card reports (English model.json files stay as they were)
         args = ck.get("args") or {}
-        keys = ("batch_size", "lr", "total_steps", "office_share", "blank_share", "val_lines", "bf16")
+        keys = (
+            "batch_size",
+            "lr",
+            "total_steps",
+            "office_share",
+            "blank_share",
+            "latin_font_share",
+            "val_lines",
+            "bf16",
+        )
         meta["training"] = {k: args[k] for k in keys if k in args}
     meta.update(extra_meta or {})
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -253,8 +253,11 @@ def training_data(
         from .zh.stream import ZhLineStream, ZhMix
 
         faces, _ = split_faces()
-        mix = ZhMix(office_share=args.office_share, blank_share=args.blank_share)
-        stream = ZhLineStream(charset, faces, mix, args.seed + step)
+        mix = ZhMix(
+            office_share=args.office_share, blank_share=args.blank_share, latin_font_share=args.latin_font_share
+        )
+        latin_fonts = [f.path for f in split_fonts()[0]]  # the English training pool: its held-out fonts stay out
+        stream = ZhLineStream(charset, faces, mix, args.seed + step, latin_fonts)
         val = {"zh-val": heldout_lines("val", args.val_lines)}
         families = sorted({f.family for f in faces})
         return stream, val, f"data: {len(faces)} faces of {len(families)} families ({', '.join(families)})"
@@ -308,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         "--office-share", type=float, default=0.3, help="share of synthetic document lines degraded like office scans"
     )
     ap.add_argument("--blank-share", type=float, default=0.02, help="share of text-free crops labelled empty")
+    ap.add_argument(
+        "--latin-font-share",
+        type=float,
+        default=0.4,
+        help="zh: share of lines with ASCII whose Latin runs are drawn in an English training font",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--bf16",

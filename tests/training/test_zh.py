@@ -165,6 +165,73 @@ def test_renderer_draws_the_whole_label(faces, text: str) -> None:
         assert ink_width <= 36 * len(text) * 2.2  # letter-spacing up to one em
 
 
+def test_runs_cut_latin_from_cjk_and_keep_every_character() -> None:
+    from training.zh.render import LATIN_RUN_CHARS, runs
+
+    text = "参见systemd.target(5). 和 CPU 100%，完"
+    got = runs(text, LATIN_RUN_CHARS)
+    assert "".join(r for r, _ in got) == text
+    assert got == [
+        ("参见", False),
+        ("systemd.target(5). ", True),
+        ("和 ", False),
+        ("CPU 100%", True),
+        ("，完", False),
+    ]
+    assert runs("全是中文", LATIN_RUN_CHARS) == [("全是中文", False)]
+
+
+def test_latin_font_draws_the_ascii_runs(faces) -> None:
+    """With a western font the ASCII runs are drawn in it: the line's ink differs from the CJK face's
+    own Latin, still spans the whole label, and a missing font changes nothing (seeded as before)."""
+    from training.fonts import split_fonts
+
+    latin_fonts, _ = split_fonts()
+    if not latin_fonts:
+        missing("no Latin fonts installed: `make setup-apt`")
+    face = faces[0][0]
+    text = "见 systemd.target(5) 的说明"
+    plain = render_zh_line(text, face, random.Random(4), size=36)
+    assert np.array_equal(plain, render_zh_line(text, face, random.Random(4), size=36, latin=None))
+    differs = 0
+    for font in latin_fonts[:6]:
+        img = render_zh_line(text, face, random.Random(4), size=36, latin=font.path)
+        ink = img < (int(img.max()) + int(img.min())) / 2
+        cols = np.flatnonzero(ink.any(0))
+        assert cols[-1] - cols[0] + 1 >= 0.45 * 36 * len(text) * 0.6
+        differs += img.shape != plain.shape or not np.array_equal(img, plain)
+    assert differs == min(6, len(latin_fonts))
+
+
+def test_stream_picks_a_latin_font_only_for_lines_with_ascii(faces) -> None:
+    from pathlib import Path
+
+    from training.zh.stream import ZhLineStream, ZhMix
+
+    fonts = [Path("/a.ttf"), Path("/b.ttf")]
+    always = ZhLineStream(zh_charset(), faces[0], ZhMix(latin_font_share=1.0), 1, fonts)
+    never = ZhLineStream(zh_charset(), faces[0], ZhMix(latin_font_share=0.0), 1, fonts)
+    rng = random.Random(0)
+    assert always.latin_font("增值税专用发票", rng) is None
+    assert always.latin_font("型号 iPhone 15", rng) in fonts
+    assert never.latin_font("型号 iPhone 15", rng) is None
+
+
+def test_rule_lines_hold_runs_of_one_character() -> None:
+    """Separator rows (a repeated dash or dot, 3-26 long) are among the generated lines and are all
+    representable."""
+    text = generators.ZhText("train")
+    if not text.words.words:
+        missing("jieba is not installed (the train extra)")
+    cs = zh_charset()
+    rng = random.Random(1)
+    lines = [generators.rule_line(rng, text.words) for _ in range(300)]
+    rows = [ln for ln in lines if len(set(ln)) == 1]
+    assert len(rows) > 100 and all(3 <= len(r) <= 26 for r in rows)
+    assert any(set(r) == {"—"} for r in rows)
+    assert all(c in cs or c == " " for ln in lines for c in cs.normalise(fold_label(ln)))
+
+
 def test_renderer_is_seeded(faces) -> None:
     face = faces[0][0]
     a = render_zh_line("增值税专用发票", face, random.Random(3))

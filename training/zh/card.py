@@ -110,6 +110,7 @@ def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> 
     mix = ZhMix(
         office_share=trained.get("office_share", ZhMix.office_share),
         blank_share=trained.get("blank_share", ZhMix.blank_share),
+        latin_font_share=trained.get("latin_font_share", ZhMix.latin_font_share),
     )
     recipe = ", ".join(f"{w:.0%} {name}" for w, name in MIX)
     lines = [
@@ -165,6 +166,16 @@ def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> 
         f"{SCENE_CHARS[0]}-{SCENE_CHARS[1]} character pieces drawn by the English scene renderer "
         "(`training/scene.py`: coloured, textured or cluttered backgrounds, outlines, shadows, curved "
         "baselines) in the CJK faces, then mildly degraded.",
+        *(
+            [
+                f"- Latin in western fonts (from phase 5): {mix.latin_font_share:.0%} of the lines that hold ASCII "
+                "draw their Latin runs (letters, digits, ASCII punctuation) in a font of the English training pool, "
+                "as Chinese documents set English words and numbers in a western face; the English held-out "
+                "families stay out."
+            ]
+            if mix.latin_font_share
+            else []
+        ),
         "- No real Chinese images were trained on.",
         f"- Steps: {meta.get('training_steps')} at batch {trained.get('batch_size', '?')}, peak LR "
         f"{trained.get('lr', '?')}, AdamW, warm-up + cosine LR, "

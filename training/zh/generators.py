@@ -13,6 +13,7 @@ import string
 from collections.abc import Callable
 from functools import lru_cache
 
+from ..text_sources import frequent_word
 from .charset import gb2312_hanzi
 from .corpus import MAX_LINE_CHARS, WordSampler, sentence_lines
 
@@ -382,8 +383,8 @@ def mixed_line(rng: random.Random, words: WordSampler) -> str:
         r = rng.random()
         if r < 0.5:
             parts.append(words(rng))
-        elif r < 0.65:
-            parts.append(rng.choice(LATIN_WORDS))
+        elif r < 0.65:  # the fixed acronyms, or any English word by its real frequency, in any case
+            parts.append(rng.choice(LATIN_WORDS) if rng.random() < 0.4 else _latin_case(rng, frequent_word(rng)))
         elif r < 0.8:
             parts.append(f"{rng.randint(1, 9999)}{rng.choice([*UNITS, '%', 'GB', 'kg', 'cm', 'mm', '℃', '°'])}")
         elif r < 0.9:
@@ -430,6 +431,30 @@ def symbols_line(rng: random.Random, words: WordSampler) -> str:
     return rng.choice(["", " ", "，"]).join(parts[: rng.randint(1, 3)])
 
 
+def _latin_case(rng: random.Random, word: str) -> str:
+    r = rng.random()
+    return word.upper() if r < 0.15 else word.title() if r < 0.4 else word
+
+
+RULE_CHARS = "—————-–_=*·.…~"
+
+
+def rule_line(rng: random.Random, words: WordSampler) -> str:
+    """Separators and leaders: a row of dashes or dots on its own (a rule typed as text), a table of
+    contents' dot leaders to a page number, a signature's dash.  Runs of one repeated character are
+    what CTC finds hardest (one blank between each pair), and the sentences' real rows of 破折号 look
+    nothing like the two-character ones elsewhere in the mix."""
+    ch = rng.choice(RULE_CHARS)
+    n = rng.randint(3, 26)
+    r = rng.random()
+    if r < 0.5:
+        return ch * n
+    if r < 0.8:
+        gap = rng.choice(["", " "])
+        return words(rng) + gap + rng.choice("…·.") * n + gap + str(rng.randint(1, 300))
+    return rng.choice(["——", "—", "--"]) + rng.choice(["", " "]) + words(rng)
+
+
 # (share of lines, name for the model card); ZhText maps each name to its generator
 MIX: tuple[tuple[float, str], ...] = (
     (0.30, "fortunes-zh sentences"),
@@ -439,8 +464,9 @@ MIX: tuple[tuple[float, str], ...] = (
     (0.09, "receipt lines"),
     (0.05, "addresses"),
     (0.08, "mixed Chinese/Latin/digits"),
-    (0.08, "uniform hanzi"),
-    (0.04, "symbols"),
+    (0.07, "uniform hanzi"),
+    (0.03, "symbols"),
+    (0.02, "separator rows and dot leaders"),
     (0.03, "amounts, dates, phones, tax ids"),
 )
 
@@ -461,6 +487,7 @@ class ZhText:
             "mixed Chinese/Latin/digits": lambda r: mixed_line(r, self.words),
             "uniform hanzi": uniform_hanzi,
             "symbols": lambda r: symbols_line(r, self.words),
+            "separator rows and dot leaders": lambda r: rule_line(r, self.words),
             "amounts, dates, phones, tax ids": rng_choice_amount_date,
         }
         self.mix: list[tuple[float, Callable[[random.Random], str]]] = [(w, gens[name]) for w, name in MIX]

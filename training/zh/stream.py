@@ -7,6 +7,11 @@ office scan or fax (shrunk to a 16-28 px line, thresholded, specks), the rest by
 (blur, noise, JPEG, perspective, light; low resolution no smaller than ``MIN_SCALE``).
 A small ``blank_share`` of text-free crops labelled empty, as in English.
 
+From the fifth phase, ``latin_font_share`` of the lines that hold ASCII draw those runs in a Latin
+font of the English training pool (``render_zh_line(latin=...)``), as Chinese documents set their
+English words and numbers in a western face; the CJK faces' own Latin glyphs are a handful of
+designs, and the held-out lines showed the model misreading the Latin of an unseen face.
+
 Two styles that documents are not (added in the third phase, for the users' screenshots and
 phone photos, which the document styles never showed the model):
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
@@ -50,6 +56,7 @@ class ZhMix:
     screen_share: float = 0.1
     scene_share: float = 0.08
     blank_share: float = 0.01
+    latin_font_share: float = 0.0
     augment_strength: float = 0.8
     max_len: int = 28
 
@@ -57,8 +64,11 @@ class ZhMix:
 class ZhLineStream(IterableDataset):
     """Endless, seeded; each DataLoader worker gets its own seed."""
 
-    def __init__(self, charset: Charset, faces: list[Face], mix: ZhMix, seed: int) -> None:
+    def __init__(
+        self, charset: Charset, faces: list[Face], mix: ZhMix, seed: int, latin_fonts: list[Path] | None = None
+    ) -> None:
         self.charset, self.faces, self.mix, self.seed = charset, faces, mix, seed
+        self.latin_fonts = latin_fonts or []
         self._text: ZhText | None = None
 
     def text_source(self) -> ZhText:
@@ -77,9 +87,10 @@ class ZhLineStream(IterableDataset):
             style = rng.random()
             if style < self.mix.scene_share:
                 return self.scene_sample(text, face, rng, nrng)
+            latin = self.latin_font(text, rng)
             if style < self.mix.scene_share + self.mix.screen_share:
-                return self.screen_sample(text, face, rng, nrng)
-            img = render_zh_line(text, face, rng)
+                return self.screen_sample(text, face, rng, nrng, latin)
+            img = render_zh_line(text, face, rng, latin=latin)
             if img.size == 0 or min(img.shape) < 4:
                 continue
             if rng.random() < self.mix.office_share:
@@ -87,10 +98,19 @@ class ZhLineStream(IterableDataset):
             return augment(img, nrng, self.mix.augment_strength, min_scale=MIN_SCALE), text
         return np.full((32, 32), 255, np.uint8), ""
 
+    def latin_font(self, text: str, rng: random.Random) -> Path | None:
+        """A Latin font for the line's ASCII runs, for ``latin_font_share`` of the lines that have any."""
+        if not self.latin_fonts or not any(c.isascii() and c.isalnum() for c in text):
+            return None
+        return rng.choice(self.latin_fonts) if rng.random() < self.mix.latin_font_share else None
+
     @staticmethod
-    def screen_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def screen_sample(
+        text: str, face: Face, rng: random.Random, nrng: np.random.Generator, latin: Path | None = None
+    ) -> tuple[np.ndarray, str]:
         """Native UI-size rendering, either polarity, sometimes JPEG'd; no scan degradations."""
-        return screen_look(render_zh_line(text, face, rng, size=rng.randint(*SCREEN_SIZES)), rng), text
+        img = render_zh_line(text, face, rng, size=rng.randint(*SCREEN_SIZES), latin=latin)
+        return screen_look(img, rng), text
 
     @staticmethod
     def scene_sample(text: str, face: Face, rng: random.Random, nrng: np.random.Generator) -> tuple[np.ndarray, str]:
