@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             ["engine", "set", "lines", "CER", "CER norm", "line acc norm", "batch ms/line", "single ms/line"],
         )
     )  # fmt: skip
+    for r in rows:  # where the errors are: Latin words inside Chinese lines, separator rows, Chinese
+        if len(r["by_kind"]) > 1:
+            kinds = "; ".join(f"{k} {v['cer_norm']:.2%} ({v['lines']})" for k, v in r["by_kind"].items())
+            print(f"  {r['engine']}, {r['set']}: normalised CER by kind: {kinds}")
     if args.json:
         write_json(args.json, {"threads": args.threads, "settings": settings, "rows": rows})
     return 0

@@ -297,3 +297,16 @@ def test_normalised_cer_folds_width_and_spacing_only() -> None:
     assert cer_normalised([("你好,世界", "你好，世界")]) == 0.0
     assert cer_normalised([("你 好", "你好")]) == 0.0
     assert cer_normalised([("你坏", "你好")]) == pytest.approx(0.5)
+
+
+def test_breakdown_splits_latin_chinese_and_separator_rows() -> None:
+    from training.zh.evaluation import breakdown, line_kind
+
+    assert line_kind("——————") == "separator rows"
+    assert line_kind("参见 systemd.target") == "with Latin"
+    assert line_kind("合计¥1,234.56") == "Chinese only"
+    pairs = [("", "——————"), ("参见 systemd.toroet", "参见 systemd.target"), ("发票", "发票")]
+    got = breakdown(pairs)
+    assert got["separator rows"] == {"lines": 1, "cer_norm": 1.0}
+    assert got["Chinese only"]["cer_norm"] == 0.0
+    assert 0 < got["with Latin"]["cer_norm"] < 0.2

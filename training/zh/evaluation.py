@@ -33,7 +33,30 @@ def eval_sets(limit: int | None = None) -> dict[str, list[tuple[np.ndarray, str]
     }
 
 
-def score_texts(preds: list[str], items: list[tuple[np.ndarray, str]]) -> dict[str, float]:
+RULE_ROW_CHARS = frozenset("—-–─_=*·.… ")
+KINDS = ("with Latin", "Chinese only", "separator rows")
+
+
+def line_kind(truth: str) -> str:
+    """Which part of a set a line's truth belongs to, for the breakdown: a row of dashes or dots
+    only (a rule typed as text), a line holding ASCII letters, or Chinese (with digits, punctuation)."""
+    if set(truth) <= RULE_ROW_CHARS:
+        return "separator rows"
+    return "with Latin" if any(c.isascii() and c.isalpha() for c in truth) else "Chinese only"
+
+
+def breakdown(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Normalised CER and line count per :data:`KINDS` (only the kinds present): where a set's
+    errors come from, e.g. the Latin words inside Chinese sentences."""
+    out = {}
+    for kind in KINDS:
+        part = [(p, r) for p, r in pairs if line_kind(r) == kind]
+        if part:
+            out[kind] = {"lines": len(part), "cer_norm": cer_normalised(part)}
+    return out
+
+
+def score_texts(preds: list[str], items: list[tuple[np.ndarray, str]]) -> dict:
     pairs = list(zip(preds, [t for _, t in items], strict=True))
     return {
         "lines": len(items),
@@ -41,12 +64,13 @@ def score_texts(preds: list[str], items: list[tuple[np.ndarray, str]]) -> dict[s
         "cer_norm": cer_normalised(pairs),
         "line_acc": line_accuracy(pairs),
         "line_acc_norm": sum(normalise(p) == normalise(r) for p, r in pairs) / max(1, len(pairs)),
+        "by_kind": breakdown(pairs),
     }
 
 
 def score(
     recognize: Callable[[list[np.ndarray]], list[str]], items: list[tuple[np.ndarray, str]], single_n: int = 100
-) -> dict[str, float]:
+) -> dict:
     """CER figures plus ms/line handing all crops in one call (batched) and one crop a call."""
     crops = [im for im, _ in items]
     t = time.perf_counter()
@@ -59,7 +83,7 @@ def score(
     return {**score_texts(preds, items), "ms_per_line_batch": batch_ms, "ms_per_line_single": single_ms}
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
+def table(results: dict[str, dict]) -> str:
     head = (
         f"{'set':<44}{'lines':>7}{'CER':>8}{'CER norm':>10}{'line acc':>10}{'acc norm':>10}"
         f"{'ms/line b':>11}{'ms/line 1':>11}"
@@ -70,4 +94,10 @@ def table(results: dict[str, dict[str, float]]) -> str:
             f"{name:<44}{r['lines']:>7}{r['cer']:>8.2%}{r['cer_norm']:>10.2%}{r['line_acc']:>10.2%}"
             f"{r['line_acc_norm']:>10.2%}{r['ms_per_line_batch']:>11.2f}{r['ms_per_line_single']:>11.2f}"
         )
+        kinds = r.get("by_kind") or {}
+        if len(kinds) > 1:
+            rows.append(
+                "    normalised CER by kind: "
+                + "; ".join(f"{k} {v['cer_norm']:.2%} ({v['lines']} lines)" for k, v in kinds.items())
+            )
     return "\n".join(rows)
