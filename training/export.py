@@ -188,6 +188,8 @@ def write_bundle(
             "office_share",
             "blank_share",
             "latin_font_share",
+            "scene_share",
+            "screen_share",
             "val_lines",
             "bf16",
         )

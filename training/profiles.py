@@ -79,7 +79,15 @@ PROFILES: dict[str, Profile] = {
         language="zh-Hans",
         description="simplified Chinese (GB 2312 levels 1+2) + ASCII + Chinese punctuation (6,943 characters)",
         # a longer warm-up for the 6,944-way classifier; the zh stream's own shares (training/zh/stream.py)
-        defaults={"lr": 1e-3, "warmup": 1000, "total_steps": 60000, "office_share": 0.2, "blank_share": 0.01},
+        defaults={
+            "lr": 1e-3,
+            "warmup": 1000,
+            "total_steps": 60000,
+            "office_share": 0.2,
+            "blank_share": 0.01,
+            "scene_share": 0.08,
+            "screen_share": 0.1,
+        },
     ),
 }
 

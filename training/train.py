@@ -254,7 +254,11 @@ def training_data(
 
         faces, _ = split_faces()
         mix = ZhMix(
-            office_share=args.office_share, blank_share=args.blank_share, latin_font_share=args.latin_font_share
+            office_share=args.office_share,
+            blank_share=args.blank_share,
+            scene_share=args.scene_share,
+            screen_share=args.screen_share,
+            latin_font_share=args.latin_font_share,
         )
         latin_fonts = [f.path for f in split_fonts()[0]]  # the English training pool: its held-out fonts stay out
         stream = ZhLineStream(charset, faces, mix, args.seed + step, latin_fonts)

@@ -111,6 +111,8 @@ def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> 
         office_share=trained.get("office_share", ZhMix.office_share),
         blank_share=trained.get("blank_share", ZhMix.blank_share),
         latin_font_share=trained.get("latin_font_share", ZhMix.latin_font_share),
+        scene_share=trained.get("scene_share", ZhMix.scene_share),
+        screen_share=trained.get("screen_share", ZhMix.screen_share),
     )
     recipe = ", ".join(f"{w:.0%} {name}" for w, name in MIX)
     lines = [
