@@ -89,9 +89,12 @@ def ours_http(threads: int, stack: list[Any]) -> Engine:
     return engine
 
 
-def ours_inproc(threads: int, model: tuple[str, str] | None = None, models_dir: str | None = None) -> Engine:
+def ours_inproc(
+    threads: int, model: tuple[str, str] | None = None, models_dir: str | None = None, tuning: Any = None
+) -> Engine:
     """The same pipeline object the server builds, called directly; ``model`` ``(name, version)``
-    overrides the config's default bundle (the Chinese page benchmark reads with ``crnn-zh``)."""
+    overrides the config's default bundle (the Chinese page benchmark reads with ``crnn-zh``), and
+    ``tuning`` the detector's shape constants (``bench/reading_order.py`` turns the column rule off)."""
     import cv2
 
     from ocr_server.config import load_config
@@ -107,7 +110,10 @@ def ours_inproc(threads: int, model: tuple[str, str] | None = None, models_dir: 
         name, version, models_dir or cfg.model.models_dir,
         decoder=rec.decoder, beam_width=rec.beam_width, batch_size=rec.batch_size, threads=threads,
     )  # fmt: skip
-    pipeline = OcrPipeline(cfg, create_detector(cfg.detection, recognizer.info.language), recognizer)
+    detector = create_detector(cfg.detection, recognizer.info.language)
+    if tuning is not None:
+        detector.tuning = tuning  # type: ignore[attr-defined]
+    pipeline = OcrPipeline(cfg, detector, recognizer)
     pipeline.warmup()
     engine = Engine("ours-inproc", f"{name}-{version}, {threads} threads, in process", read=lambda p, d: "")
 

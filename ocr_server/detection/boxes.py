@@ -1,4 +1,4 @@
-"""Finishing line boxes: marks attached, margins added, reading order.
+"""Finishing line boxes: marks attached, margins added (reading order: :mod:`.layout`).
 
 The boxes come in as the union boxes of each line's glyphs; what is done here only grows and orders
 them, so it never changes which lines were found.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Box
 from .components import Components
 from .tuning import Tuning
 
@@ -82,29 +81,3 @@ def pad_boxes(lines: np.ndarray, shape: tuple[int, int], frac: float) -> np.ndar
     out[:, 2] = np.minimum(width, lines[:, 2] + pad)
     out[:, 3] = np.minimum(height, lines[:, 3] + pad)
     return out
-
-
-def reading_order(boxes: list[Box], row_overlap: float = 0.5) -> list[Box]:
-    """Top to bottom by rows, left to right within a row.
-
-    Boxes are taken by vertical centre; one joins the current row while its centre lies within
-    ``row_overlap`` × the row's mean height of the row's mean centre, so segments of one printed line
-    (item, quantity, price) read together even when their tops differ by a few pixels.
-    """
-    if not boxes:
-        return []
-    by_centre = sorted(boxes, key=lambda b: (b[1] + b[3], b[0]))
-    rows: list[list[Box]] = []
-    centre_sum = height_sum = 0.0
-    for box in by_centre:
-        yc, h = (box[1] + box[3]) / 2.0, float(box[3] - box[1])
-        if rows:
-            n = len(rows[-1])
-            if abs(yc - centre_sum / n) <= row_overlap * (height_sum / n):
-                rows[-1].append(box)
-                centre_sum += yc
-                height_sum += h
-                continue
-        rows.append([box])
-        centre_sum, height_sum = yc, h
-    return [b for row in rows for b in sorted(row, key=lambda b: b[0])]

@@ -8,7 +8,8 @@ This module wires the stages into one pure function and reads the operator's
 * :mod:`.rows`: glyphs → lines (printed rows linked by bands, cut at wide gaps unless punctuation
   fills them, CJK full-width punctuation counted with its em cell; tall outliers split off).
 * :mod:`.filters`: which groups and lines are text (credible glyphs, page-relative junk rules).
-* :mod:`.boxes`: marks attached, margins added, reading order.
+* :mod:`.boxes`: marks attached, margins added.
+* :mod:`.layout`: reading order (columns of running text one after another, everything else by rows).
 * :mod:`.tuning`: the internal shape constants of every stage.
 
 Everything here is a pure function of the image and the config; the detector object holds only
@@ -21,10 +22,11 @@ import numpy as np
 
 from ..config import DetectionConfig
 from .base import Box
-from .boxes import attach_marks, pad_boxes, reading_order
+from .boxes import attach_marks, pad_boxes
 from .components import Components, classify, find_components, group_boxes, typical_char_height
 from .filters import credible_groups, filter_lines, junk_lines
 from .ink import as_gray, ink_masks
+from .layout import reading_order
 from .rows import bridged, group_lines, row_order
 from .tuning import Tuning
 
@@ -60,7 +62,7 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     lines = filter_lines(lines, cfg)
     lines = pad_boxes(lines, shape, t.pad_frac)
     boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
-    return reading_order(boxes, t.row_overlap)[: cfg.max_lines]
+    return reading_order(boxes, t.row_overlap, t.columns)[: cfg.max_lines]
 
 
 class OpenCVLineDetector:

@@ -6,7 +6,9 @@ and so that ``bench/detection_eval.py --tune`` has one place to look them up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .layout import ColumnRule
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Tuning:
     """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
     row_overlap: float = 0.5
     """Boxes share a reading-order row when their centre lies within this fraction of the row's height."""
+    columns: ColumnRule = field(default_factory=ColumnRule)
+    """When a white gutter separates columns of running text, read whole columns (:mod:`.layout`)."""
 
 
 CJK_TUNING = Tuning(gap_floor=2.0, mark_cell=1.25, filler_frac=0.75, attach_gap=1.0)

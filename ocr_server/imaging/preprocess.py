@@ -26,6 +26,13 @@ SKEW_COARSE_STEP = 0.5
 SKEW_FINE_STEP = 0.1
 # Rotations smaller than this are not worth the interpolation blur they cost.
 SKEW_MIN_ANGLE = 0.3
+# The row profile is also scored in this many vertical strips of the ink, each on its own (see
+# _profile_score), and the whole page's angle is kept while the strips score it at least this
+# fraction of their own best.  Measured (2026-12-03): rendered pages of two or three columns whose
+# baselines sit 5-13 px apart 0.69-0.91; synthetic skews of 1.4-4.9° 0.994-1.0; every page of
+# sroie-dev and funsd-val 0.98 or more, so on those the estimate is the same as before.
+SKEW_STRIPS = 3
+SKEW_AGREE = 0.95
 
 
 @dataclass(frozen=True)
@@ -119,13 +126,31 @@ def _ink_points(gray: np.ndarray) -> np.ndarray:
     return np.stack([xs, ys], axis=1).astype(np.float64)
 
 
-def _profile_score(points: np.ndarray, center: tuple[float, float], angle: float) -> float:
-    """Sharpness of the row profile after rotating the ink by ``angle``: text rows aligned with
-    the pixel rows concentrate ink into few rows, which maximises the sum of squared counts."""
+def _profile_score(points: np.ndarray, center: tuple[float, float], angle: float, strip: np.ndarray) -> float:
+    """Sharpness of the row profiles after rotating the ink by ``angle``: text rows aligned with
+    the pixel rows concentrate ink into few rows, which maximises the sum of squared counts.
+
+    Each vertical strip of the page (``strip``: a point's strip index) is profiled on its own
+    (all zeros: the whole page as one profile).  Why strips: one profile of the whole page is
+    sharpest where *different* blocks' rows line up, not where each block is straight, so two
+    columns whose baselines sit half a line apart read as a 0.6-1.8° skew and a straight
+    magazine page was rotated, drifting its lines by 10-40 px across the page.  Per strip, each
+    block is judged by its own rows.  Why not strips alone: a narrow strip pins the angle less
+    well (errors up to 0.6° on rendered receipts, against 0.3° for the whole page)."""
     m = cv2.getRotationMatrix2D(center, angle, 1.0)
     rows = points @ m[1, :2] + m[1, 2]
-    counts = np.bincount((rows - rows.min()).astype(np.int64))
+    rows = (rows - rows.min()).astype(np.int64)
+    counts = np.bincount(strip * (int(rows.max()) + 1) + rows)
     return float(np.dot(counts, counts))
+
+
+def _search_skew(points: np.ndarray, center: tuple[float, float], max_angle: float, strip: np.ndarray) -> float:
+    """The angle within ``[-max_angle, max_angle]`` of the sharpest row profiles, coarse then fine."""
+    coarse = np.arange(-max_angle, max_angle + 1e-9, SKEW_COARSE_STEP)
+    best = max(coarse, key=lambda a: _profile_score(points, center, float(a), strip))
+    fine = np.arange(best - SKEW_COARSE_STEP, best + SKEW_COARSE_STEP + 1e-9, SKEW_FINE_STEP)
+    fine = fine[np.abs(fine) <= max_angle + 1e-9]
+    return float(max(fine, key=lambda a: _profile_score(points, center, float(a), strip)))
 
 
 def estimate_skew(gray: np.ndarray, max_angle: float) -> float:
@@ -142,11 +167,14 @@ def estimate_skew(gray: np.ndarray, max_angle: float) -> float:
     h, w = gray.shape[:2]
     s = min(1.0, SKEW_ESTIMATE_SIDE / max(h, w))
     center = (w * s / 2.0, h * s / 2.0)
-    coarse = np.arange(-max_angle, max_angle + 1e-9, SKEW_COARSE_STEP)
-    best = max(coarse, key=lambda a: _profile_score(points, center, float(a)))
-    fine = np.arange(best - SKEW_COARSE_STEP, best + SKEW_COARSE_STEP + 1e-9, SKEW_FINE_STEP)
-    fine = fine[np.abs(fine) <= max_angle + 1e-9]
-    best = max(fine, key=lambda a: _profile_score(points, center, float(a)))
+    xs = points[:, 0]
+    strips = np.minimum(SKEW_STRIPS - 1, ((xs - xs.min()) * SKEW_STRIPS / (np.ptp(xs) + 1)).astype(np.int64))
+    whole = _search_skew(points, center, max_angle, np.zeros(len(points), np.int64))
+    local = _search_skew(points, center, max_angle, strips)
+    # The whole page pins the angle more precisely but is fooled by blocks whose rows are offset:
+    # trust it while each strip is about as straight at its angle as at the strips' own best one.
+    agree = _profile_score(points, center, whole, strips) >= SKEW_AGREE * _profile_score(points, center, local, strips)
+    best = whole if agree else local
     return float(round(best, 2)) if abs(best) >= SKEW_MIN_ANGLE else 0.0
 
 

@@ -74,6 +74,20 @@ def test_deskew_finds_the_rotation(angle: float) -> None:
     assert estimate_skew(skewed, 10.0) == pytest.approx(-angle, abs=0.3)
 
 
+@pytest.mark.parametrize(("columns", "stagger"), [(2, 7), (3, 13)])
+def test_columns_with_offset_baselines_are_not_skew(columns: int, stagger: int) -> None:
+    """One profile of the whole page lines the columns' rows up at 0.6-1.8°; per strip, each is straight."""
+    from bench.column_pages import SERIF, columns_page
+    from tests.needs import missing
+
+    if not SERIF.is_file():
+        missing(f"DejaVu Serif not found at {SERIF} (make setup-apt)")
+    page = columns_page(columns, lines_per_column=12, stagger=stagger).image
+    assert estimate_skew(page, 10.0) == 0.0
+    skewed, _ = rotate(page, 2.0)
+    assert estimate_skew(skewed, 10.0) == pytest.approx(-2.0, abs=0.3)
+
+
 def test_deskew_respects_limits_and_blank_pages() -> None:
     skewed, _ = rotate(text_page(900, 600, 8), 6.0)
     assert abs(estimate_skew(skewed, 3.0)) <= 3.0
