@@ -46,6 +46,9 @@ class OcrLine:
     confidence: float
     box: Box
     words: tuple[OcrWord, ...] = ()
+    block: int = 0
+    """The page's text block the line belongs to (0, 1, ... in reading order): one per column of
+    running text and per heading across columns, one for a page without columns (hOCR, ALTO)."""
 
 
 @dataclass
@@ -99,6 +102,13 @@ def join_lines(lines: list[OcrLine]) -> str:
         parts.append(line.text)
         prev = line.box
     return "".join(parts)
+
+
+def text_blocks(detector: LineDetector, boxes: list[Box]) -> list[int]:
+    """The text block of each box, from a detector that groups its lines into blocks (the OpenCV one
+    does, see :mod:`ocr_server.detection.layout`); one block for a detector that does not."""
+    blocks = getattr(detector, "blocks", None)
+    return list(blocks(boxes)) if callable(blocks) else [0] * len(boxes)
 
 
 def is_text(result: LineResult, min_confidence: float) -> bool:
@@ -183,6 +193,7 @@ class OcrPipeline:
                 if crop is not None:
                     crops.append(crop)
                     kept.append(box)
+            blocks = text_blocks(self.detector, kept)
         deadline.check()
         geometry = page.geometry
 
@@ -200,8 +211,9 @@ class OcrPipeline:
                         OcrWord(w.text, w.confidence, to_source(w.box))
                         for w in line_words(r, crop, box, crop_origin(box, CROP_MARGIN_FRAC, CROP_MARGIN_MIN))
                     ),
+                    block=block,
                 )
-                for box, crop, r in zip(kept, crops, results, strict=True)
+                for box, crop, r, block in zip(kept, crops, results, blocks, strict=True)
                 if is_text(r, self.config.recognition.min_line_confidence)
             ]
         return PageResult(

@@ -80,20 +80,36 @@ def row_order(boxes: Sequence[Box], row_overlap: float = 0.5) -> list[Box]:
 
 def reading_order(boxes: Sequence[Box], row_overlap: float = 0.5, rule: ColumnRule | None = None) -> list[Box]:
     """``boxes`` in reading order: each column of running text whole before the next, else rows."""
-    return _order(list(boxes), row_overlap, rule or ColumnRule(), 0)
+    return [box for block in reading_blocks(boxes, row_overlap, rule) for box in block]
 
 
-def _order(boxes: list[Box], row_overlap: float, rule: ColumnRule, depth: int) -> list[Box]:
+def reading_blocks(boxes: Sequence[Box], row_overlap: float = 0.5, rule: ColumnRule | None = None) -> list[list[Box]]:
+    """``boxes`` as text blocks, blocks and the lines in each in reading order: a page without
+    columns of running text is one block; with them, each column of each band is one, and so is
+    a title or a heading across the columns (what hOCR's ``ocr_carea`` and ALTO's ``TextBlock`` hold)."""
+    return [block for block in _order(list(boxes), row_overlap, rule or ColumnRule(), 0) if block]
+
+
+def block_numbers(boxes: Sequence[Box], row_overlap: float = 0.5, rule: ColumnRule | None = None) -> list[int]:
+    """For each of ``boxes`` the number (0, 1, ...) of its block in :func:`reading_blocks`."""
+    where: dict[Box, list[int]] = {}
+    for number, block in enumerate(reading_blocks(boxes, row_overlap, rule)):
+        for box in block:
+            where.setdefault(tuple(box), []).append(number)  # type: ignore[arg-type]
+    return [where[tuple(box)].pop(0) for box in boxes]  # type: ignore[index]
+
+
+def _order(boxes: list[Box], row_overlap: float, rule: ColumnRule, depth: int) -> list[list[Box]]:
     """Split ``boxes`` at the leftmost gutter between two columns of running text and order each
-    side on its own; without such a gutter, exactly :func:`row_order` (so pages without columns of
-    running text never change)."""
+    side on its own, as blocks; without such a gutter, one block in exactly :func:`row_order`'s
+    order (so pages without columns of running text never change)."""
     if depth >= rule.max_depth or len(boxes) < 2 * rule.min_lines:
-        return row_order(boxes, row_overlap)
+        return [row_order(boxes, row_overlap)]
     arr = np.asarray(boxes, dtype=np.int64)
     height = float(np.median(arr[:, 3] - arr[:, 1]))
     gutter = _gutter(arr, height, rule)
     if gutter is None:
-        return row_order(boxes, row_overlap)
+        return [row_order(boxes, row_overlap)]
     lo, hi, top, bottom = gutter
     centre = (arr[:, 1] + arr[:, 3]) / 2.0
     head, tail = centre < top, centre > bottom
@@ -103,7 +119,7 @@ def _order(boxes: list[Box], row_overlap: float, rule: ColumnRule, depth: int) -
     cross = ~((mid[:, 2] <= lo) | (mid[:, 0] >= hi))
     for segment, is_band in _bands(middle, mid, cross):
         if not is_band:
-            out += row_order(segment, row_overlap)
+            out.append(row_order(segment, row_overlap))
             continue
         seg = np.asarray(segment, dtype=np.int64)
         for side in (seg[:, 2] <= lo, seg[:, 0] >= hi):

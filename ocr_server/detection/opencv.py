@@ -26,7 +26,7 @@ from .boxes import attach_marks, pad_boxes
 from .components import Components, classify, find_components, group_boxes, typical_char_height
 from .filters import credible_groups, filter_lines, junk_lines
 from .ink import as_gray, ink_masks
-from .layout import reading_order
+from .layout import block_numbers, reading_order
 from .rows import bridged, group_lines, row_order
 from .tuning import Tuning
 
@@ -74,3 +74,8 @@ class OpenCVLineDetector:
 
     def detect(self, gray: np.ndarray) -> list[Box]:
         return detect_lines(gray, self.cfg, self.tuning)
+
+    def blocks(self, boxes: list[Box]) -> list[int]:
+        """The text block of each of ``boxes`` (as :meth:`detect` returned them, or a subset), numbered in
+        reading order (:func:`~ocr_server.detection.layout.reading_blocks`)."""
+        return block_numbers(boxes, self.tuning.row_overlap, self.tuning.columns)

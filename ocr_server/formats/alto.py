@@ -1,16 +1,21 @@
 """ALTO XML v4 (4.4 schema): ``Page`` > ``PrintSpace`` > ``TextBlock`` > ``TextLine`` > ``String``/``SP``.
 
 Coordinates are in pixels of each page image (``MeasurementUnit`` = pixel), ``WC`` is the word
-confidence in [0, 1].  One ``TextBlock`` holds all lines of a page (the detector finds lines, not
-blocks).  Validated against the official 4.4 XSD in the tests.
+confidence in [0, 1].  One ``TextBlock`` per text block of the page: one for a page without columns,
+one per column of running text and per heading across columns (:mod:`ocr_server.detection.layout`).
+Validated against the official 4.4 XSD in the tests.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from ..recognition.words import word_separators
-from .model import Document, Page
+from .model import Document, Page, line_blocks
+
+if TYPE_CHECKING:
+    from ..pipeline import OcrLine
 
 MEDIA_TYPE = "application/xml; charset=utf-8"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -39,31 +44,39 @@ def _page(layout: ET.Element, page: Page, lang: str | None) -> None:
     space = ET.SubElement(el, "PrintSpace", {"ID": f"space_{n}", **_geometry((0, 0, page.width, page.height))})
     if not page.lines:
         return
-    block = ET.SubElement(
-        space,
-        "TextBlock",
-        {"ID": f"block_{n}_1", **_geometry(_union([ln.box for ln in page.lines])), **({"LANG": lang} if lang else {})},
-    )
-    for i, line in enumerate(page.lines, start=1):
-        tl = ET.SubElement(block, "TextLine", {"ID": f"line_{n}_{i}", **_geometry(line.box)})
-        words = list(line.words) or [line]  # a line without word boxes is one String
-        separators = word_separators(line.text, [w.text for w in words])
-        for j, word in enumerate(words, start=1):
-            if j > 1 and separators[j - 2]:  # SP only where the line has a space (not between CJK words)
-                prev = words[j - 2].box
-                gap = (prev[2], min(prev[1], word.box[1]), max(prev[2], word.box[0]), max(prev[3], word.box[3]))
-                sp = _geometry(gap)
-                ET.SubElement(tl, "SP", {"HPOS": sp["HPOS"], "VPOS": sp["VPOS"], "WIDTH": sp["WIDTH"]})
-            ET.SubElement(
-                tl,
-                "String",
-                {
-                    "ID": f"string_{n}_{i}_{j}",
-                    **_geometry(word.box),
-                    "CONTENT": word.text,
-                    "WC": f"{min(1.0, max(0.0, word.confidence)):.4f}",
-                },
-            )
+    i = 0
+    for k, lines in enumerate(line_blocks(page.lines), start=1):
+        block = ET.SubElement(
+            space,
+            "TextBlock",
+            {"ID": f"block_{n}_{k}", **_geometry(_union([ln.box for ln in lines])), **({"LANG": lang} if lang else {})},
+        )
+        for line in lines:
+            i += 1
+            _line(block, line, n, i)
+
+
+def _line(block: ET.Element, line: OcrLine, n: int, i: int) -> None:
+    """One ``TextLine`` (the ``i``-th of page ``n``) with its words as ``String``/``SP``."""
+    tl = ET.SubElement(block, "TextLine", {"ID": f"line_{n}_{i}", **_geometry(line.box)})
+    words = list(line.words) or [line]  # a line without word boxes is one String
+    separators = word_separators(line.text, [w.text for w in words])
+    for j, word in enumerate(words, start=1):
+        if j > 1 and separators[j - 2]:  # SP only where the line has a space (not between CJK words)
+            prev = words[j - 2].box
+            gap = (prev[2], min(prev[1], word.box[1]), max(prev[2], word.box[0]), max(prev[3], word.box[3]))
+            sp = _geometry(gap)
+            ET.SubElement(tl, "SP", {"HPOS": sp["HPOS"], "VPOS": sp["VPOS"], "WIDTH": sp["WIDTH"]})
+        ET.SubElement(
+            tl,
+            "String",
+            {
+                "ID": f"string_{n}_{i}_{j}",
+                **_geometry(word.box),
+                "CONTENT": word.text,
+                "WC": f"{min(1.0, max(0.0, word.confidence)):.4f}",
+            },
+        )
 
 
 def write_alto(doc: Document, *, file_name: str = "") -> bytes:

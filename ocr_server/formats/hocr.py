@@ -2,7 +2,8 @@
 
 Built with :mod:`xml.etree.ElementTree` rather than string templates, so every text and attribute
 is escaped by construction.  Confidences are percentages (the spec's recommendation for x_wconf).
-One ``ocr_carea`` holds all lines of a page: the line detector finds lines, not columns.  Words are
+One ``ocr_carea`` per text block (one for a page without columns; one per column of running text
+and per heading across columns, see :mod:`ocr_server.detection.layout`).  Words are
 separated by a space only where the line has one (CJK words touch, see
 :func:`~ocr_server.recognition.words.word_separators`); the document's ``lang`` is the model's.
 """
@@ -10,9 +11,13 @@ separated by a space only where the line has one (CJK words touch, see
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from ..recognition.words import word_separators
-from .model import Document, Page
+from .model import Document, Page, line_blocks
+
+if TYPE_CHECKING:
+    from ..pipeline import OcrLine
 
 MEDIA_TYPE = "text/html; charset=utf-8"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -44,36 +49,44 @@ def _page(body: ET.Element, page: Page) -> None:
     )
     if not page.lines:
         return
-    area = ET.SubElement(
-        div, "div", {"class": "ocr_carea", "id": f"block_{n}_1", "title": _bbox(_union([ln.box for ln in page.lines]))}
+    i = 0
+    for k, lines in enumerate(line_blocks(page.lines), start=1):
+        area = ET.SubElement(
+            div, "div", {"class": "ocr_carea", "id": f"block_{n}_{k}", "title": _bbox(_union([ln.box for ln in lines]))}
+        )
+        for line in lines:
+            i += 1
+            _line(area, line, n, i)
+
+
+def _line(area: ET.Element, line: OcrLine, n: int, i: int) -> None:
+    """One ``ocr_line`` (the ``i``-th of page ``n``) with its words as ``ocrx_word``."""
+    span = ET.SubElement(
+        area,
+        "span",
+        {
+            "class": "ocr_line",
+            "id": f"line_{n}_{i}",
+            "title": f"{_bbox(line.box)}; x_wconf {round(line.confidence * 100)}",
+        },
     )
-    for i, line in enumerate(page.lines, start=1):
-        span = ET.SubElement(
-            area,
+    words = line.words or ()
+    if not words:
+        span.text = line.text
+        return
+    separators = word_separators(line.text, [w.text for w in words])
+    for j, (word, sep) in enumerate(zip(words, separators, strict=True), start=1):
+        w = ET.SubElement(
+            span,
             "span",
             {
-                "class": "ocr_line",
-                "id": f"line_{n}_{i}",
-                "title": f"{_bbox(line.box)}; x_wconf {round(line.confidence * 100)}",
+                "class": "ocrx_word",
+                "id": f"word_{n}_{i}_{j}",
+                "title": f"{_bbox(word.box)}; x_wconf {round(word.confidence * 100)}",
             },
         )
-        words = line.words or ()
-        if not words:
-            span.text = line.text
-            continue
-        separators = word_separators(line.text, [w.text for w in words])
-        for j, (word, sep) in enumerate(zip(words, separators, strict=True), start=1):
-            w = ET.SubElement(
-                span,
-                "span",
-                {
-                    "class": "ocrx_word",
-                    "id": f"word_{n}_{i}_{j}",
-                    "title": f"{_bbox(word.box)}; x_wconf {round(word.confidence * 100)}",
-                },
-            )
-            w.text = word.text
-            w.tail = sep or None  # Chinese words touch: no space is invented between them
+        w.text = word.text
+        w.tail = sep or None  # Chinese words touch: no space is invented between them
 
 
 def write_hocr(doc: Document) -> bytes:

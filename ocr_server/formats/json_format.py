@@ -14,7 +14,12 @@ from .model import Document, Page
 
 
 def _line(line: Any, words: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": line.text, "confidence": line.confidence, "box": list(line.box)}
+    out: dict[str, Any] = {
+        "text": line.text,
+        "confidence": line.confidence,
+        "box": list(line.box),
+        "block": getattr(line, "block", 0),
+    }
     if words:
         out["words"] = [{"text": w.text, "confidence": w.confidence, "box": list(w.box)} for w in line.words]
     return out

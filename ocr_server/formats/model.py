@@ -70,6 +70,18 @@ class Page:
         return self.width * 72.0 / self.dpi, self.height * 72.0 / self.dpi
 
 
+def line_blocks(lines: list[OcrLine]) -> list[list[OcrLine]]:
+    """Consecutive lines of one text block together, in the lines' order (a new block wherever the
+    block number changes, so the blocks never reorder the lines)."""
+    out: list[list[OcrLine]] = []
+    for line in lines:
+        if out and out[-1][-1].block == line.block:
+            out[-1].append(line)
+        else:
+            out.append([line])
+    return out
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """The model a document was read with; ``language`` (BCP 47, from the bundle's ``model.json``)

@@ -99,7 +99,10 @@ def _run(service: OcrService, data: bytes, pinned: PinnedModel | None) -> dict[s
         "status": "succeeded",
         "result": {
             "text": result.text,
-            "lines": [{"text": ln.text, "confidence": ln.confidence, "box": list(ln.box)} for ln in result.lines],
+            "lines": [
+                {"text": ln.text, "confidence": ln.confidence, "box": list(ln.box), "block": ln.block}
+                for ln in result.lines
+            ],
             "image": {"width": result.width, "height": result.height},
             "model": {"name": info.name, "version": info.version},
             "timings_ms": result.timings_ms,

@@ -3,6 +3,7 @@ official 4.4 XSD), searchable PDF (text and positions extracted back with PDFium
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -142,6 +143,36 @@ def _extract_words(pdf_bytes: bytes) -> list[list[tuple[str, tuple[float, float,
     return out
 
 
+def _columns_document() -> Document:
+    """A title (block 0) over two columns (blocks 1 and 2) of two lines each."""
+    title = _line([("Columns", (100, 40, 400, 80))])
+    left = [_line([(f"left{i}", (100, 100 + 40 * i, 380, 130 + 40 * i))]) for i in range(2)]
+    right = [_line([(f"right{i}", (450, 100 + 40 * i, 730, 130 + 40 * i))]) for i in range(2)]
+    lines = [dataclasses.replace(ln, block=b) for ln, b in zip([title, *left, *right], [0, 1, 1, 2, 2], strict=True)]
+    return Document("image", [Page(1, 850, 1100, lines)], False, ModelRef("crnn-en", "1.5.0"), {"total": 1.0})
+
+
+def test_text_blocks_become_alto_text_blocks_and_hocr_careas() -> None:
+    from lxml import etree
+
+    doc = _columns_document()
+    ns = {"h": "http://www.w3.org/1999/xhtml", "a": "http://www.loc.gov/standards/alto/ns-v4#"}
+    hocr = etree.fromstring(write_hocr(doc))
+    areas = hocr.xpath("//h:div[@class='ocr_carea']", namespaces=ns)
+    assert [a.get("title") for a in areas] == ["bbox 100 40 400 80", "bbox 100 100 380 170", "bbox 450 100 730 170"]
+    assert [len(a.xpath(".//h:span[@class='ocr_line']", namespaces=ns)) for a in areas] == [1, 2, 2]
+    alto = etree.fromstring(write_alto(doc))
+    blocks = alto.xpath("//a:TextBlock", namespaces=ns)
+    assert [b.get("ID") for b in blocks] == ["block_1_1", "block_1_2", "block_1_3"]
+    assert [s.get("CONTENT") for s in blocks[2].xpath(".//a:String", namespaces=ns)] == ["right0", "right1"]
+    lines = alto.xpath("//a:TextLine", namespaces=ns)
+    assert [ln.get("ID") for ln in lines] == [f"line_1_{i}" for i in range(1, 6)]  # numbered across blocks
+    if ALTO_XSD.is_file():
+        schema = etree.XMLSchema(etree.parse(str(ALTO_XSD)))
+        assert schema.validate(alto), schema.error_log
+    assert [ln["block"] for ln in to_json(doc)["lines"]] == [0, 1, 1, 2, 2]
+
+
 def test_searchable_pdf_places_every_word_over_its_box() -> None:
     doc = _document(image=True)
     data = write_pdf(doc)
@@ -180,7 +211,7 @@ def test_searchable_pdf_text_is_invisible_and_the_image_is_drawn() -> None:
 def test_json_single_image_keeps_the_original_shape() -> None:
     body = to_json(_document(multipage=False))
     assert set(body) == {"text", "lines", "image", "model", "timings_ms"}
-    assert set(body["lines"][0]) == {"text", "confidence", "box"}
+    assert set(body["lines"][0]) == {"text", "confidence", "box", "block"}
     with_words = to_json(_document(multipage=False), words=True)
     assert with_words["lines"][0]["words"][1] == {"text": "12.50", "confidence": 0.97, "box": [340, 100, 480, 140]}
 

@@ -7,7 +7,7 @@ import pytest
 
 from bench.column_pages import SERIF, SERIF_BOLD, RenderedPage, columns_page, table_page
 from ocr_server.config import DetectionConfig
-from ocr_server.detection.layout import ColumnRule, reading_order, row_order
+from ocr_server.detection.layout import ColumnRule, block_numbers, reading_blocks, reading_order, row_order
 from ocr_server.detection.opencv import detect_lines
 from tests.needs import missing, shared_dataset
 
@@ -38,6 +38,21 @@ def test_a_title_that_starts_at_the_left_column_is_not_part_of_it() -> None:
     title = (60, 20, 1000, 60)
     left, right = column(60, 500, 100, 5), column(620, 500, 107, 5)
     assert reading_order([*right, *left, title]) == [title, *left, *right]
+
+
+def test_blocks_are_the_title_each_column_and_the_footer() -> None:
+    title = (60, 20, 900, 60)
+    left, right = column(60, 500, 100, 10), column(620, 500, 100, 10)
+    footer = (580, 500, 610, 522)
+    assert reading_blocks([footer, *right, *left, title]) == [[title], left, right, [footer]]
+    assert block_numbers([title, *left, *right, footer]) == [0] + [1] * 10 + [2] * 10 + [3]
+
+
+def test_a_page_without_columns_is_one_block() -> None:
+    rows = [[(60, y, 300, y + 22), (560, y, 590, y + 22)] for y in range(60, 400, 40)]
+    boxes = [b for row in rows for b in row]
+    assert reading_blocks(boxes) == [boxes]
+    assert block_numbers(boxes) == [0] * len(boxes)
 
 
 def test_three_columns_with_staggered_baselines() -> None:

@@ -79,6 +79,8 @@ def test_a_two_column_page_reads_column_by_column(server: RunningServer) -> None
     matched = [min(range(len(page.texts)), key=lambda i, t=text: cer(t, page.texts[i])) for text in lines]
     assert matched == list(range(len(page.texts))), list(zip(matched, lines, strict=True))
     assert response.json()["text"].splitlines()[1] == lines[1]
+    blocks = [line["block"] for line in response.json()["lines"]]
+    assert blocks == [0] + [1] * 8 + [2] * 8 + [3]  # title, left column, right column, page number
 
 
 def test_ocr_raw_body(server: RunningServer, sroie_page: SroiePage) -> None:
