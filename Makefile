@@ -29,7 +29,7 @@ HELM ?= .tools/bin/helm
 KUBE_VERSION ?= $(shell sed -n 's/^KUBERNETES_VERSION=//p' tests/cluster/versions.env)
 CONTAINER_ENGINE ?= docker
 MODEL ?= crnn-en
-VERSION ?= 1.5.0
+VERSION ?= 1.6.0
 # Language profile (training/profiles.py): follows MODEL unless given
 PROFILE ?= $(if $(filter crnn-zh,$(MODEL)),zh,en)
 

@@ -69,7 +69,7 @@ def random_change(rng: random.Random) -> dict[str, Any]:
     if choice == 4:
         on = rng.random() < 0.5
         return {"autoscaling": {"enabled": on, "minReplicas": 1, "maxReplicas": 3}}
-    return {"model": {"version": rng.choice(["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"])}}
+    return {"model": {"version": rng.choice(["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0"])}}
 
 
 class Chaos:

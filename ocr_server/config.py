@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 CONFIG_ENV_VAR = "OCR_CONFIG"
 ENV_PREFIX = "OCR__"
 DEFAULT_MODEL_NAME = "crnn-en"
-DEFAULT_MODEL_VERSION = "1.5.0"
+DEFAULT_MODEL_VERSION = "1.6.0"
 
 
 class _Section(BaseModel):

@@ -33,7 +33,7 @@ from tests.ocr_operator.helpers import OWNER
 NOW = "2026-05-01T10:00:00Z"
 LATER = "2026-05-01T10:10:00Z"
 CANARY = {"model": {"version": "1.1.0"}, "weight": 50}
-STABLE_MODEL, CANARY_MODEL = "crnn-en-1.5.0", "crnn-en-1.1.0"
+STABLE_MODEL, CANARY_MODEL = "crnn-en-1.6.0", "crnn-en-1.1.0"
 
 
 def spec_of(**fields: Any) -> Any:
@@ -49,7 +49,7 @@ def kinds(children: Any) -> dict[tuple[str, str], Any]:
 
 def test_canary_model_must_differ_from_the_stable() -> None:
     with pytest.raises(InvalidSpecError, match=r"canary\.model must differ"):
-        parse_spec({"canary": {"model": {"version": "1.5.0"}}})
+        parse_spec({"canary": {"model": {"version": "1.6.0"}}})
 
 
 def test_no_canary_no_plan() -> None:

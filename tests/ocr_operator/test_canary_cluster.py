@@ -77,7 +77,7 @@ def pods_by_track(kube: Cluster) -> dict[str, int]:
         ({"canary": {**CANARY_SPEC, "weight": 101}}, "spec.canary.weight"),
         ({"canary": {**CANARY_SPEC, "weight": -1}}, "spec.canary.weight"),
         ({"canary": {**CANARY_SPEC, "weight": 10, "replicas": 0}}, "canary.replicas must be at least 1"),
-        ({"canary": {"model": {"version": "1.5.0"}}}, "canary.model must differ from model"),
+        ({"canary": {"model": {"version": "1.6.0"}}}, "canary.model must differ from model"),
         (
             {"model": {"version": "1.1.0"}, "canary": {"model": {"name": "crnn-en", "version": "1.1.0"}}},
             "canary.model must differ from model",

@@ -183,7 +183,7 @@ def test_a_canary_model_its_image_lacks_is_refused_before_anything_rolls() -> No
 
     loop = Loop({**SPEC, "canary": {**SPEC["canary"], "model": {"version": "9.9.9"}}})
     image = f"{DEFAULT_IMAGE_REPOSITORY}:{DEFAULT_IMAGE_TAG}"
-    loop.rec.catalog = ModelCatalog.parse(f'{{"{image}": ["crnn-en-1.5.0", "crnn-en-1.1.0"]}}')
+    loop.rec.catalog = ModelCatalog.parse(f'{{"{image}": ["crnn-en-1.6.0", "crnn-en-1.1.0"]}}')
     outcome = loop.rec.reconcile(loop.body(), {})
     assert outcome.problem is not None and outcome.problem.reason == "UnknownModel"
     assert outcome.problem.message.startswith("canary: model crnn-en-9.9.9 is not bundled")
@@ -199,7 +199,7 @@ def test_after_a_restart_the_main_ingress_stays_on_the_stable_track_before_the_f
     spec = {**SPEC, "ingress": {"enabled": True, "host": "ocr.example.com"}}
     loop = Loop(spec)
     fp = fingerprint(parse_spec(spec), None)
-    status = {"model": "crnn-en-1.5.0", "canary": {"model": "crnn-en-1.1.0", "state": "Serving", "fingerprint": fp}}
+    status = {"model": "crnn-en-1.6.0", "canary": {"model": "crnn-en-1.1.0", "state": "Serving", "fingerprint": fp}}
     body = owner_body(spec, status=status)
     loop.rec.on_child_event(body, INGRESS, None)  # deleted while the operator was away
     (ingress,) = [m for verb, kind, _, m in loop.api.calls if verb == "apply" and kind == "Ingress"]

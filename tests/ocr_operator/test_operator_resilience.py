@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.k8s, pytest.mark.timeout(300)]
 NAMESPACE_GLOB = OCRS_NAMESPACES
 
 IMAGE = "ghcr.io/ocr-crnn/ocr-server:0.1.0"
-BUNDLED = {IMAGE: [f"crnn-en-{v}" for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0")]}
+BUNDLED = {IMAGE: [f"crnn-en-{v}" for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0")]}
 RESTORE_SECONDS = 5.0  # the goal for every hand edit
 
 
