@@ -160,20 +160,18 @@ def _text_columns(arr: np.ndarray, tol: float, rule: ColumnRule) -> list[tuple[f
     (top and bottom: the first and last of those lines' vertical centres)."""
     order = np.argsort(arr[:, 0], kind="stable")
     x1 = arr[order, 0]
+    ends = np.searchsorted(x1, x1 + tol, side="right")  # the window of lines starting within tol of each
     found: list[tuple[float, int, float, float]] = []
     i = 0
     while i < len(order):
-        j = i
-        while j + 1 < len(order) and x1[j + 1] - x1[i] <= tol:
-            j += 1
-        members = arr[order[i : j + 1]]
+        members = arr[order[i : ends[i]]]
         if len(members) >= rule.min_lines and _running_text(members, rule):
             start, right = float(np.median(members[:, 0])), int(np.median(members[:, 2]))
             top, bottom = _vertical_span(arr, members, start - tol, int(members[:, 2].max() + tol), rule)
             found.append((start, right, top, bottom))
-            i = j + 1
-        else:
-            i += 1
+            i = int(ends[i])
+        else:  # the next distinct left edge (a list of 1,000 items sharing one edge: one window, not 1,000)
+            i = int(np.searchsorted(x1, x1[i], side="right"))
     return found
 
 
