@@ -218,17 +218,19 @@ def _longest_run(mask: np.ndarray) -> int:
 def _bands(boxes: list[Box], arr: np.ndarray, cross: np.ndarray) -> Iterator[tuple[list[Box], bool]]:
     """Cut a region at the lines that cross its gutter: ``(band, True)`` for the boxes between two
     such lines, ``(row, False)`` for a crossing line with the boxes beside it on its row."""
-    spans = sorted(((int(arr[i, 1]), int(arr[i, 3]), int(i)) for i in np.flatnonzero(cross)), key=lambda s: s[0] + s[1])
-    bands: list[list[Box]] = [[] for _ in range(len(spans) + 1)]
-    rows: list[list[Box]] = [[boxes[i]] for _, _, i in spans]
-    centres = [(a + b) / 2.0 for a, b, _ in spans]
-    for i in np.flatnonzero(~cross):
-        yc = (arr[i, 1] + arr[i, 3]) / 2.0
-        beside = [k for k, (a, b, _) in enumerate(spans) if a <= yc <= b]
-        if beside:
-            rows[beside[0]].append(boxes[i])
-        else:
-            bands[sum(c < yc for c in centres)].append(boxes[i])
+    crossers = np.flatnonzero(cross)
+    crossers = crossers[np.argsort(arr[crossers, 1] + arr[crossers, 3], kind="stable")]
+    tops, bottoms = arr[crossers, 1], arr[crossers, 3]
+    centres = (tops + bottoms) / 2.0
+    bands: list[list[Box]] = [[] for _ in range(len(crossers) + 1)]
+    rows: list[list[Box]] = [[boxes[i]] for i in crossers]
+    others = np.flatnonzero(~cross)
+    yc = (arr[others, 1] + arr[others, 3]) / 2.0
+    beside = (yc[:, None] >= tops[None, :]) & (yc[:, None] <= bottoms[None, :])  # on a crosser's row
+    band_of = np.searchsorted(centres, yc, side="left")  # how many crossers lie above
+    for n, i in enumerate(others.tolist()):
+        row = np.flatnonzero(beside[n])
+        (rows[int(row[0])] if row.size else bands[int(band_of[n])]).append(boxes[i])
     for k, band in enumerate(bands):
         if band:
             yield band, True
