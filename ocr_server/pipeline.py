@@ -104,11 +104,16 @@ def join_lines(lines: list[OcrLine]) -> str:
     return "".join(parts)
 
 
-def text_blocks(detector: LineDetector, boxes: list[Box]) -> list[int]:
-    """The text block of each box, from a detector that groups its lines into blocks (the OpenCV one
-    does, see :mod:`ocr_server.detection.layout`); one block for a detector that does not."""
-    blocks = getattr(detector, "blocks", None)
-    return list(blocks(boxes)) if callable(blocks) else [0] * len(boxes)
+def detect_with_blocks(detector: LineDetector, gray: np.ndarray) -> tuple[list[Box], list[int]]:
+    """Line boxes in reading order and each one's text block (0, 1, ...), from a detector that groups
+    its lines into blocks (the OpenCV one does, see :mod:`ocr_server.detection.layout`); one block
+    for a detector that does not."""
+    detect_blocks = getattr(detector, "detect_blocks", None)
+    if not callable(detect_blocks):
+        boxes = detector.detect(gray)
+        return boxes, [0] * len(boxes)
+    grouped = detect_blocks(gray)
+    return [b for block in grouped for b in block], [k for k, block in enumerate(grouped) for _ in block]
 
 
 def is_text(result: LineResult, min_confidence: float) -> bool:
@@ -186,14 +191,15 @@ class OcrPipeline:
             page = preprocess(decoded.pixels, pre_cfg)
         deadline.check()
         with timings.stage("detect"):
-            boxes = self.detector.detect(page.gray)[: self.config.detection.max_lines]
-            crops, kept = [], []
-            for box in boxes:
+            boxes, numbers = detect_with_blocks(self.detector, page.gray)
+            limit = self.config.detection.max_lines
+            crops, kept, blocks = [], [], []
+            for box, block in zip(boxes[:limit], numbers[:limit], strict=True):
                 crop = crop_line(page.image, box)
                 if crop is not None:
                     crops.append(crop)
                     kept.append(box)
-            blocks = text_blocks(self.detector, kept)
+                    blocks.append(block)
         deadline.check()
         geometry = page.geometry
 

@@ -90,15 +90,6 @@ def reading_blocks(boxes: Sequence[Box], row_overlap: float = 0.5, rule: ColumnR
     return [block for block in _order(list(boxes), row_overlap, rule or ColumnRule(), 0) if block]
 
 
-def block_numbers(boxes: Sequence[Box], row_overlap: float = 0.5, rule: ColumnRule | None = None) -> list[int]:
-    """For each of ``boxes`` the number (0, 1, ...) of its block in :func:`reading_blocks`."""
-    where: dict[Box, list[int]] = {}
-    for number, block in enumerate(reading_blocks(boxes, row_overlap, rule)):
-        for box in block:
-            where.setdefault(tuple(box), []).append(number)  # type: ignore[arg-type]
-    return [where[tuple(box)].pop(0) for box in boxes]  # type: ignore[index]
-
-
 def _order(boxes: list[Box], row_overlap: float, rule: ColumnRule, depth: int) -> list[list[Box]]:
     """Split ``boxes`` at the leftmost gutter between two columns of running text and order each
     side on its own, as blocks; without such a gutter, one block in exactly :func:`row_order`'s

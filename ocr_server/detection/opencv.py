@@ -26,7 +26,7 @@ from .boxes import attach_marks, pad_boxes
 from .components import Components, classify, find_components, group_boxes, typical_char_height
 from .filters import credible_groups, filter_lines, junk_lines
 from .ink import as_gray, ink_masks
-from .layout import block_numbers, reading_order
+from .layout import reading_blocks, reading_order
 from .rows import bridged, group_lines, row_order
 from .tuning import Tuning
 
@@ -35,7 +35,13 @@ __all__ = ["Components", "OpenCVLineDetector", "Tuning", "bridged", "detect_line
 
 
 def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None = None) -> list[Box]:
-    """The whole detector as one pure function (each stage module explains its reasoning)."""
+    """The whole detector as one pure function: line boxes in reading order."""
+    return [box for block in detect_blocks(gray, cfg, tuning) for box in block]
+
+
+def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None = None) -> list[list[Box]]:
+    """The lines grouped in text blocks, blocks and lines in reading order, at most ``cfg.max_lines``
+    lines in all (each stage module explains its reasoning; the blocks: :mod:`.layout`)."""
     t = tuning or Tuning()
     gray = as_gray(gray)
     shape = (int(gray.shape[0]), int(gray.shape[1]))
@@ -62,7 +68,14 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     lines = filter_lines(lines, cfg)
     lines = pad_boxes(lines, shape, t.pad_frac)
     boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
-    return reading_order(boxes, t.row_overlap, t.columns)[: cfg.max_lines]
+    out: list[list[Box]] = []
+    room = cfg.max_lines
+    for block in reading_blocks(boxes, t.row_overlap, t.columns):
+        if room <= 0:
+            break
+        out.append(block[:room])
+        room -= len(out[-1])
+    return out
 
 
 class OpenCVLineDetector:
@@ -75,7 +88,7 @@ class OpenCVLineDetector:
     def detect(self, gray: np.ndarray) -> list[Box]:
         return detect_lines(gray, self.cfg, self.tuning)
 
-    def blocks(self, boxes: list[Box]) -> list[int]:
-        """The text block of each of ``boxes`` (as :meth:`detect` returned them, or a subset), numbered in
-        reading order (:func:`~ocr_server.detection.layout.reading_blocks`)."""
-        return block_numbers(boxes, self.tuning.row_overlap, self.tuning.columns)
+    def detect_blocks(self, gray: np.ndarray) -> list[list[Box]]:
+        """:meth:`detect`'s lines grouped in text blocks (columns of running text, headings across
+        them; one block for a page without columns), in reading order."""
+        return detect_blocks(gray, self.cfg, self.tuning)

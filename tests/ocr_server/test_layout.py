@@ -7,8 +7,8 @@ import pytest
 
 from bench.column_pages import SERIF, SERIF_BOLD, RenderedPage, columns_page, table_page
 from ocr_server.config import DetectionConfig
-from ocr_server.detection.layout import ColumnRule, block_numbers, reading_blocks, reading_order, row_order
-from ocr_server.detection.opencv import detect_lines
+from ocr_server.detection.layout import ColumnRule, reading_blocks, reading_order, row_order
+from ocr_server.detection.opencv import detect_blocks, detect_lines
 from tests.needs import missing, shared_dataset
 
 Box = tuple[int, int, int, int]
@@ -45,14 +45,12 @@ def test_blocks_are_the_title_each_column_and_the_footer() -> None:
     left, right = column(60, 500, 100, 10), column(620, 500, 100, 10)
     footer = (580, 500, 610, 522)
     assert reading_blocks([footer, *right, *left, title]) == [[title], left, right, [footer]]
-    assert block_numbers([title, *left, *right, footer]) == [0] + [1] * 10 + [2] * 10 + [3]
 
 
 def test_a_page_without_columns_is_one_block() -> None:
     rows = [[(60, y, 300, y + 22), (560, y, 590, y + 22)] for y in range(60, 400, 40)]
     boxes = [b for row in rows for b in row]
     assert reading_blocks(boxes) == [boxes]
-    assert block_numbers(boxes) == [0] * len(boxes)
 
 
 def test_three_columns_with_staggered_baselines() -> None:
@@ -139,3 +137,13 @@ def test_real_receipts_and_forms_keep_their_row_order(split: str) -> None:
         gray = cv2.imread(str(page.image_path), cv2.IMREAD_GRAYSCALE)
         boxes = detect_lines(gray, DetectionConfig())
         assert boxes == row_order(boxes), page.name
+
+
+def test_max_lines_cuts_the_blocks_in_reading_order() -> None:
+    if not (SERIF.is_file() and SERIF_BOLD.is_file()):
+        missing(f"DejaVu Serif not found at {SERIF.parent} (apt: fonts-dejavu-core; make setup-apt)")
+    page = columns_page(2)
+    full = detect_blocks(page.image, DetectionConfig())
+    assert [len(b) for b in full] == [1, 12, 12, 1]
+    cut = detect_blocks(page.image, DetectionConfig(max_lines=5))
+    assert cut == [full[0], full[1][:4]]
