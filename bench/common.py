@@ -21,7 +21,12 @@ import numpy as np
 
 from ocr_server import shared_data
 from ocr_server.recognition.lines import crop_box  # the one crop recipe, shared with the server
-from ocr_server.recognition.scoring import alnum_fold, edit_distance, normalize_text  # the one CER definition
+from ocr_server.recognition.scoring import (  # the one CER definition
+    alnum_fold,
+    collapse_whitespace,
+    edit_distance,
+    normalize_text,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = shared_data.ENV_VAR
@@ -243,6 +248,8 @@ class CerCounter:
     chars_norm: int = 0
     errors_alnum: int = 0
     chars_alnum: int = 0
+    errors_cs: int = 0
+    chars_cs: int = 0
     items: int = 0
 
     def add(self, hyp: str, ref: str) -> None:
@@ -251,6 +258,9 @@ class CerCounter:
         hn, rn = normalize_text(hyp), normalize_text(ref)
         self.errors_norm += edit_distance(hn, rn)
         self.chars_norm += len(rn)
+        hc, rc = collapse_whitespace(hyp), collapse_whitespace(ref)
+        self.errors_cs += edit_distance(hc, rc)
+        self.chars_cs += len(rc)
         ha, ra = alnum_fold(hyp), alnum_fold(ref)
         self.errors_alnum += edit_distance(ha, ra)
         self.chars_alnum += len(ra)
@@ -258,8 +268,15 @@ class CerCounter:
 
     @property
     def cer(self) -> float:
-        """Raw CER (case and whitespace as they are)."""
+        """Raw CER (case and whitespace as they are): on pages a line break where the truth has a
+        space (the truth cut a row in one place, the detector in another) costs one error."""
         return self.errors / max(1, self.chars)
+
+    @property
+    def cer_cs(self) -> float:
+        """Case-sensitive CER with whitespace runs collapsed to one space: letter case counts, where
+        the lines break does not, so on pages it isolates reading from segmentation conventions."""
+        return self.errors_cs / max(1, self.chars_cs)
 
     @property
     def cer_norm(self) -> float:

@@ -17,7 +17,9 @@ machine shared with other work one page took 5-47 s with 2 threads against 0.4-0
 is Tesseract at its best here (its documentation recommends it for throughput too).
 
 CER: edit distance / reference length over the whole split; ``cer`` is case-insensitive with
-whitespace collapsed (SROIE's truth is upper case and oddly spaced), ``cer_raw`` is as-is.
+whitespace collapsed (SROIE's truth is upper case and oddly spaced); ``cer_cs`` case-sensitive with
+whitespace collapsed (letter case counts, where a row is cut into lines does not); ``cer_raw`` is
+as-is (a line break where the truth cut the row elsewhere counts as an error).
 
     nice python bench/page_latency.py --pages 10
     nice python bench/page_latency.py --json page_latency.json          # all 63 pages
@@ -231,6 +233,7 @@ def summarize(engines: list[Engine], results: dict[str, EngineResult]) -> list[d
                 "mean_ms": lat["mean_ms"],
                 "pages_per_s": lat["per_s"],
                 "cer": res.cer.cer_norm,
+                "cer_cs": res.cer.cer_cs,
                 "cer_raw": res.cer.cer,
                 "stage_ms_mean": {k: sum(v) / len(v) for k, v in engine.stage_ms.items() if v},
             }
@@ -270,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"  {r['engine']:<12} {r['settings']}")
     print(format_table(
-        [[r["engine"], r["pages"], r["p50_ms"], r["p95_ms"], r["pages_per_s"], r["cer"], r["cer_raw"], r["failures"]]
-         for r in rows],
-        ["engine", "pages", "p50 ms", "p95 ms", "pages/s", "CER", "CER raw", "failed"],
+        [[r["engine"], r["pages"], r["p50_ms"], r["p95_ms"], r["pages_per_s"], r["cer"], r["cer_cs"], r["cer_raw"],
+          r["failures"]] for r in rows],
+        ["engine", "pages", "p50 ms", "p95 ms", "pages/s", "CER", "CER case-sens.", "CER raw", "failed"],
     ))  # fmt: skip
     for r in rows:
         if r["stage_ms_mean"]:

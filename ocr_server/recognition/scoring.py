@@ -17,9 +17,14 @@ _WS = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
 
+def collapse_whitespace(text: str) -> str:
+    """Every whitespace run one space, trimmed; case kept (the case-sensitive page figure)."""
+    return _WS.sub(" ", text).strip()
+
+
 def normalize_text(text: str) -> str:
     """Case folded and every whitespace run one space, trimmed."""
-    return _WS.sub(" ", text).strip().casefold()
+    return collapse_whitespace(text).casefold()
 
 
 def alnum_fold(text: str) -> str:

@@ -23,6 +23,18 @@ def test_normalised_cer_folds_case_and_spacing() -> None:
     assert scoring.line_accuracy(pair, normalise=True) == 1.0
 
 
+def test_case_sensitive_page_figure_ignores_line_breaks_only() -> None:
+    """The case-sensitive page CER: a row cut into two lines is not an error, a wrong case is."""
+    from bench.common import CerCounter
+
+    counter = CerCounter()
+    counter.add("Name:\nJohn Smith", "Name: John Smith")
+    assert counter.cer > 0 and counter.cer_cs == 0.0 and counter.cer_norm == 0.0
+    counter.add("JOHN", "John")
+    assert counter.cer_cs > 0 and counter.cer_norm == 0.0
+    assert scoring.collapse_whitespace(" a \n\t b ") == "a b"
+
+
 def test_alnum_cer_scores_letters_and_digits_only() -> None:
     """The scene-word protocol: ``$10.25`` read for the label ``1025`` is right, ``1O25`` is not."""
     assert scoring.alnum_fold("www.Top-Stock.com $10.25 ") == "wwwtopstockcom1025"
