@@ -128,6 +128,13 @@ class DetectionConfig(_Section):
     )
     adaptive_c: float = Field(15.0, ge=-50.0, le=100.0, description="Constant subtracted in adaptive threshold.")
     max_lines: int = Field(500, ge=1, le=5000, description="At most this many lines are recognised per page.")
+    layout: Literal["auto", "rows"] = Field(
+        "auto",
+        description=(
+            "Reading order of a page: auto reads columns of running text one after another and everything "
+            "else row by row; rows reads the whole page row by row (forms, tables, slides)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DetectionConfig:

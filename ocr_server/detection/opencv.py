@@ -27,6 +27,7 @@ from .components import Components, classify, find_components, group_boxes, typi
 from .filters import credible_groups, filter_lines, junk_lines
 from .ink import as_gray, ink_masks
 from .layout import reading_blocks, reading_order
+from .layout import row_order as boxes_by_rows
 from .rows import bridged, group_lines, row_order
 from .tuning import Tuning
 
@@ -70,6 +71,8 @@ def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None 
     boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
     out: list[list[Box]] = []
     room = cfg.max_lines
+    if cfg.layout == "rows":  # the operator's choice: one block, row by row (no column search)
+        return [boxes_by_rows(boxes, t.row_overlap)[: cfg.max_lines]] if boxes else []
     for block in reading_blocks(boxes, t.row_overlap, t.columns):
         if room <= 0:
             break

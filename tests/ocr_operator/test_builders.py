@@ -29,7 +29,7 @@ FULL_SPEC: dict[str, Any] = {
     "image": {"repository": "registry.example.com/ocr-server", "tag": "0.2.0", "pullPolicy": "Always"},
     "model": {"name": "crnn-en", "version": "1.1.0"},
     "preprocessing": {"claheClipLimit": 3.5, "deskew": False, "binarize": True, "binarizeThreshold": 128},
-    "detection": {"maxLines": 200},
+    "detection": {"maxLines": 200, "layout": "rows"},
     "recognition": {"decoder": "beam", "beamWidth": 8},
     "server": {"workers": 2, "threads": 1, "maxUploadBytes": 10485760, "requestTimeoutSeconds": 30},
     "resources": {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
@@ -108,6 +108,7 @@ def test_configmap_is_a_valid_server_config_built_from_the_spec() -> None:
     assert config.model.version == "1.1.0"
     assert config.preprocessing.clahe_clip_limit == 3.5 and config.preprocessing.binarize_threshold == 128
     assert config.recognition.decoder == "beam" and config.detection.max_lines == 200
+    assert config.detection.layout == "rows"
     assert (config.server.workers, config.server.threads, config.server.port) == (2, 1, 8080)
     assert (config.limits.max_upload_bytes, config.limits.request_timeout_seconds) == (10485760, 30)
     assert cm["metadata"]["name"] == "invoices-config"

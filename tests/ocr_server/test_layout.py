@@ -147,3 +147,18 @@ def test_max_lines_cuts_the_blocks_in_reading_order() -> None:
     assert [len(b) for b in full] == [1, 12, 12, 1]
     cut = detect_blocks(page.image, DetectionConfig(max_lines=5))
     assert cut == [full[0], full[1][:4]]
+
+
+def test_layout_rows_reads_a_column_page_row_by_row_as_one_block() -> None:
+    """``detection.layout: rows`` (the operator's switch) turns the column search off: one block,
+    the same lines as ``auto`` in plain row order, still cut at ``maxLines``."""
+    if not (SERIF.is_file() and SERIF_BOLD.is_file()):
+        missing(f"DejaVu Serif not found at {SERIF.parent} (apt: fonts-dejavu-core; make setup-apt)")
+    page = columns_page(2)
+    auto = detect_lines(page.image, DetectionConfig())
+    rows = detect_blocks(page.image, DetectionConfig(layout="rows"))
+    assert len(rows) == 1 and sorted(rows[0]) == sorted(auto)
+    assert rows[0] == row_order(auto) != auto  # the columns interleave again
+    assert detect_blocks(page.image, DetectionConfig(layout="rows", max_lines=5)) == [rows[0][:5]]
+    with pytest.raises(ValueError):
+        DetectionConfig(layout="columns")
