@@ -17,7 +17,9 @@ most a few minutes.  A quick validation (greedy CER on a fixed sample of sroie-d
 every ``--val-every`` steps on fixed samples of funsd-val (real mixed-case forms, scored
 case-sensitively), sroie-dev and iiit5k (case-folded); the best checkpoint by the mean of those three
 (``selection_score``) is kept as ``best.pt``, so the shipped weights are chosen on validation, not
-simply the last ones.
+simply the last ones.  With ``--ema DECAY`` an exponential moving average of the weights
+(``training/ema.py``) is kept beside them, checkpointed, validated too, and ``best.pt`` holds
+whichever network scored best (its ``weights`` field says which: ``raw`` or ``ema``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from ocr_server.recognition.lines import pad_batch, prepare_line
 from ocr_server.recognition.scoring import cer
 
 from .datasets import SHARED_DATA, BucketedBatches, LineStream, MixConfig, cached_line_crops
+from .ema import WeightAverage
 from .fonts import split_fonts
 from .model import CRNN, INPUT_HEIGHT, WIDTH_DOWNSAMPLE
 from .profiles import PROFILES, Profile, get_profile
@@ -195,21 +198,26 @@ def save(
     args: argparse.Namespace,
     schedule_from: int = 0,
     profile: Profile = PROFILES["en"],
+    ema: WeightAverage | None = None,
+    weights: str = "raw",
 ) -> None:
+    """``model``'s weights (what export reads) and the training state; ``ema`` the running weight
+    average to continue on resume; ``weights`` says which network ``model`` is (raw or ema)."""
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "schedule_from": schedule_from,
-            "best": best,
-            "model_kw": profile.model_kw,
-            "profile": profile.name,
-            "args": vars(args),
-        },
-        tmp,
-    )
+    state = {
+        "model": model.state_dict(),
+        "weights": weights,
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "schedule_from": schedule_from,
+        "best": best,
+        "model_kw": profile.model_kw,
+        "profile": profile.name,
+        "args": vars(args),
+    }
+    if ema is not None:
+        state["ema"] = ema.state_dict()
+    torch.save(state, tmp)
     tmp.replace(path)
 
 
@@ -334,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
     ap.add_argument("--val-lines", type=int, default=300, help="zh: held-out validation lines best.pt is chosen on")
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.999; 0: off), "
+        "validated beside the raw weights; best.pt holds whichever scores better (training/ema.py)",
+    )
     ap.set_defaults(**profile.defaults)
     args = ap.parse_args(argv)
     if args.bf16 is None:
@@ -347,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(charset, profile.model_kw)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best, schedule_from = 0, float("inf"), 0
+    saved_ema: dict | None = None
     rewarm_from: int | None = None  # see rewarm_factor
     last = args.run / "last.pt"
     src = last if last.is_file() else args.init
@@ -358,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             opt.load_state_dict(ck["optimizer"])
         new_phase = args.restart_schedule and src != last
         step, best, schedule_from = resume_point(ck, new_phase=new_phase)
+        saved_ema = ck.get("ema") if not new_phase else None
         if "optimizer" not in ck and not new_phase:
             rewarm_from = step
         print(
@@ -366,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     stop_at = args.steps or schedule_from + args.total_steps
+    ema = WeightAverage(model, args.ema) if args.ema else None
+    if ema is not None:
+        kept = src is not None and src.is_file() and saved_ema is not None and ema.load_state_dict(saved_ema)
+        print(f"weight average (decay {args.ema}) {'continued' if kept else 'started'} at step {step}", flush=True)
     print(
         f"profile {profile.name}: model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{charset.num_classes} classes, input height {profile.input_height}, "
@@ -396,17 +417,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
 
     def validate(label: str = "") -> None:
-        """Score the model on the validation sets, log it, and keep it as ``best.pt`` when it wins."""
+        """Score the model (and the weight average) on the validation sets, log it, and keep the
+        better one as ``best.pt`` when it beats every earlier score."""
         nonlocal best
-        res = evaluate(model, charset, val, profile)
-        score = selection_score(res, profile.selection_keys)
-        res["score"] = round(score, 4)
-        print(f"val step {step}{label}: {json.dumps(res)}", flush=True)
-        if score < best:
-            best = score
-            save(args.run / "best.pt", model, opt, step, best, args, schedule_from, profile)
-        with (args.run / "val.jsonl").open("a") as fh:
-            fh.write(json.dumps({"step": step, **res}) + "\n")
+        candidates = [("raw", model)] + ([("ema", ema.module)] if ema is not None else [])
+        for weights, net in candidates:
+            res = evaluate(net, charset, val, profile)
+            score = selection_score(res, profile.selection_keys)
+            res["score"] = round(score, 4)
+            tag = f"{label} (weight average)" if weights == "ema" else label
+            print(f"val step {step}{tag}: {json.dumps(res)}", flush=True)
+            if score < best:
+                best = score
+                save(args.run / "best.pt", net, opt, step, best, args, schedule_from, profile, weights=weights)
+            with (args.run / "val.jsonl").open("a") as fh:
+                fh.write(json.dumps({"step": step, "weights": weights, **res}) + "\n")
 
     started = time.time()
     t0, seen, loss_sum = time.time(), 0, 0.0
@@ -427,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        if ema is not None:
+            ema.update(model)
         step += 1
         seen += len(batch["target_lengths"])
         loss_sum += float(loss.detach())
@@ -439,12 +466,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             t0, seen, loss_sum = time.time(), 0, 0.0
         if step % args.ckpt_every == 0:
-            save(last, model, opt, step, best, args, schedule_from, profile)
+            save(last, model, opt, step, best, args, schedule_from, profile, ema)
         if step % args.val_every == 0:
             validate()
     if step >= stop_at and step % args.val_every:
         validate(" (end of schedule)")  # a candidate too (1.2.0's last step beat the best validated one)
-    save(last, model, opt, step, best, args, schedule_from, profile)
+    save(last, model, opt, step, best, args, schedule_from, profile, ema)
     print(f"stopped at step {step}; checkpoint {last}", flush=True)
     return 0
 

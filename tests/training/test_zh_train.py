@@ -42,11 +42,12 @@ def _fonts() -> None:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two steps of the real trainer at batch 4, then a resume to step 3 (signal handlers restored)."""
+    """Two steps of the real trainer at batch 4 with a weight average, then a resume to step 3
+    (signal handlers restored)."""
     run = tmp_path_factory.mktemp("zh-run")
     saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     common = ["--profile", "zh", "--run", str(run), "--batch-size", "4", "--workers", "0", "--warmup", "1"]
-    common += ["--val-lines", "4", "--log-every", "1", "--threads", "1"]
+    common += ["--val-lines", "4", "--log-every", "1", "--threads", "1", "--ema", "0.5"]
     try:
         assert train.main([*common, "--steps", "2"]) == 0
         assert torch.load(run / "last.pt", weights_only=False)["step"] == 2
@@ -80,9 +81,14 @@ def test_trainer_checkpoints_and_resumes(smoke_run: Path) -> None:
     assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
     assert Charset.from_file(smoke_run / "charset.txt").chars == zh_charset().chars
     val = [json.loads(x) for x in (smoke_run / "val.jsonl").read_text().splitlines()]
-    assert [v["step"] for v in val] == [2, 3]  # each run's end of schedule is validated
+    # each run's end of schedule is validated, the raw weights and their average
+    assert [(v["step"], v["weights"]) for v in val] == [(2, "raw"), (2, "ema"), (3, "raw"), (3, "ema")]
     assert "zh-val/cer_norm" in val[-1] and val[-1]["score"] == val[-1]["zh-val/cer_norm"]
-    assert torch.load(smoke_run / "best.pt", weights_only=False)["step"] in (2, 3)  # the better of the two kept
+    best = torch.load(smoke_run / "best.pt", weights_only=False)
+    winner = min(val, key=lambda v: v["score"])  # the better of the four kept, whichever weights
+    assert (best["step"], best["weights"]) == (winner["step"], winner["weights"])
+    # the average went on across the resume: three updates, not one
+    assert ck["ema"]["decay"] == 0.5 and int(ck["ema"]["state"]["n_averaged"]) == 3
 
 
 def test_trainer_refuses_another_profiles_checkpoint(tmp_path: Path) -> None:
