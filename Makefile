@@ -35,7 +35,7 @@ PROFILE ?= $(if $(filter crnn-zh,$(MODEL)),zh,en)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-apt setup-python bench-setup lock run dev test test-fast lint format cluster-build cluster-up cluster-down \
-        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-columns bench-lines bench-zh bench-zh-pages bench-load bench-operator bench-attacks \
+        chart-sync chart-lint chart-test crd-gen images-local image-test operator worker train train-zh evaluate export bench bench-pages bench-columns bench-light bench-lines bench-zh bench-zh-pages bench-load bench-operator bench-attacks \
         bench-jobs bench-operator-chaos \
         images image-server image-operator clean
 
@@ -169,6 +169,9 @@ bench-zh-pages: $(BENCH_VENV)/.synced ## Chinese pages: our page pipeline with c
 
 bench-columns: $(BENCH_VENV)/.synced ## Reading order: rendered pages of 2-3 columns and tables, ours (columns / rows only) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/reading_order.py
+
+bench-light: $(BENCH_VENV)/.synced ## Light text on dark ground: rendered slides, dark-mode screenshots, dark title bars; ours (turned / not) vs RapidOCR vs Tesseract (in .venv-bench)
+	$(BENCH_PYTHON) bench/light_text_pages.py
 
 bench-pages: $(BENCH_VENV)/.synced ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/page_latency.py

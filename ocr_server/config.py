@@ -91,6 +91,13 @@ class PreprocessingConfig(_Section):
     denoise_strength: int = Field(
         0, ge=0, le=30, description="Non-local-means denoise filter strength h; 0 turns denoising off."
     )
+    invert_light_text: bool = Field(
+        True,
+        description=(
+            "Turn regions of light text on dark ground (slides, dark-mode screenshots, banners) dark on light "
+            "before line detection."
+        ),
+    )
     deskew: bool = Field(True, description="Estimate and undo page rotation.")
     deskew_max_angle: float = Field(
         10.0, ge=0.0, le=45.0, description="Largest rotation (degrees) deskew will correct."

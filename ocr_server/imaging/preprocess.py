@@ -2,8 +2,10 @@
 
 Order, and why: convert to gray first (every later step is cheaper on one channel); scale to the
 size limits next (so denoise/CLAHE/deskew work on at most ``maxSide`` pixels); denoise before
-CLAHE (contrast enhancement would amplify the noise); estimate skew on the enhanced page and
-rotate; binarise last, when asked.  The result keeps the geometry (scale, rotation) so boxes
+CLAHE (contrast enhancement would amplify the noise); turn light text on dark ground dark on light
+(``polarity``: the detector and the skew estimate look for dark ink); estimate skew on that page
+and rotate; binarise last, when asked.  ``image`` (what recognition crops from) keeps the page's
+own polarity: the recognizer turns each crop itself.  The result keeps the geometry (scale, rotation) so boxes
 found on the processed page map back to the caller's image.
 
 Every function is pure (no state, no config globals), hence safe under threaded workers.
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..config import PreprocessingConfig
+from .polarity import dark_on_light
 
 Box = tuple[int, int, int, int]
 
@@ -232,12 +235,14 @@ def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
     image = denoise(image, cfg.denoise_strength)
     if cfg.clahe_enabled:
         image = apply_clahe(image, cfg.clahe_clip_limit, cfg.clahe_tile_size)
-    gray = to_grayscale(image)
+    gray, turned = dark_on_light(to_grayscale(image)) if cfg.invert_light_text else (to_grayscale(image), False)
     matrix = None
     angle = estimate_skew(gray, cfg.deskew_max_angle) if cfg.deskew else 0.0
     if angle:
         image, matrix = rotate(image, angle)
         gray = to_grayscale(image)
+        if turned:
+            gray = dark_on_light(gray)[0]
     if cfg.binarize:
         image = gray = binarize(gray, cfg.binarize_threshold)
     return PreprocessedPage(image=image, gray=gray, geometry=PageGeometry(scale=scale, angle=angle, matrix=matrix))

@@ -1,0 +1,228 @@
+"""Light text on dark ground, side by side: slides, dark-mode screenshots, and white pages with a dark
+title bar and a dark table header, plus plain printed pages as the control.
+
+Drawn here in the font families held out of training (``bench/reading_order.held_out_faces``), with
+generated English sentences: no such page is in ``../shared``.  Page CER case-sensitive and
+case-folded, whitespace collapsed (as ``bench/reading_order.py``), and an order-free bag-of-words F1.
+
+* ``ours``            the server's pipeline in process (light-text regions turned before detection).
+* ``ours-no-invert``  the same with ``preprocessing.invertLightText: false`` (the pipeline before 2026-12-03).
+* ``rapidocr``        rapidocr_onnxruntime with its PP-OCRv4 det+cls+rec, defaults.
+* ``tesseract``       ``tesseract --psm 3`` (automatic page layout; it guesses inverted lines itself).
+
+    make bench-light
+    .venv-bench/bin/python bench/light_text_pages.py [--pages 16] [--engines ours,rapidocr] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Stopwatch, format_table, latency_summary, thread_env, write_json
+from bench.page_latency import Engine, ours_inproc, rapidocr, tesseract
+from bench.reading_order import bag_f1, held_out_faces, page_errors, prose
+
+ENGINES = ("ours", "ours-no-invert", "rapidocr", "tesseract")
+KINDS = ("slide", "screen", "banner", "print")
+
+Colour = tuple[int, int, int]
+
+
+def _sentences(rng: random.Random, n: int, words: tuple[int, int]) -> list[str]:
+    text = prose(rng, 40 * n).split()
+    out, i = [], 0
+    for _ in range(n):
+        k = rng.randint(*words)
+        out.append(" ".join(text[i : i + k]).rstrip(",."))
+        i += k
+    return out
+
+
+def _dark(rng: random.Random) -> Colour:
+    return rng.choice([(20, 30, 80), (30, 30, 30), (15, 60, 45), (70, 20, 30), (40, 90, 160), (25, 25, 40)])
+
+
+def _light(rng: random.Random) -> Colour:
+    return rng.choice([(255, 255, 255), (235, 235, 235), (212, 212, 212), (255, 230, 150)])
+
+
+def render(kind: str, rng: random.Random, regular: Path, bold: Path | None) -> tuple[np.ndarray, list[str]]:
+    """One page of ``kind`` as an RGB array and its lines' texts in reading order."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    def font(size: int, heavy: bool = False) -> Any:
+        return ImageFont.truetype(str(bold if heavy and bold else regular), size)
+
+    lines: list[str] = []
+    if kind == "slide":
+        ground, ink = _dark(rng), _light(rng)
+        img = Image.new("RGB", (1280, 720), ground)
+        draw = ImageDraw.Draw(img)
+        title = _sentences(rng, 1, (3, 5))[0].title()
+        draw.text((80, 60), title, font=font(44, heavy=True), fill=ink)
+        lines.append(title)
+        size = rng.randint(26, 32)
+        for i, text in enumerate(_sentences(rng, rng.randint(4, 6), (5, 8))):
+            draw.text((100, 190 + i * int(size * 2.1)), text, font=font(size), fill=ink)
+            lines.append(text)
+    elif kind == "screen":
+        ground, ink = (
+            rng.choice([(30, 30, 30), (40, 44, 52), (13, 17, 23)]),
+            rng.choice([(212, 212, 212), (220, 223, 228)]),
+        )
+        img = Image.new("RGB", (1100, 700), ground)
+        draw = ImageDraw.Draw(img)
+        size = rng.randint(14, 17)
+        for i, text in enumerate(_sentences(rng, rng.randint(9, 13), (4, 9))):
+            draw.text((40, 40 + i * int(size * 2.0)), text, font=font(size), fill=ink)
+            lines.append(text)
+    else:
+        img = Image.new("RGB", (1200, 1000), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        size = rng.randint(18, 24)
+        y = 60
+        if kind == "banner":
+            draw.rectangle((0, 0, 1200, 120), fill=_dark(rng))
+            title = _sentences(rng, 1, (3, 5))[0].title()
+            draw.text((60, 38), title, font=font(36, heavy=True), fill=_light(rng))
+            lines.append(title)
+            y = 180
+        for text in _sentences(rng, rng.randint(5, 8), (7, 10)):
+            draw.text((60, y), text, font=font(size), fill=(0, 0, 0))
+            lines.append(text)
+            y += int(size * 1.8)
+        if kind == "banner":
+            y += size
+            draw.rectangle((60, y - 10, 1140, y + size + 14), fill=_dark(rng))
+            header = [w.capitalize() for w in _sentences(rng, 1, (3, 3))[0].split()]
+            for x, word in zip((80, 560, 900), header, strict=True):
+                draw.text((x, y), word, font=font(size, heavy=True), fill=(255, 255, 255))
+            lines.append(" ".join(header))
+            for _ in range(rng.randint(2, 4)):
+                y += int(size * 2.0)
+                cells = [
+                    _sentences(rng, 1, (2, 2))[0],
+                    f"{rng.randint(1, 99)},{rng.randint(100, 999)}",
+                    rng.choice(["Dr. Hale", "J. Ortiz", "M. Chen"]),
+                ]
+                for x, cell in zip((80, 560, 900), cells, strict=True):
+                    draw.text((x, y), cell, font=font(size), fill=(0, 0, 0))
+                lines.append(" ".join(cells))
+    return np.array(img), lines
+
+
+def make_pages(n: int, seed: int) -> list[tuple[str, np.ndarray, list[str]]]:
+    rng = random.Random(seed)
+    faces = held_out_faces()
+    if not faces:
+        raise SystemExit("no held-out font families found (make setup-apt installs them)")
+    pages = []
+    for i in range(n):
+        kind = KINDS[i % len(KINDS)]
+        regular, bold = faces[i % len(faces)]
+        image, lines = render(kind, rng, regular, bold)
+        pages.append((f"{kind}-{i}", image, lines))
+    return pages
+
+
+def ours_without_inversion(threads: int) -> Engine:
+    os.environ["OCR__PREPROCESSING__INVERT_LIGHT_TEXT"] = "false"  # read by load_config, as a deployment would set it
+    try:
+        engine = ours_inproc(threads)
+    finally:
+        del os.environ["OCR__PREPROCESSING__INVERT_LIGHT_TEXT"]
+    engine.name, engine.settings = "ours-no-invert", engine.settings + ", invertLightText false"
+    return engine
+
+
+def build(names: list[str], threads: int, tesseract_threads: int) -> list[Engine]:
+    def ours() -> Engine:
+        engine = ours_inproc(threads)
+        engine.name = "ours"
+        return engine
+
+    factories: dict[str, Callable[[], Engine]] = {
+        "ours": ours,
+        "ours-no-invert": lambda: ours_without_inversion(threads),
+        "rapidocr": lambda: rapidocr(threads),
+        "tesseract": lambda: tesseract(tesseract_threads),
+    }
+    unknown = set(names) - set(factories)
+    if unknown:
+        raise SystemExit(f"unknown engines: {', '.join(sorted(unknown))}; known: {', '.join(factories)}")
+    return [factories[n]() for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tesseract-threads", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    os.environ.update(thread_env(args.threads))
+    engines = build([n.strip() for n in args.engines.split(",") if n.strip()], args.threads, args.tesseract_threads)
+    pages = make_pages(args.pages, args.seed)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        from PIL import Image
+
+        files = []
+        for name, image, lines in pages:
+            path = Path(tmp) / f"{name}.png"
+            Image.fromarray(image).save(path)
+            files.append((name, path, path.read_bytes(), "\n".join(lines)))
+        for engine in engines:
+            engine.read(files[0][1], files[0][2])  # warm-up
+            by_kind: dict[str, list[int]] = {}
+            words = [0, 0, 0]
+            ms: list[float] = []
+            for name, path, data, truth in files:
+                with Stopwatch() as sw:
+                    text = engine.read(path, data)
+                ms.append(sw.seconds)
+                for key in (name.split("-")[0], "all"):
+                    acc = by_kind.setdefault(key, [0, 0, 0, 0])
+                    acc[:] = [a + b for a, b in zip(acc, page_errors(text, truth), strict=True)]
+                words = [a + b for a, b in zip(words, bag_f1(text, truth), strict=True)]
+            precision, recall = words[0] / max(1, words[1]), words[0] / max(1, words[2])
+            row: dict[str, Any] = {"engine": engine.name, "settings": engine.settings, "pages": len(files)}
+            for key, (err, chars, err_folded, chars_folded) in by_kind.items():
+                row[f"{key}_cer"] = round(err / max(1, chars), 4)
+                row[f"{key}_cer_folded"] = round(err_folded / max(1, chars_folded), 4)
+            row["bag_of_words_f1"] = round(2 * precision * recall / max(1e-9, precision + recall), 3)
+            row["p50_ms"] = round(latency_summary(ms)["p50_ms"], 1)
+            rows.append(row)
+            engine.close()
+    kinds = [*KINDS, "all"]
+    header = ["engine", *[f"{k} CER" for k in kinds], "all folded", "bag F1", "p50 ms"]
+    table = [
+        [r["engine"], *[r.get(f"{k}_cer") for k in kinds], r.get("all_cer_folded"), r["bag_of_words_f1"], r["p50_ms"]]
+        for r in rows
+    ]
+    print(
+        f"{len(pages)} rendered pages ({', '.join(KINDS)}), seed {args.seed}; CER case-sensitive, whitespace collapsed"
+    )
+    print(format_table(table, header))
+    for r in rows:
+        print(f"  {r['engine']}: {r['settings']}")
+    if args.json:
+        write_json(args.json, {"pages": len(pages), "seed": args.seed, "results": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
