@@ -18,6 +18,7 @@ settings, so one instance is safe to share between threads.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..config import DetectionConfig
@@ -40,11 +41,21 @@ def detect_lines(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None =
     return [box for block in detect_blocks(gray, cfg, tuning) for box in block]
 
 
-def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None = None) -> list[list[Box]]:
-    """The lines grouped in text blocks, blocks and lines in reading order, at most ``cfg.max_lines``
-    lines in all (each stage module explains its reasoning; the blocks: :mod:`.layout`)."""
-    t = tuning or Tuning()
-    gray = as_gray(gray)
+def _scaled_boxes(gray: np.ndarray, cfg: DetectionConfig, t: Tuning, f: float) -> list[Box]:
+    """:func:`line_boxes` of the page enlarged ``f`` times (cubic), brought back to the page's pixels
+    (outward: floor the starts, ceil the ends); see ``Tuning.small_unit``."""
+    big = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+    height, width = gray.shape[:2]
+    return [
+        (int(x1 / f), int(y1 / f), min(width, int(np.ceil(x2 / f))), min(height, int(np.ceil(y2 / f))))
+        for x1, y1, x2, y2 in line_boxes(big, cfg, t, upscale=False)
+    ]
+
+
+def line_boxes(gray: np.ndarray, cfg: DetectionConfig, t: Tuning, *, upscale: bool = True) -> list[Box]:
+    """Every text line's padded box, in no particular order (each stage module explains its
+    reasoning); a page of small text is read enlarged (``Tuning.small_unit``) unless ``upscale`` is
+    false."""
     shape = (int(gray.shape[0]), int(gray.shape[1]))
     if min(shape) < 3:
         return []
@@ -55,6 +66,10 @@ def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None 
     unit = typical_char_height(comps, cfg)
     if unit is None:
         return []
+    if upscale and unit < t.small_unit:
+        factor = min(2.0, max(1.5, t.small_target / unit))
+        if factor * max(shape) <= t.max_upscaled_side:
+            return _scaled_boxes(gray, cfg, t, factor)
     core_mask, mark_mask = classify(comps, unit, cfg, t)
     cores = comps.subset(core_mask)
     if len(cores) == 0:
@@ -68,11 +83,20 @@ def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None 
     lines = lines[~junk]
     lines = filter_lines(lines, cfg)
     lines = pad_boxes(lines, shape, t.pad_frac)
-    boxes: list[Box] = [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in lines.tolist()]
+
+
+def detect_blocks(gray: np.ndarray, cfg: DetectionConfig, tuning: Tuning | None = None) -> list[list[Box]]:
+    """The lines grouped in text blocks, blocks and lines in reading order, at most ``cfg.max_lines``
+    lines in all (the blocks: :mod:`.layout`, ordered at the page's own scale)."""
+    t = tuning or Tuning()
+    boxes = line_boxes(as_gray(gray), cfg, t)
+    if not boxes:
+        return []
+    if cfg.layout == "rows":  # the operator's choice: one block, row by row (no column search)
+        return [boxes_by_rows(boxes, t.row_overlap)[: cfg.max_lines]]
     out: list[list[Box]] = []
     room = cfg.max_lines
-    if cfg.layout == "rows":  # the operator's choice: one block, row by row (no column search)
-        return [boxes_by_rows(boxes, t.row_overlap)[: cfg.max_lines]] if boxes else []
     for block in reading_blocks(boxes, t.row_overlap, t.columns):
         if room <= 0:
             break

@@ -93,6 +93,18 @@ class Tuning:
     min_contrast: float = 0.6
     """A one-glyph line with less ink contrast than this × the page's median line is show-through or a
     shadow (0 disables)."""
+    # -- small text
+    small_unit: float = 12.0
+    """A page whose unit is under this many pixels is detected at twice its size (``0`` disables).
+    Why: the unit counts only components of ``minLineHeight`` (6 px) or more, so on 10-12 px text
+    (UI screenshots, 100 dpi forms) it is the capitals' height, 6-10 px, while lower-case words of
+    x-height 5 px fall under ``minLineHeight`` and vanish: rendered 11 px lines lost whole words
+    (page CER 5.1 %; at twice the size, 1.6 %).  The boxes come back at the page's own scale."""
+    small_target: float = 16.0
+    """... scaled so that its unit becomes about this many pixels, by a factor of 1.5 to 2 (10 px
+    capitals: 1.6; 8 px: 2) ..."""
+    max_upscaled_side: int = 4000
+    """... unless the scaled page would be longer than this on a side (memory and time stay bounded)."""
     # -- output
     pad_frac: float = 0.12
     """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""

@@ -350,3 +350,38 @@ def test_a_lone_fused_word_is_a_line_but_a_speck_or_a_bar_of_its_height_is_not()
     gid = np.arange(3)
     assert credible_groups(c, gid, unit, Tuning()).tolist() == [True, False, False]
     assert credible_groups(c, gid, unit, Tuning(lone_word_aspect=0.0)).tolist() == [False, False, False]
+
+
+def test_small_lower_case_text_is_detected_enlarged() -> None:
+    """11 px text (a UI screenshot, a 100 dpi form): lower-case words fall under minLineHeight at the
+    page's own size and vanish; the detector reads such a page enlarged and keeps every word, with
+    boxes in the page's own pixels."""
+    import dataclasses
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ocr_server.detection.opencv import detect_lines
+    from ocr_server.detection.tuning import Tuning
+    from tests.needs import missing
+
+    sans = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not sans.is_file():
+        missing(f"{sans} is absent: `make setup-apt` installs fonts-dejavu-core")
+    img = Image.new("L", (700, 260), 255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(sans), 11)
+    rows = ["sure we can run now or wait", "Total received in march was low", "see our new means of access"]
+    for i, text in enumerate(rows):
+        draw.text((30, 30 + i * 60), text, font=font, fill=0)
+    gray = np.array(img)
+    ink_right = [30 + int(draw.textlength(t, font=font)) for t in rows]
+    small = detect_lines(gray, DetectionConfig())
+    assert len(small) == 3
+    for box, right in zip(small, ink_right, strict=True):  # each line whole, from its first to its last word
+        assert box[0] <= 30 and box[2] >= right - 1 and box[2] <= right + 6
+        assert 0 <= box[1] < box[3] <= gray.shape[0]
+    native = detect_lines(gray, DetectionConfig(), dataclasses.replace(Tuning(), small_unit=0.0))
+    assert native != small  # without enlarging, words were lost or lines cut
+    covered = sum(b[2] - b[0] for b in native)
+    assert covered < sum(b[2] - b[0] for b in small)
