@@ -33,6 +33,9 @@ from .rows import bridged, group_lines, row_order
 from .tuning import Tuning
 
 # Tuning and detect_lines are used by bench/detection_eval.py; the rest are re-exported for the tests.
+MIN_ENLARGEMENT = 1.25
+"""A small-text page is not enlarged less than this (the pixel budget left no room worth the time)."""
+
 __all__ = ["Components", "OpenCVLineDetector", "Tuning", "bridged", "detect_lines", "reading_order", "row_order"]
 
 
@@ -67,8 +70,8 @@ def line_boxes(gray: np.ndarray, cfg: DetectionConfig, t: Tuning, *, upscale: bo
     if unit is None:
         return []
     if upscale and unit < t.small_unit:
-        factor = min(2.0, max(1.5, t.small_target / unit))
-        if factor * max(shape) <= t.max_upscaled_side:
+        factor = min(2.0, max(1.5, t.small_target / unit), (t.max_upscaled_pixels / (shape[0] * shape[1])) ** 0.5)
+        if factor >= MIN_ENLARGEMENT:
             return _scaled_boxes(gray, cfg, t, factor)
     core_mask, mark_mask = classify(comps, unit, cfg, t)
     cores = comps.subset(core_mask)

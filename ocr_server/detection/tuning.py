@@ -103,8 +103,10 @@ class Tuning:
     small_target: float = 16.0
     """... scaled so that its unit becomes about this many pixels, by a factor of 1.5 to 2 (10 px
     capitals: 1.6; 8 px: 2) ..."""
-    max_upscaled_side: int = 4000
-    """... unless the scaled page would be longer than this on a side (memory and time stay bounded)."""
+    max_upscaled_pixels: int = 4_000_000
+    """... or less, so that the enlarged page holds at most this many pixels (a 1920 x 1080 screenshot
+    is enlarged 1.39 times): the detector's time and memory stay those of a 4 MP page, whatever the
+    upload (a noise page made to look like small text included); under 1.25 times it is not enlarged."""
     # -- output
     pad_frac: float = 0.12
     """Each returned box grows by this fraction of its height on every side (about the ground truth's margin)."""
