@@ -91,6 +91,13 @@ class PreprocessingConfig(_Section):
     denoise_strength: int = Field(
         0, ge=0, le=30, description="Non-local-means denoise filter strength h; 0 turns denoising off."
     )
+    stretch_low_contrast: bool = Field(
+        True,
+        description=(
+            "Stretch a page whose ink and ground lie within 128 gray levels (pastel or coloured text, grey "
+            "print) to the full range before line detection."
+        ),
+    )
     invert_light_text: bool = Field(
         True,
         description=(

@@ -2,8 +2,9 @@
 
 Order, and why: convert to gray first (every later step is cheaper on one channel); scale to the
 size limits next (so denoise/CLAHE/deskew work on at most ``maxSide`` pixels); denoise before
-CLAHE (contrast enhancement would amplify the noise); turn light text on dark ground dark on light
-(``polarity``: the detector and the skew estimate look for dark ink); estimate skew on that page
+CLAHE (contrast enhancement would amplify the noise); stretch a low-contrast page to the full range
+(``contrast``) and turn light text on dark ground dark on light (``polarity``): the detector and the
+skew estimate look for dark ink with print's contrast; estimate skew on that page
 and rotate; binarise last, when asked.  ``image`` (what recognition crops from) keeps the page's
 own polarity: the recognizer turns each crop itself.  The result keeps the geometry (scale, rotation) so boxes
 found on the processed page map back to the caller's image.
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..config import PreprocessingConfig
+from .contrast import stretch_low_contrast
 from .polarity import dark_on_light
 
 Box = tuple[int, int, int, int]
@@ -225,6 +227,17 @@ def binarize(gray: np.ndarray, threshold: int) -> np.ndarray:
     return cv2.threshold(gray, threshold, 255, flags)[1]
 
 
+def detection_gray(image: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
+    """The gray page the skew estimate and the line detector read: a low-contrast page stretched to
+    the full range (``contrast``), then light text on dark ground turned dark on light (``polarity``)."""
+    gray = to_grayscale(image)
+    if cfg.stretch_low_contrast:
+        gray, _ = stretch_low_contrast(gray)
+    if cfg.invert_light_text:
+        gray, _ = dark_on_light(gray)
+    return gray
+
+
 def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
     """Run the configured steps on a gray or BGR uint8 page (see the module docstring for the order)."""
     if image.ndim == 3 and (cfg.grayscale or cfg.binarize):
@@ -235,14 +248,12 @@ def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
     image = denoise(image, cfg.denoise_strength)
     if cfg.clahe_enabled:
         image = apply_clahe(image, cfg.clahe_clip_limit, cfg.clahe_tile_size)
-    gray, turned = dark_on_light(to_grayscale(image)) if cfg.invert_light_text else (to_grayscale(image), False)
+    gray = detection_gray(image, cfg)
     matrix = None
     angle = estimate_skew(gray, cfg.deskew_max_angle) if cfg.deskew else 0.0
     if angle:
         image, matrix = rotate(image, angle)
-        gray = to_grayscale(image)
-        if turned:
-            gray = dark_on_light(gray)[0]
+        gray = detection_gray(image, cfg)
     if cfg.binarize:
         image = gray = binarize(gray, cfg.binarize_threshold)
     return PreprocessedPage(image=image, gray=gray, geometry=PageGeometry(scale=scale, angle=angle, matrix=matrix))
