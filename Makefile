@@ -170,7 +170,7 @@ bench-zh-pages: $(BENCH_VENV)/.synced ## Chinese pages: our page pipeline with c
 bench-columns: $(BENCH_VENV)/.synced ## Reading order: rendered pages of 2-3 columns and tables, ours (columns / rows only) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/reading_order.py
 
-bench-light: $(BENCH_VENV)/.synced ## Light text on dark ground: rendered slides, dark-mode screenshots, dark title bars; ours (turned / not) vs RapidOCR vs Tesseract (in .venv-bench)
+bench-light: $(BENCH_VENV)/.synced ## Light text on dark ground and low-contrast colour: rendered slides, dark-mode screenshots, title bars; ours (with / without) vs RapidOCR vs Tesseract (in .venv-bench)
 	$(BENCH_PYTHON) bench/light_text_pages.py
 
 bench-pages: $(BENCH_VENV)/.synced ## Page latency p50/p95 and page CER: ours (HTTP, 1 worker) vs RapidOCR vs Tesseract (in .venv-bench)

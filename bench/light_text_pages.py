@@ -1,12 +1,13 @@
-"""Light text on dark ground, side by side: slides, dark-mode screenshots, and white pages with a dark
-title bar and a dark table header, plus plain printed pages as the control.
+"""Light text on dark ground and low-contrast colour, side by side: slides, dark-mode screenshots,
+white pages with a dark title bar and a dark table header, slides in colours of about the same
+luminance (yellow on white, blue on black, red on blue, ...), plus plain printed pages as the control.
 
 Drawn here in the font families held out of training (``bench/reading_order.held_out_faces``), with
 generated English sentences: no such page is in ``../shared``.  Page CER case-sensitive and
 case-folded, whitespace collapsed (as ``bench/reading_order.py``), and an order-free bag-of-words F1.
 
-* ``ours``            the server's pipeline in process (light-text regions turned before detection).
-* ``ours-no-invert``  the same with ``preprocessing.invertLightText: false`` (the pipeline before 2026-12-03).
+* ``ours``            the server's pipeline in process (light text turned, low contrast stretched).
+* ``ours-no-invert``  the same with ``invertLightText`` and ``stretchLowContrast`` false (as before 2026-12-03).
 * ``rapidocr``        rapidocr_onnxruntime with its PP-OCRv4 det+cls+rec, defaults.
 * ``tesseract``       ``tesseract --psm 3`` (automatic page layout; it guesses inverted lines itself).
 
@@ -34,7 +35,7 @@ from bench.page_latency import Engine, ours_inproc, rapidocr, tesseract
 from bench.reading_order import bag_f1, held_out_faces, page_errors, prose
 
 ENGINES = ("ours", "ours-no-invert", "rapidocr", "tesseract")
-KINDS = ("slide", "screen", "banner", "print")
+KINDS = ("slide", "screen", "banner", "colour", "print")
 
 Colour = tuple[int, int, int]
 
@@ -57,6 +58,20 @@ def _light(rng: random.Random) -> Colour:
     return rng.choice([(255, 255, 255), (235, 235, 235), (212, 212, 212), (255, 230, 150)])
 
 
+def _low_contrast(rng: random.Random) -> tuple[Colour, Colour]:
+    """``(ground, ink)`` whose luminances lie 30-60 levels apart, though the colours differ plainly."""
+    return rng.choice(
+        [
+            ((255, 255, 255), (255, 210, 0)),  # yellow on white
+            ((0, 0, 0), (40, 40, 255)),  # blue on black
+            ((30, 60, 200), (230, 40, 40)),  # red on blue
+            ((200, 30, 30), (40, 200, 40)),  # green on red
+            ((255, 255, 255), (190, 190, 190)),  # light grey on white
+            ((250, 240, 200), (120, 200, 250)),  # sky blue on cream
+        ]
+    )
+
+
 def render(kind: str, rng: random.Random, regular: Path, bold: Path | None) -> tuple[np.ndarray, list[str]]:
     """One page of ``kind`` as an RGB array and its lines' texts in reading order."""
     from PIL import Image, ImageDraw, ImageFont
@@ -65,8 +80,8 @@ def render(kind: str, rng: random.Random, regular: Path, bold: Path | None) -> t
         return ImageFont.truetype(str(bold if heavy and bold else regular), size)
 
     lines: list[str] = []
-    if kind == "slide":
-        ground, ink = _dark(rng), _light(rng)
+    if kind in ("slide", "colour"):
+        ground, ink = (_dark(rng), _light(rng)) if kind == "slide" else _low_contrast(rng)
         img = Image.new("RGB", (1280, 720), ground)
         draw = ImageDraw.Draw(img)
         title = _sentences(rng, 1, (3, 5))[0].title()
@@ -137,12 +152,14 @@ def make_pages(n: int, seed: int) -> list[tuple[str, np.ndarray, list[str]]]:
 
 
 def ours_without_inversion(threads: int) -> Engine:
-    os.environ["OCR__PREPROCESSING__INVERT_LIGHT_TEXT"] = "false"  # read by load_config, as a deployment would set it
+    switches = ("OCR__PREPROCESSING__INVERT_LIGHT_TEXT", "OCR__PREPROCESSING__STRETCH_LOW_CONTRAST")
+    os.environ.update(dict.fromkeys(switches, "false"))  # read by load_config, as a deployment would set them
     try:
         engine = ours_inproc(threads)
     finally:
-        del os.environ["OCR__PREPROCESSING__INVERT_LIGHT_TEXT"]
-    engine.name, engine.settings = "ours-no-invert", engine.settings + ", invertLightText false"
+        for name in switches:
+            del os.environ[name]
+    engine.name, engine.settings = "ours-no-invert", engine.settings + ", invertLightText and stretchLowContrast false"
     return engine
 
 
@@ -166,7 +183,7 @@ def build(names: list[str], threads: int, tesseract_threads: int) -> list[Engine
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pages", type=int, default=16)
+    ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--threads", type=int, default=2)
