@@ -135,7 +135,27 @@ def light_ink_regions(gray: np.ndarray) -> np.ndarray | None:
     # the page's last partial row and column of cells follow their neighbours
     pad_bottom, pad_right = gray.shape[0] - rows * cell, gray.shape[1] - cols * cell
     mask = cv2.copyMakeBorder(mask, 0, pad_bottom, 0, pad_right, cv2.BORDER_REPLICATE)
+    if not grid.all():  # a region's edge runs across cells: follow it to the pixel
+        level = (float(np.median(ground[chosen[labels]])) + float(np.median(ground[~chosen[labels]]))) / 2.0
+        mask = _to_the_edge(gray, mask, cell, level)
     return mask.astype(bool)
+
+
+def _to_the_edge(gray: np.ndarray, mask: np.ndarray, cell: int, level: float) -> np.ndarray:
+    """Grow the cell-wise ``mask`` by the dark ground it leaves out along its edge, pixel by pixel.
+
+    Cells that straddle a title bar's edge keep a strip of its dark ground outside the mask; after
+    the turn that strip is a dark rule hugging the bar's text, and letters touching it went with it
+    (a bold table header read ``ets Lookin arters`` for ``Sets Looking Quarters``).  Within one cell
+    of the mask, the pixels darker than ``level`` (halfway between the two grounds) that connect to
+    the mask's own dark ground are added; the white page, and dark text that a white gap keeps apart
+    from the bar, are not."""
+    band = cv2.dilate(mask, np.ones((2 * cell + 1, 2 * cell + 1), np.uint8)).astype(bool)
+    darkish = (gray <= level) & band
+    _, labels = cv2.connectedComponents(darkish.astype(np.uint8), connectivity=8)
+    inside = np.unique(labels[darkish & mask.astype(bool)])
+    grown = np.isin(labels, inside[inside > 0]) & darkish
+    return mask.astype(bool) | grown
 
 
 def dark_on_light(gray: np.ndarray) -> tuple[np.ndarray, bool]:

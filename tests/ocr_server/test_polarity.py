@@ -124,3 +124,27 @@ def test_the_shipped_model_reads_a_dark_slide() -> None:
     result = OcrPipeline(config, create_detector(config.detection), rec).read_page(data)
     assert len(result.lines) == 3
     assert cer([(line.text, truth) for line, truth in zip(result.lines, lines, strict=True)]) <= 0.03
+
+
+def test_a_bar_whose_edges_cut_across_cells_is_turned_to_its_edge() -> None:
+    """The cells that straddle a table header bar's edges hold a strip of its dark ground; left out,
+    that strip became a dark rule after the turn, and the words touching it were cut (``ets Lookin
+    arters``).  The mask follows the bar to the pixel; the white page beside it stays as it was."""
+    page = np.full((700, 1000), 255, np.uint8)
+    top, bottom, left = 303, 349, 57  # not on the 6 px cell grid
+    page[top:bottom, left:940] = 60
+    for x, word in ((left + 4, "SETS"), (400, "LOOKING"), (700, "QUARTERS")):
+        cv2.putText(page, word, (x, bottom - 8), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 250, 3, cv2.LINE_AA)
+    for i in range(3):
+        cv2.putText(page, f"ROW {i} VALUE 12.{i}0", (60, 420 + 50 * i), cv2.FONT_HERSHEY_SIMPLEX, 1, 0, 2, cv2.LINE_AA)
+    turned, changed = dark_on_light(page)
+    assert changed
+    assert float((turned[top:bottom, left:940] < 100).mean()) < 0.2  # the bar is light now, its words dark
+    assert np.array_equal(turned[: top - 12], page[: top - 12]) and np.array_equal(
+        turned[bottom + 12 :], page[bottom + 12 :]
+    )
+    assert float((turned[top : top + 3, left + 20 : 900] < 128).mean()) == 0.0  # no dark strip left along the edge
+    boxes = detected(page)
+    header = [b for b in boxes if b[1] < bottom and b[3] > top]
+    assert len(header) == 3 and header[0][0] <= left + 6
+    assert len(boxes) == 6
