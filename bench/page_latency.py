@@ -111,6 +111,7 @@ def ours_inproc(
     recognizer = load_recognizer(
         name, version, models_dir or cfg.model.models_dir,
         decoder=rec.decoder, beam_width=rec.beam_width, batch_size=rec.batch_size, threads=threads,
+        consistent_case=rec.consistent_case,
     )  # fmt: skip
     detector = create_detector(cfg.detection, recognizer.info.language)
     if tuning is not None:

@@ -165,6 +165,13 @@ class RecognitionConfig(_Section):
     decoder: Literal["greedy", "beam"] = Field("greedy", description="CTC decoder.")
     beam_width: int = Field(5, ge=1, le=100, description="Beam width when decoder is beam.")
     batch_size: int = Field(32, ge=1, le=512, description="Line crops per inference batch.")
+    consistent_case: bool = Field(
+        True,
+        description=(
+            "Recase words read in an irregular mix of cases (dAYtOnA) to the lower, Title or UPPER casing the "
+            "network finds almost as likely; confident camel case (iPhone) stays."
+        ),
+    )
     threads: int = Field(0, ge=0, le=64, description="Inference threads per worker; 0: cores / workers.")
     min_line_confidence: float = Field(
         0.5,

@@ -194,6 +194,7 @@ class OcrService:
             decoder=rec.decoder,
             beam_width=rec.beam_width,
             batch_size=rec.batch_size,
+            consistent_case=rec.consistent_case,
             threads=self.inference_threads,
         )
         # each model its own detector: line shapes follow the script it reads (CJK vs Latin)

@@ -87,6 +87,7 @@ def _pipeline(args: argparse.Namespace) -> Any:
             decoder=rec.decoder,
             beam_width=rec.beam_width,
             batch_size=rec.batch_size,
+            consistent_case=rec.consistent_case,
             threads=threads,
         )
     except ModelNotFoundError as err:

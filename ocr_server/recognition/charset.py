@@ -54,6 +54,10 @@ class Charset:
     def __contains__(self, ch: str) -> bool:
         return ch in self._index
 
+    def index_of(self, ch: str) -> int | None:
+        """The class index of ``ch`` (blank is 0), or ``None`` when the charset lacks it."""
+        return self._index.get(ch)
+
     def normalise(self, text: str) -> str:
         """Fold variants, collapse whitespace, drop characters the model cannot emit."""
         text = "".join(c for c in text.translate(NORMALISE) if c in self._index or c.isspace())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import casing
 from .charset import Charset
 from .ctc import beam_decode, greedy_decode, greedy_frames
 from .lines import is_blank, pad_batch, prepare_line
@@ -50,6 +51,7 @@ class Recognizer:
         beam_width: int = 5,
         batch_size: int = 32,
         threads: int = 0,
+        consistent_case: bool = True,
     ) -> None:
         import onnxruntime as ort  # imported here so that importing the package stays light
 
@@ -58,6 +60,7 @@ class Recognizer:
         self.decoder = decoder
         self.beam_width = beam_width
         self.batch_size = batch_size
+        self.consistent_case = consistent_case  # casing.consistent_case on every reading
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -94,6 +97,8 @@ class Recognizer:
         frames = greedy_frames(probs, self.charset)
         if self.decoder == "beam" and greedy_decode(probs, self.charset)[0] != text:
             frames = ()  # beam search read something else than the best path: positions unknown
+        if self.consistent_case and frames:
+            text = casing.consistent_case(text, probs, frames, self.charset)
         return LineResult(text, round(conf, 4), frames, frame_px)
 
     def recognize(self, crops: list[np.ndarray]) -> list[LineResult]:
@@ -139,9 +144,17 @@ def load_recognizer(
     beam_width: int = 5,
     batch_size: int = 32,
     threads: int = 0,
+    consistent_case: bool = True,
 ) -> Recognizer:
     """Resolve ``name``/``version`` in the models folder and open it."""
     from .registry import resolve_model
 
     bundle = resolve_model(name, version, models_dir)
-    return Recognizer(bundle, decoder=decoder, beam_width=beam_width, batch_size=batch_size, threads=threads)
+    return Recognizer(
+        bundle,
+        decoder=decoder,
+        beam_width=beam_width,
+        batch_size=batch_size,
+        threads=threads,
+        consistent_case=consistent_case,
+    )
