@@ -21,7 +21,6 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Stopwatch, format_table, latency_summary, thread_env, write_json
+from bench.common import format_table, thread_env, write_json
 from bench.page_latency import Engine, ours_inproc, rapidocr, tesseract
-from bench.reading_order import bag_f1, held_out_faces, page_errors, prose
+from bench.reading_order import held_out_faces, prose, score_rendered_pages
 
 ENGINES = ("ours", "ours-no-invert", "rapidocr", "tesseract")
 KINDS = ("slide", "screen", "banner", "colour", "print")
@@ -193,37 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(thread_env(args.threads))
     engines = build([n.strip() for n in args.engines.split(",") if n.strip()], args.threads, args.tesseract_threads)
     pages = make_pages(args.pages, args.seed)
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        from PIL import Image
-
-        files = []
-        for name, image, lines in pages:
-            path = Path(tmp) / f"{name}.png"
-            Image.fromarray(image).save(path)
-            files.append((name, path, path.read_bytes(), "\n".join(lines)))
-        for engine in engines:
-            engine.read(files[0][1], files[0][2])  # warm-up
-            by_kind: dict[str, list[int]] = {}
-            words = [0, 0, 0]
-            ms: list[float] = []
-            for name, path, data, truth in files:
-                with Stopwatch() as sw:
-                    text = engine.read(path, data)
-                ms.append(sw.seconds)
-                for key in (name.split("-")[0], "all"):
-                    acc = by_kind.setdefault(key, [0, 0, 0, 0])
-                    acc[:] = [a + b for a, b in zip(acc, page_errors(text, truth), strict=True)]
-                words = [a + b for a, b in zip(words, bag_f1(text, truth), strict=True)]
-            precision, recall = words[0] / max(1, words[1]), words[0] / max(1, words[2])
-            row: dict[str, Any] = {"engine": engine.name, "settings": engine.settings, "pages": len(files)}
-            for key, (err, chars, err_folded, chars_folded) in by_kind.items():
-                row[f"{key}_cer"] = round(err / max(1, chars), 4)
-                row[f"{key}_cer_folded"] = round(err_folded / max(1, chars_folded), 4)
-            row["bag_of_words_f1"] = round(2 * precision * recall / max(1e-9, precision + recall), 3)
-            row["p50_ms"] = round(latency_summary(ms)["p50_ms"], 1)
-            rows.append(row)
-            engine.close()
+    rows = score_rendered_pages(engines, pages)
     kinds = [*KINDS, "all"]
     header = ["engine", *[f"{k} CER" for k in kinds], "all folded", "bag F1", "p50 ms"]
     table = [

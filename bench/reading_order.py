@@ -34,6 +34,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.column_pages import RenderedPage, columns_page, table_page
@@ -113,6 +115,45 @@ def bag_f1(hyp: str, ref: str) -> tuple[int, int, int]:
     return sum((h & r).values()), sum(h.values()), sum(r.values())
 
 
+def score_rendered_pages(engines: list[Engine], pages: list[tuple[str, np.ndarray, list[str]]]) -> list[dict[str, Any]]:
+    """Each engine reads every ``(name, RGB or gray image, truth lines)`` page from a PNG file (one
+    warm-up read first): page CER per kind (the name up to its first ``-``) and over all pages,
+    case-sensitive and folded (:func:`page_errors`), bag-of-words F1 and p50 milliseconds, a row per
+    engine; each engine is closed after its pages."""
+    from PIL import Image
+
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, image, texts in pages:
+            path = Path(tmp) / f"{name}.png"
+            Image.fromarray(image).save(path)
+            files.append((name, path, path.read_bytes(), "\n".join(texts)))
+        for engine in engines:
+            engine.read(files[0][1], files[0][2])  # warm-up
+            by_kind: dict[str, list[int]] = {}
+            words = [0, 0, 0]
+            ms: list[float] = []
+            for name, path, data, truth in files:
+                with Stopwatch() as sw:
+                    text = engine.read(path, data)
+                ms.append(sw.seconds)
+                for key in (name.split("-")[0], "all"):
+                    acc = by_kind.setdefault(key, [0, 0, 0, 0])
+                    acc[:] = [a + b for a, b in zip(acc, page_errors(text, truth), strict=True)]
+                words = [a + b for a, b in zip(words, bag_f1(text, truth), strict=True)]
+            precision, recall = words[0] / max(1, words[1]), words[0] / max(1, words[2])
+            row: dict[str, Any] = {"engine": engine.name, "settings": engine.settings, "pages": len(files)}
+            for key, (err, chars, err_folded, chars_folded) in sorted(by_kind.items()):
+                row[f"{key}_cer"] = round(err / max(1, chars), 4)
+                row[f"{key}_cer_folded"] = round(err_folded / max(1, chars_folded), 4)
+            row["bag_of_words_f1"] = round(2 * precision * recall / max(1e-9, precision + recall), 3)
+            row["p50_ms"] = round(latency_summary(ms)["p50_ms"], 1)
+            rows.append(row)
+            engine.close()
+    return rows
+
+
 def ours(threads: int, columns: bool) -> Engine:
     """Our pipeline in process; ``columns=False``: the column rule off (``min_lines`` beyond any page)."""
     if columns:
@@ -152,38 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     engines = build(names, args.threads, args.tesseract_threads)
     pages = make_pages(args.pages, args.seed)
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        files = []
-        for name, page in pages:
-            from PIL import Image
-
-            path = Path(tmp) / f"{name}.png"
-            Image.fromarray(page.image).save(path)
-            files.append((name, path, path.read_bytes(), "\n".join(page.texts)))
-        for engine in engines:
-            engine.read(files[0][1], files[0][2])  # warm-up
-            by_kind: dict[str, list[int]] = {}
-            words = [0, 0, 0]
-            ms: list[float] = []
-            for name, path, data, truth in files:
-                with Stopwatch() as sw:
-                    text = engine.read(path, data)
-                ms.append(sw.seconds)
-                kind = name.split("-")[0]
-                for key in (kind, "all"):
-                    acc = by_kind.setdefault(key, [0, 0, 0, 0])
-                    acc[:] = [a + b for a, b in zip(acc, page_errors(text, truth), strict=True)]
-                words = [a + b for a, b in zip(words, bag_f1(text, truth), strict=True)]
-            precision, recall = words[0] / max(1, words[1]), words[0] / max(1, words[2])
-            row: dict[str, Any] = {"engine": engine.name, "settings": engine.settings, "pages": len(files)}
-            for key, (err, chars, err_folded, chars_folded) in sorted(by_kind.items()):
-                row[f"{key}_cer"] = round(err / max(1, chars), 4)
-                row[f"{key}_cer_folded"] = round(err_folded / max(1, chars_folded), 4)
-            row["bag_of_words_f1"] = round(2 * precision * recall / max(1e-9, precision + recall), 3)
-            row["p50_ms"] = round(latency_summary(ms)["p50_ms"], 1)
-            rows.append(row)
-            engine.close()
+    rows = score_rendered_pages(engines, [(name, page.image, page.texts) for name, page in pages])
     kinds = sorted({k[: -len("_cer")] for r in rows for k in r if k.endswith("_cer")}, key=lambda k: (k == "all", k))
     header = ["engine", *[f"{k} CER" for k in kinds], *[f"{k} folded" for k in kinds], "bag F1", "p50 ms"]
     table = [
