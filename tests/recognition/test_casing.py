@@ -63,3 +63,25 @@ def test_regular_words_digits_and_length_never_change() -> None:
 def test_without_one_frame_per_character_the_text_is_kept() -> None:
     probs = probs_for("dAYtOnA", default=0.5)
     assert consistent_case("dAYtOnA", probs, (), CHARSET) == "dAYtOnA"
+
+
+def test_the_server_passes_the_switch_to_every_recognizer_it_loads() -> None:
+    """``recognition.consistentCase`` reaches the recognizer loader (on by default, off when set)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ocr_server"))
+    from server_support import TinyRecognizer
+
+    from ocr_server.app import create_app
+    from ocr_server.config import parse_config
+
+    for section, expected in (({}, True), ({"consistentCase": False}, False)):
+        seen: list[bool] = []
+
+        def loader(*_args: object, seen: list[bool] = seen, **kwargs: object) -> TinyRecognizer:
+            seen.append(bool(kwargs["consistent_case"]))
+            return TinyRecognizer()
+
+        create_app(parse_config({"recognition": section}), load_model="sync", recognizer_loader=loader)
+        assert seen == [expected]
