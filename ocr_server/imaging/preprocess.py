@@ -227,15 +227,17 @@ def binarize(gray: np.ndarray, threshold: int) -> np.ndarray:
     return cv2.threshold(gray, threshold, 255, flags)[1]
 
 
-def detection_gray(image: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
+def detection_gray(image: np.ndarray, cfg: PreprocessingConfig) -> tuple[np.ndarray, bool]:
     """The gray page the skew estimate and the line detector read: a low-contrast page stretched to
-    the full range (``contrast``), then light text on dark ground turned dark on light (``polarity``)."""
+    the full range (``contrast``), then light text on dark ground turned dark on light (``polarity``);
+    and whether either changed it (when neither did, a rotated page needs neither checked again)."""
     gray = to_grayscale(image)
+    stretched = turned = False
     if cfg.stretch_low_contrast:
-        gray, _ = stretch_low_contrast(gray)
+        gray, stretched = stretch_low_contrast(gray)
     if cfg.invert_light_text:
-        gray, _ = dark_on_light(gray)
-    return gray
+        gray, turned = dark_on_light(gray)
+    return gray, stretched or turned
 
 
 def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
@@ -248,12 +250,12 @@ def preprocess(image: np.ndarray, cfg: PreprocessingConfig) -> PreprocessedPage:
     image = denoise(image, cfg.denoise_strength)
     if cfg.clahe_enabled:
         image = apply_clahe(image, cfg.clahe_clip_limit, cfg.clahe_tile_size)
-    gray = detection_gray(image, cfg)
+    gray, changed = detection_gray(image, cfg)
     matrix = None
     angle = estimate_skew(gray, cfg.deskew_max_angle) if cfg.deskew else 0.0
     if angle:
         image, matrix = rotate(image, angle)
-        gray = detection_gray(image, cfg)
+        gray = detection_gray(image, cfg)[0] if changed else to_grayscale(image)
     if cfg.binarize:
         image = gray = binarize(gray, cfg.binarize_threshold)
     return PreprocessedPage(image=image, gray=gray, geometry=PageGeometry(scale=scale, angle=angle, matrix=matrix))
