@@ -55,6 +55,35 @@ def text_page(width: int = 600, height: int = 400, lines: int = 6) -> np.ndarray
     return page
 
 
+DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def drawn_lines(
+    texts: list[str],
+    size: tuple[int, int],
+    ground: tuple[int, int, int],
+    ink: tuple[int, int, int],
+    *,
+    font_px: int = 22,
+    origin: tuple[int, int] = (40, 40),
+    pitch: int = 60,
+) -> Image.Image:
+    """``texts`` drawn one per line in DejaVu Sans on a plain ``ground`` (a slide, a dark-mode
+    screen); skips the test when the font is absent."""
+    from PIL import ImageDraw, ImageFont
+
+    from tests.needs import missing
+
+    if not DEJAVU_SANS.is_file():
+        missing(f"{DEJAVU_SANS} is absent: `make setup-apt` installs fonts-dejavu-core")
+    img = Image.new("RGB", size, ground)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(DEJAVU_SANS), font_px)
+    for i, text in enumerate(texts):
+        draw.text((origin[0], origin[1] + i * pitch), text, font=font, fill=ink)
+    return img
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 

@@ -4,8 +4,6 @@ pages, scanner shadows and the operator's switch leave the page alone.  Pages ar
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -15,9 +13,6 @@ from ocr_server.config import DetectionConfig, PreprocessingConfig
 from ocr_server.detection.opencv import detect_lines
 from ocr_server.imaging.polarity import dark_on_light, light_ink_regions
 from ocr_server.imaging.preprocess import preprocess
-from tests.needs import missing
-
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def lines_page(width: int, height: int, ground: int, ink: int, lines: int = 5, top: int = 60) -> np.ndarray:
@@ -103,9 +98,7 @@ def test_a_skewed_dark_page_is_deskewed_and_read() -> None:
 @pytest.mark.model
 def test_the_shipped_model_reads_a_dark_slide() -> None:
     """White text on navy, rendered in DejaVu Sans: through the whole pipeline, read almost exactly."""
-    if not DEJAVU.is_file():
-        missing(f"{DEJAVU} is absent: `make setup-apt` installs fonts-dejavu-core")
-    from PIL import Image, ImageDraw, ImageFont
+    from server_support import drawn_lines
 
     from ocr_server.config import parse_config
     from ocr_server.detection import create_detector
@@ -114,10 +107,7 @@ def test_the_shipped_model_reads_a_dark_slide() -> None:
     from ocr_server.recognition.scoring import cer
 
     lines = ["Quarterly Results Overview", "Revenue grew 12 % to $4.2 million", "Operating costs fell in every region"]
-    img = Image.new("RGB", (1280, 720), (20, 30, 80))
-    draw = ImageDraw.Draw(img)
-    for i, text in enumerate(lines):
-        draw.text((90, 70 + i * 90), text, font=ImageFont.truetype(str(DEJAVU), 40 if i == 0 else 30), fill="white")
+    img = drawn_lines(lines, (1280, 720), (20, 30, 80), (255, 255, 255), font_px=32, origin=(90, 70), pitch=90)
     data = cv2.imencode(".png", cv2.cvtColor(np.array(img), cv2.COLOR_RGB2BGR))[1].tobytes()
     config = parse_config({})
     rec = load_recognizer(config.model.name, config.model.version, threads=1)

@@ -85,20 +85,12 @@ def test_a_two_column_page_reads_column_by_column(server: RunningServer) -> None
 
 def test_a_dark_mode_screenshot_is_read(server: RunningServer) -> None:
     """Light grey text on near-black, as a dark-mode editor shows it: over HTTP every line is read."""
-    from PIL import ImageDraw, ImageFont
+    from server_support import drawn_lines
 
-    from bench.column_pages import SERIF
     from bench.common import cer
-    from tests.needs import missing
 
-    sans = SERIF.with_name("DejaVuSans.ttf")
-    if not sans.is_file():
-        missing(f"DejaVu Sans not found at {sans} (apt: fonts-dejavu-core; make setup-apt)")
     texts = ["Build succeeded in 4.2 seconds", "Open the settings to change the theme", "Tests passed: 118, failed: 0"]
-    img = Image.new("RGB", (900, 260), (30, 30, 30))
-    draw = ImageDraw.Draw(img)
-    for i, text in enumerate(texts):
-        draw.text((40, 40 + i * 60), text, font=ImageFont.truetype(str(sans), 22), fill=(212, 212, 212))
+    img = drawn_lines(texts, (900, 260), (30, 30, 30), (212, 212, 212))
     response = post_image(server, "/api/v1/ocr", encode(img, "PNG"), name="dark.png")
     assert response.status_code == 200, response.text
     lines = [line["text"] for line in response.json()["lines"]]
