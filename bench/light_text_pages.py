@@ -17,7 +17,6 @@ case-folded, whitespace collapsed (as ``bench/reading_order.py``), and an order-
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import sys
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import format_table, thread_env, write_json
 from bench.page_latency import Engine, ours_inproc, rapidocr, tesseract
-from bench.reading_order import held_out_faces, prose, score_rendered_pages
+from bench.reading_order import held_out_faces, prose, rendered_page_args, score_rendered_pages
 
 ENGINES = ("ours", "ours-no-invert", "rapidocr", "tesseract")
 KINDS = ("slide", "screen", "banner", "colour", "print")
@@ -181,14 +180,7 @@ def build(names: list[str], threads: int, tesseract_threads: int) -> list[Engine
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pages", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--engines", default=",".join(ENGINES))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tesseract-threads", type=int, default=1)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args(argv)
+    args = rendered_page_args(__doc__, ENGINES, pages=20, seed=11).parse_args(argv)
     os.environ.update(thread_env(args.threads))
     engines = build([n.strip() for n in args.engines.split(",") if n.strip()], args.threads, args.tesseract_threads)
     pages = make_pages(args.pages, args.seed)

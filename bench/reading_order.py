@@ -115,6 +115,18 @@ def bag_f1(hyp: str, ref: str) -> tuple[int, int, int]:
     return sum((h & r).values()), sum(h.values()), sum(r.values())
 
 
+def rendered_page_args(doc: str | None, engines: tuple[str, ...], pages: int, seed: int) -> argparse.ArgumentParser:
+    """The command line every rendered-page benchmark takes (this one and ``light_text_pages``)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=pages)
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--engines", default=",".join(engines))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tesseract-threads", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    return ap
+
+
 def score_rendered_pages(engines: list[Engine], pages: list[tuple[str, np.ndarray, list[str]]]) -> list[dict[str, Any]]:
     """Each engine reads every ``(name, RGB or gray image, truth lines)`` page from a PNG file (one
     warm-up read first): page CER per kind (the name up to its first ``-``) and over all pages,
@@ -179,14 +191,7 @@ def build(names: list[str], threads: int, tesseract_threads: int) -> list[Engine
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pages", type=int, default=12)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--engines", default=",".join(ENGINES))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tesseract-threads", type=int, default=1)
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args(argv)
+    args = rendered_page_args(__doc__, ENGINES, pages=12, seed=7).parse_args(argv)
     import os
 
     os.environ.update(thread_env(args.threads))
