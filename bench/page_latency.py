@@ -109,10 +109,8 @@ def ours_inproc(
     rec = cfg.recognition
     name, version = model or (cfg.model.name, cfg.model.version)
     recognizer = load_recognizer(
-        name, version, models_dir or cfg.model.models_dir,
-        decoder=rec.decoder, beam_width=rec.beam_width, batch_size=rec.batch_size, threads=threads,
-        consistent_case=rec.consistent_case,
-    )  # fmt: skip
+        name, version, models_dir or cfg.model.models_dir, threads=threads, **rec.recognizer_options()
+    )
     detector = create_detector(cfg.detection, recognizer.info.language)
     if tuning is not None:
         detector.tuning = tuning  # type: ignore[attr-defined]

@@ -27,6 +27,8 @@ CONFIG_ENV_VAR = "OCR_CONFIG"
 ENV_PREFIX = "OCR__"
 DEFAULT_MODEL_NAME = "crnn-en"
 DEFAULT_MODEL_VERSION = "1.6.0"
+# lines read with a lower mean confidence are read again at other widths (recognition/reread.py)
+DEFAULT_REREAD_BELOW = 0.9
 
 
 class _Section(BaseModel):
@@ -172,6 +174,15 @@ class RecognitionConfig(_Section):
             "network finds almost as likely; confident camel case (iPhone) stays."
         ),
     )
+    reread_below: float = Field(
+        DEFAULT_REREAD_BELOW,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Lines read with a lower mean confidence are read again squeezed and stretched sideways (0.8x, 1.25x) "
+            "and the surest reading is kept; 0 never reads again."
+        ),
+    )
     threads: int = Field(0, ge=0, le=64, description="Inference threads per worker; 0: cores / workers.")
     min_line_confidence: float = Field(
         0.5,
@@ -179,6 +190,17 @@ class RecognitionConfig(_Section):
         le=1.0,
         description="Page OCR drops detected lines read with lower confidence (logos, rules, stains); 0 keeps all.",
     )
+
+    def recognizer_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``load_recognizer`` these settings give (threads aside: the caller
+        knows how many workers share the cores)."""
+        return {
+            "decoder": self.decoder,
+            "beam_width": self.beam_width,
+            "batch_size": self.batch_size,
+            "consistent_case": self.consistent_case,
+            "reread_below": self.reread_below,
+        }
 
 
 class LimitsConfig(_Section):

@@ -191,11 +191,8 @@ class OcrService:
             name,
             version,
             self.config.model.models_dir,
-            decoder=rec.decoder,
-            beam_width=rec.beam_width,
-            batch_size=rec.batch_size,
-            consistent_case=rec.consistent_case,
             threads=self.inference_threads,
+            **rec.recognizer_options(),
         )
         # each model its own detector: line shapes follow the script it reads (CJK vs Latin)
         detector = self._detector_factory(self.config.detection, recognizer.info.language)

@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr_server.config import DEFAULT_MODEL_VERSION
+from ocr_server.config import DEFAULT_MODEL_VERSION, DEFAULT_REREAD_BELOW
 from ocr_server.recognition.lines import crop_box
 from ocr_server.recognition.recognizer import Recognizer, load_recognizer
 from ocr_server.recognition.scoring import cer, line_accuracy
@@ -237,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="lines per set (default: all)")
     ap.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--reread-below",
+        type=float,
+        default=DEFAULT_REREAD_BELOW,
+        help=f"read lines below this confidence again at other widths, as the server does (default "
+        f"{DEFAULT_REREAD_BELOW}; 0: never)",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--compare-runtimes", action="store_true")
     ap.add_argument("--checkpoint", type=Path, help="for --compare-runtimes")
@@ -265,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--profile zh needs --version (no crnn-zh bundle is the default)")
     args.model = args.model or "crnn-en"
     args.version = args.version or DEFAULT_MODEL_VERSION
-    rec = load_recognizer(args.model, args.version, args.models_dir, decoder=args.decoder, threads=args.threads)
+    rec = load_recognizer(
+        args.model,
+        args.version,
+        args.models_dir,
+        decoder=args.decoder,
+        threads=args.threads,
+        reread_below=args.reread_below,
+    )
     rec.warmup()
     if args.profile == "zh":
         results = evaluate_zh(rec, args.limit, args.decoder, args.threads)

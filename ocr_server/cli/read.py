@@ -84,11 +84,8 @@ def _pipeline(args: argparse.Namespace) -> Any:
             model.name,
             model.version,
             model.models_dir,
-            decoder=rec.decoder,
-            beam_width=rec.beam_width,
-            batch_size=rec.batch_size,
-            consistent_case=rec.consistent_case,
             threads=threads,
+            **rec.recognizer_options(),
         )
     except ModelNotFoundError as err:
         raise CliError(f"{err} (see `ocr-crnn models`)") from None

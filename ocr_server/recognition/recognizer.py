@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import casing
+from ..config import DEFAULT_REREAD_BELOW
+from . import casing, reread
 from .charset import Charset
 from .ctc import beam_decode, greedy_decode, greedy_frames
 from .lines import is_blank, pad_batch, prepare_line
@@ -52,6 +53,7 @@ class Recognizer:
         batch_size: int = 32,
         threads: int = 0,
         consistent_case: bool = True,
+        reread_below: float = DEFAULT_REREAD_BELOW,
     ) -> None:
         import onnxruntime as ort  # imported here so that importing the package stays light
 
@@ -61,6 +63,8 @@ class Recognizer:
         self.beam_width = beam_width
         self.batch_size = batch_size
         self.consistent_case = consistent_case  # casing.consistent_case on every reading
+        # lines read with a lower mean confidence are read again at other widths (reread.py); 0: never
+        self.reread_below = reread_below
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -111,7 +115,16 @@ class Recognizer:
             if is_blank(x):
                 results[i] = LineResult("", 1.0)
         todo = [i for i, r in enumerate(results) if r is None]
-        order = sorted(todo, key=lambda i: prepared[i].shape[1])
+        for i, result in zip(todo, self._read([prepared[i] for i in todo], [crops[i] for i in todo]), strict=True):
+            results[i] = result
+        if self.reread_below > 0:
+            self._reread(crops, prepared, results)
+        return [r for r in results if r is not None]
+
+    def _read(self, prepared: list[np.ndarray], crops: list[np.ndarray]) -> list[LineResult]:
+        """Run the network over prepared lines, batched by width, results in their order."""
+        results: list[LineResult | None] = [None] * len(prepared)
+        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             probs = self.probabilities(pad_batch([prepared[i] for i in idx]))
@@ -121,6 +134,20 @@ class Recognizer:
                 frame_px = self.downsample * crops[i].shape[1] / prepared[i].shape[1]
                 results[i] = self._decode(probs[j, :frames], frame_px)
         return [r for r in results if r is not None]
+
+    def _reread(self, crops: list[np.ndarray], prepared: list[np.ndarray], results: list[LineResult | None]) -> None:
+        """Replace, in place, unsure readings by a surer one of the same crop at other widths."""
+        unsure = [i for i, r in enumerate(results) if r is not None and r.confidence < self.reread_below]
+        if not unsure:
+            return
+        jobs = [(i, factor) for i in unsure for factor in reread.SCALES]
+        again = self._read([reread.rescaled(prepared[i], f) for i, f in jobs], [crops[i] for i, _ in jobs])
+        first = {i: results[i] for i in unsure}
+        for (i, _), other in zip(jobs, again, strict=True):
+            best, original = results[i], first[i]
+            if best is not None and original is not None and other.confidence > best.confidence:
+                text = reread.keep_capitals(original.text, other.text)
+                results[i] = LineResult(text, other.confidence, other.frames, other.frame_px)
 
     @property
     def downsample(self) -> int:
@@ -145,6 +172,7 @@ def load_recognizer(
     batch_size: int = 32,
     threads: int = 0,
     consistent_case: bool = True,
+    reread_below: float = DEFAULT_REREAD_BELOW,
 ) -> Recognizer:
     """Resolve ``name``/``version`` in the models folder and open it."""
     from .registry import resolve_model
@@ -157,4 +185,5 @@ def load_recognizer(
         batch_size=batch_size,
         threads=threads,
         consistent_case=consistent_case,
+        reread_below=reread_below,
     )
