@@ -20,12 +20,13 @@ from tests.needs import shared_dataset
 # Case-insensitive, whitespace-collapsed CER on the first 150 lines of sroie-dev and the first 300
 # iiit5k words, for the default model; the full-set figures are in its model card.  Lower them when
 # a better model ships.
-CER_BOUND = 0.03  # measured 0.018 for crnn-en-1.1.0 (step 13100; 0.030 for 1.0.0)
-IIIT5K_BOUND = 0.11  # measured 0.080 for crnn-en-1.1.0 (0.138 for 1.0.0)
+CER_BOUND = 0.025  # measured 0.018 for crnn-en-1.1.0 (step 13100; 0.030 for 1.0.0), 0.017 for 1.6.0
+# measured 0.080 for crnn-en-1.1.0 (0.138 for 1.0.0); 0.059 for 1.6.0 with unsure lines read again
+IIIT5K_BOUND = 0.075
 # Case-SENSITIVE CER on all 855 lines of our funsd-train validation forms (real mixed case on noisy
 # 100 dpi scans, never trained on): 1.1.0 shouted (29.8 %); 1.2.0 measures 5.6 %, 1.3.0 5.2 %, 1.4.0 4.9 %, 1.5.0 4.8 %,
-# 1.6.0 4.7 %.
-FUNSD_CS_BOUND = 0.06
+# 1.6.0 4.7 % (4.6 % with unsure lines read again).
+FUNSD_CS_BOUND = 0.055
 # The share of upper-case letters the model writes on those lines may differ from the truth's share
 # by at most this much (1.1.0 wrote far more capitals than the forms print).
 UPPER_SHARE_TOLERANCE = 0.04
