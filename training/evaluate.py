@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.warmup()
     if args.profile == "zh":
         results = evaluate_zh(rec, args.limit, args.decoder, args.threads)
+        for r in results.values():
+            r["reread_below"] = args.reread_below  # the card says how the figures were read
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         return 0
@@ -293,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "screenshot-like, unseen fonts": heldout_screen(args.limit or 300),
         "sroie-dev lines (UPPER)": sroie_dev(args.limit),
     }
-    results = {name: score(rec, items) for name, items in sets.items()}
+    results = {name: score(rec, items) | {"reread_below": args.reread_below} for name, items in sets.items()}
     print(f"model {rec.info.name}-{rec.info.version}, decoder {args.decoder}, {args.threads} threads")
     print_table(results)
     if args.json:

@@ -458,7 +458,7 @@ def test_bundled_models_reach_the_operator() -> None:
     parsed = catalog.ModelCatalog.parse(env["BUNDLED_MODELS"])
     shipped = {
         *(f"crnn-en-{v}" for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0")),
-        *(f"crnn-zh-{v}" for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0")),
+        *(f"crnn-zh-{v}" for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0")),
     }
     assert parsed.images["ghcr.io/ocr-crnn/ocr-server:0.1.0"] == shipped
     # The chart's list is what the server image really bundles (docker/server.Dockerfile copies models/).

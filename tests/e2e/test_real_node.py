@@ -33,7 +33,7 @@ NAME = "receipts"
 SERVER_SELECTOR = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component=ocr-server"
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator"
 FIRST_MODEL, NEXT_MODEL = "1.1.0", "1.0.0"  # both bundles ship in the server image
-ZH_MODEL = ("crnn-zh", "1.6.0")  # so does the Chinese one
+ZH_MODEL = ("crnn-zh", "1.7.0")  # so does the Chinese one
 # Small requests so two servers, a surge pod and the HPA test's pods fit on a 2-core node.
 RESOURCES = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
@@ -287,7 +287,7 @@ def test_helm_test_passes(real_node: RealNodeCluster, e2e_namespace: str, receip
 def test_switch_to_the_chinese_model_reads_chinese(
     real_node: RealNodeCluster, e2e_namespace: str, receipts: str
 ) -> None:
-    """`spec.model: {name: crnn-zh, version: 1.6.0}` (issue 19) rolls the pods onto the Chinese bundle the
+    """`spec.model: {name: crnn-zh, version: 1.7.0}` (issue 19) rolls the pods onto the Chinese bundle the
     image ships, and the same Service then reads a rendered Chinese page in Chinese, in UTF-8 JSON."""
     from tests.ocr_server.cjk_support import render_lines
 

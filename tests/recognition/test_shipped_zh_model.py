@@ -15,14 +15,15 @@ from ocr_server.recognition.registry import list_models, resolve_model
 from training.zh.evalset import heldout_lines, invoice_lines
 from training.zh.scoring import cer_normalised, cer_strict
 
-NAME, VERSION = "crnn-zh", "1.6.0"
+NAME, VERSION = "crnn-zh", "1.7.0"
 LINES = 150
 # Normalised CER (width, case of Latin, spaces folded: training/zh/scoring.py) on the first 150 lines
-# of each held-out set; crnn-zh-1.6.0 (int8 weights) measures 2.6 % and 0.6 % there (1.5.0: 2.8 % and
+# of each held-out set; crnn-zh-1.7.0 (int8 weights, unsure lines read again as the server does)
+# measures 1.7 % and 0.3 % there (1.6.0: 2.6 % and 0.6 % without rereads; 1.5.0: 2.8 % and
 # 0.7 %; 1.4.0: 3.1 % and 0.7 %; 1.3.0: 3.1 % and 0.9 %; 1.2.0: 4.0 % and 0.9 %; 1.1.0: 4.4 % and
 # 1.3 %; 1.0.0: 5.9 % and 2.0 %).  Lower the bounds when a better model ships.
-SENTENCES_BOUND = 0.033
-INVOICE_BOUND = 0.01
+SENTENCES_BOUND = 0.025
+INVOICE_BOUND = 0.008
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ocr_server.recognition.charset import Charset
 
@@ -201,6 +202,7 @@ def render(bundle: Path, evaluation: dict | None, bench: dict | None = None) -> 
             "CER strict compares character for character; normalised folds full-width to half-width (NFKC), "
             "。、“”‘’《》【】·— to ASCII look-alikes, case, and removes whitespace (`training/zh/scoring.py`).",
             "",
+            *_reread_note(evaluation),
             "| set | lines | CER strict | CER normalised | line acc. | line acc. (norm.) | ms/line batch "
             "| ms/line single |",
             "|---|---|---|---|---|---|---|---|",
@@ -261,6 +263,21 @@ def main(argv: list[str] | None = None) -> int:
     bench = json.loads(args.bench.read_text()) if args.bench else None
     print(f"wrote {write_card(args.bundle, evaluation, bench)}")
     return 0
+
+
+def _reread_note(evaluation: dict[str, dict[str, Any]]) -> list[str]:
+    """How the figures were read: as the server reads, with unsure lines read again, or the network alone."""
+    below = {r.get("reread_below") for r in evaluation.values()}
+    if below == {None}:
+        return []
+    if below == {0.0} or below == {0}:
+        return ["The network alone: no line read again (`--reread-below 0`).", ""]
+    value = max(b for b in below if b is not None)
+    return [
+        f"Read as the server reads: a line read with a mean confidence under {value} (`recognition.rereadBelow`) "
+        "is read again at 0.8x and 1.25x its width and the surest reading kept (`ocr_server/recognition/reread.py`).",
+        "",
+    ]
 
 
 if __name__ == "__main__":
