@@ -14,6 +14,7 @@ Every function is pure (no state, no config globals), hence safe under threaded 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -54,10 +55,17 @@ class PageGeometry:
         """Map a page box back to an image of ``width`` x ``height`` that the input was
         ``source_scale`` times (the enclosing axis-aligned box, clipped to the image)."""
         x1, y1, x2, y2 = box
+        if self.matrix is None:  # the common case, in plain arithmetic: a page holds hundreds of boxes
+            k = self.scale * source_scale
+            return (
+                min(max(math.floor(x1 / k), 0), width),
+                min(max(math.floor(y1 / k), 0), height),
+                min(max(math.ceil(x2 / k), 0), width),
+                min(max(math.ceil(y2 / k), 0), height),
+            )
         pts = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], dtype=np.float64)
-        if self.matrix is not None:
-            inv = cv2.invertAffineTransform(self.matrix)
-            pts = pts @ inv[:, :2].T + inv[:, 2]
+        inv = cv2.invertAffineTransform(self.matrix)
+        pts = pts @ inv[:, :2].T + inv[:, 2]
         pts /= self.scale * source_scale
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         return (

@@ -101,15 +101,11 @@ def _widest_gap(ink_cols: np.ndarray, lo: int, hi: int) -> float | None:
     window = ink_cols[max(0, lo) : max(0, hi)]
     if window.size == 0 or window.all():
         return None
-    best, best_len, run_start = None, 0, None
-    for i, has_ink in enumerate([*window.tolist(), True]):
-        if not has_ink and run_start is None:
-            run_start = i
-        elif has_ink and run_start is not None:
-            if i - run_start > best_len:
-                best, best_len = (run_start + i) / 2.0, i - run_start
-            run_start = None
-    return None if best is None else max(0, lo) + best
+    # runs of ink-free columns: starts where ink turns to none, ends where none turns to ink
+    edges = np.diff(np.concatenate(([1], window.astype(np.int8), [1])))
+    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    k = int(np.argmax(ends - starts))  # the first of the widest, as a left-to-right scan finds
+    return max(0, lo) + (int(starts[k]) + int(ends[k])) / 2.0
 
 
 def _splits_from_frames(
