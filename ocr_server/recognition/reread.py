@@ -8,10 +8,11 @@ other frames; where the first reading was unsure, one of the others is often rea
 confidence, and is more often right.  This is test-time augmentation, used only where it pays:
 lines read confidently are not read again.
 
-Measured with ``crnn-en-1.6.0`` (lines read below 0.97 mean confidence read again at 0.8× and
-1.25× width, the surest kept): iiit5k scene words case-folded 5.26 → 4.42 %, funsd-val forms
-case-sensitive 4.66 → 4.52 %, sroie-dev receipts case-folded 2.32 → 2.21 %.  About one line in five
-of forms and scene words is read again, one in ten of receipts.
+Measured with ``crnn-en-1.6.0`` and ``make evaluate`` (lines read below the default 0.9 mean
+confidence read again at 0.8× and 1.25× width, the surest kept; about one line in ten): iiit5k scene
+words case-folded 5.26 → 4.72 %, funsd-val forms case-sensitive 4.66 → 4.60 %, sroie-dev receipts
+case-folded 1.55 → 1.52 %.  Below 0.97 (one line in five) iiit5k reads 4.43 %, funsd-val 4.44 %, but
+a noisy form page then costs a third more time.
 
 One exception to "keep the surest": letter case.  Squeezing or stretching changes the shapes the
 network tells a capital from a small letter by (``O o``, ``S s``, ``C c``), and the re-readings of
