@@ -117,9 +117,8 @@ class Recognizer:
         todo = [i for i, r in enumerate(results) if r is None]
         for i, result in zip(todo, self._read([prepared[i] for i in todo], [crops[i] for i in todo]), strict=True):
             results[i] = result
-        if self.reread_below > 0:
-            self._reread(crops, prepared, results)
-        return [r for r in results if r is not None]
+        read = [r for r in results if r is not None]  # every crop has its reading now
+        return self._reread(crops, prepared, read) if self.reread_below > 0 else read
 
     def _read(self, prepared: list[np.ndarray], crops: list[np.ndarray]) -> list[LineResult]:
         """Run the network over prepared lines, batched by width, results in their order."""
@@ -135,19 +134,19 @@ class Recognizer:
                 results[i] = self._decode(probs[j, :frames], frame_px)
         return [r for r in results if r is not None]
 
-    def _reread(self, crops: list[np.ndarray], prepared: list[np.ndarray], results: list[LineResult | None]) -> None:
-        """Replace, in place, unsure readings by a surer one of the same crop at other widths."""
-        unsure = [i for i, r in enumerate(results) if r is not None and r.confidence < self.reread_below]
+    def _reread(self, crops: list[np.ndarray], prepared: list[np.ndarray], first: list[LineResult]) -> list[LineResult]:
+        """``first`` with each unsure reading replaced by a surer one of the same crop at other widths."""
+        unsure = [i for i, r in enumerate(first) if r.confidence < self.reread_below]
         if not unsure:
-            return
+            return first
         jobs = [(i, factor) for i in unsure for factor in reread.SCALES]
         again = self._read([reread.rescaled(prepared[i], f) for i, f in jobs], [crops[i] for i, _ in jobs])
-        first = {i: results[i] for i in unsure}
+        best = list(first)
         for (i, _), other in zip(jobs, again, strict=True):
-            best, original = results[i], first[i]
-            if best is not None and original is not None and other.confidence > best.confidence:
-                text = reread.keep_capitals(original.text, other.text)
-                results[i] = LineResult(text, other.confidence, other.frames, other.frame_px)
+            if other.confidence > best[i].confidence:
+                text = reread.keep_capitals(first[i].text, other.text)
+                best[i] = LineResult(text, other.confidence, other.frames, other.frame_px)
+        return best
 
     @property
     def downsample(self) -> int:
